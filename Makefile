@@ -1,0 +1,33 @@
+# Thin wrapper over CMake; see README.md.
+BUILD ?= build
+SAN_BUILD ?= build-sanitize
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+
+.PHONY: all test sanitize install bench clean fixtures
+
+all:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: all
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+sanitize:
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCG_SANITIZE=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(SAN_BUILD) --output-on-failure -j $(JOBS) -LE slow
+
+install: all
+	cmake --install $(BUILD)
+
+bench: all
+	bench/run.sh
+
+# Regenerate the PyTorch golden fixtures (needs python3-torch).
+fixtures:
+	/usr/bin/python3 tests/fixtures/generate.py
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

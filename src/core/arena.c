@@ -1,0 +1,98 @@
+/* Bump allocator for one training step's activations and gradients.
+ * Reset frees everything at once; if a step needed several chunks, reset
+ * replaces them by one chunk of the combined size, so from the second step
+ * on a training loop allocates nothing. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+#define ARENA_ALIGN 64
+#define ARENA_DEFAULT_BYTES ((size_t)1 << 20)
+
+static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
+
+static cg_arena_chunk *chunk_new(size_t size)
+{
+    cg_arena_chunk *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    c->mem = aligned_alloc(ARENA_ALIGN, align_up(size));
+    if (!c->mem) {
+        free(c);
+        return NULL;
+    }
+    c->size = align_up(size);
+    c->used = 0;
+    c->next = NULL;
+    return c;
+}
+
+static void chunks_free(cg_arena_chunk *c)
+{
+    while (c) {
+        cg_arena_chunk *next = c->next;
+        free(c->mem);
+        free(c);
+        c = next;
+    }
+}
+
+cg_status cg_arena_init(cg_arena *a, size_t bytes)
+{
+    a->used_total = a->peak = 0;
+    a->head = chunk_new(bytes ? bytes : ARENA_DEFAULT_BYTES);
+    if (!a->head) {
+        a->reserved = 0;
+        return cg_set_error(CG_ERR_NOMEM, "arena: cannot allocate %zu bytes", bytes);
+    }
+    a->reserved = a->head->size;
+    return CG_OK;
+}
+
+void cg_arena_release(cg_arena *a)
+{
+    chunks_free(a->head);
+    a->head = NULL;
+    a->reserved = a->used_total = 0;
+}
+
+void *cg_arena_alloc(cg_arena *a, size_t bytes)
+{
+    size_t need = align_up(bytes ? bytes : 1);
+    if (need < bytes) {
+        cg_set_error(CG_ERR_NOMEM, "arena: request of %zu bytes overflows", bytes);
+        return NULL;
+    }
+    if (!a->head || a->head->size - a->head->used < need) {
+        size_t grow = a->reserved > need ? a->reserved : need;
+        cg_arena_chunk *c = chunk_new(grow);
+        if (!c) {
+            cg_set_error(CG_ERR_NOMEM, "arena: cannot allocate %zu more bytes (%zu in use)",
+                         grow, a->used_total);
+            return NULL;
+        }
+        c->next = a->head;
+        a->head = c;
+        a->reserved += c->size;
+    }
+    void *p = a->head->mem + a->head->used;
+    a->head->used += need;
+    a->used_total += need;
+    if (a->used_total > a->peak) a->peak = a->used_total;
+    return p;
+}
+
+void cg_arena_reset(cg_arena *a)
+{
+    if (a->head && a->head->next) {
+        size_t total = a->reserved;
+        cg_arena_chunk *merged = chunk_new(total);
+        if (merged) {
+            chunks_free(a->head);
+            a->head = merged;
+            a->reserved = merged->size;
+        }
+        /* On failure keep the old chunks: still correct, just not merged. */
+    }
+    for (cg_arena_chunk *c = a->head; c; c = c->next) c->used = 0;
+    a->used_total = 0;
+}

@@ -1,0 +1,45 @@
+/* The context of a training or inference step: arena, tape and mode. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+cg_ctx *cg_ctx_create(size_t arena_bytes)
+{
+    cg_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        cg_set_error(CG_ERR_NOMEM, "cg_ctx_create: out of memory");
+        return NULL;
+    }
+    if (cg_arena_init(&ctx->arena, arena_bytes) != CG_OK) {
+        free(ctx);
+        return NULL;
+    }
+    ctx->grad_enabled = true;
+    ctx->training = true;
+    cg_rng_seed(&ctx->rng, 0);
+    return ctx;
+}
+
+void cg_ctx_destroy(cg_ctx *ctx)
+{
+    if (!ctx) return;
+    cg_arena_release(&ctx->arena);
+    free(ctx->tape);
+    free(ctx);
+}
+
+void cg_ctx_reset(cg_ctx *ctx)
+{
+    cg_arena_reset(&ctx->arena);
+    ctx->tape_len = 0;
+}
+
+void cg_ctx_set_grad_enabled(cg_ctx *ctx, bool enabled) { ctx->grad_enabled = enabled; }
+bool cg_ctx_grad_enabled(const cg_ctx *ctx) { return ctx->grad_enabled; }
+void cg_ctx_set_training(cg_ctx *ctx, bool training) { ctx->training = training; }
+bool cg_ctx_training(const cg_ctx *ctx) { return ctx->training; }
+cg_rng *cg_ctx_rng(cg_ctx *ctx) { return &ctx->rng; }
+size_t cg_ctx_arena_used(const cg_ctx *ctx) { return ctx->arena.used_total; }
+size_t cg_ctx_arena_peak(const cg_ctx *ctx) { return ctx->arena.peak; }
+size_t cg_ctx_arena_reserved(const cg_ctx *ctx) { return ctx->arena.reserved; }
+size_t cg_ctx_tape_length(const cg_ctx *ctx) { return ctx->tape_len; }

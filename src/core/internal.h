@@ -1,0 +1,110 @@
+/* Internal interfaces shared by the library's source files; not installed. */
+#ifndef CGRAD_INTERNAL_H
+#define CGRAD_INTERNAL_H
+
+#include "cgrad.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- arena: bump allocator, reset per step, grows but keeps its size ---- */
+
+typedef struct cg_arena_chunk {
+    struct cg_arena_chunk *next;
+    size_t size;
+    size_t used;
+    unsigned char *mem;
+} cg_arena_chunk;
+
+typedef struct cg_arena {
+    cg_arena_chunk *head;   /* chunk being filled; older chunks follow */
+    size_t used_total;
+    size_t peak;
+    size_t reserved;
+} cg_arena;
+
+cg_status cg_arena_init(cg_arena *a, size_t bytes);
+void cg_arena_release(cg_arena *a);
+/* 64-byte aligned, uninitialised; NULL (with error set) on failure. */
+void *cg_arena_alloc(cg_arena *a, size_t bytes);
+/* Frees everything; merges chunks into one so the next step fits without malloc. */
+void cg_arena_reset(cg_arena *a);
+
+/* ---- the tape ---- */
+
+struct cg_node;
+typedef void (*cg_backward_fn)(cg_ctx *ctx, struct cg_node *node);
+
+/* One entry of the op registry. Ops are recorded and serialised by name. */
+typedef struct cg_op_def {
+    const char *name;
+    cg_backward_fn backward;
+} cg_op_def;
+
+#define CG_NODE_INLINE_INPUTS 3
+
+typedef struct cg_node {
+    const cg_op_def *op;
+    cg_tensor *out;
+    cg_tensor **inputs;                 /* n_inputs entries */
+    int n_inputs;
+    size_t tape_index;
+    cg_tensor *inline_inputs[CG_NODE_INLINE_INPUTS];
+    /* Op-specific saved values (axis, slope, pointers to saved buffers). */
+    int64_t iarg[4];
+    float farg[4];
+    void *saved;
+} cg_node;
+
+struct cg_ctx {
+    cg_arena arena;
+    cg_node **tape;
+    size_t tape_len;
+    size_t tape_cap;
+    bool grad_enabled;
+    bool training;
+    cg_status backward_status;   /* first failure inside a backward pass */
+    cg_rng rng;
+};
+
+/* Arena tensor of the given shape, data uninitialised; NULL on failure. */
+cg_tensor *cg__tensor_alloc(cg_ctx *ctx, int ndim, const int64_t *shape);
+/* Same shape as t. */
+cg_tensor *cg__tensor_like(cg_ctx *ctx, const cg_tensor *t);
+/* Arena scratch of n floats. */
+float *cg__scratch(cg_ctx *ctx, int64_t n);
+
+/* Should an op with these inputs be recorded? (grad on and some input needs grad) */
+bool cg__needs_grad(const cg_ctx *ctx, cg_tensor *const *inputs, int n);
+/* Records out = op(inputs) on the tape; returns the node (NULL on failure).
+ * Call only when cg__needs_grad was true. */
+cg_node *cg__record(cg_ctx *ctx, const cg_op_def *op, cg_tensor *out,
+                    cg_tensor *const *inputs, int n);
+
+/* Gradient destination for input t during backward. Returns NULL when t needs
+ * no gradient. *accumulate tells whether to add (true) or overwrite (false):
+ * the first contribution in a round overwrites, so no zeroing pass is needed. */
+float *cg__grad_dest(cg_ctx *ctx, cg_tensor *t, bool *accumulate);
+
+/* Shape helpers. */
+int64_t cg__numel(int ndim, const int64_t *shape);
+bool cg__check_shape(int ndim, const int64_t *shape, const char *what);
+/* Normalise axis for rank ndim (negative from the end); false + error if out of range. */
+bool cg__axis(int axis, int ndim, const char *op, int *out);
+
+/* Argument guard used by every op: returns true if any input is NULL (the
+ * error was set by the op that produced it, or is set here). */
+bool cg__null_input(const char *op, cg_tensor *const *xs, int n);
+
+/* The op registry (ops/registry.c). */
+const cg_op_def *cg__op_find(const char *name);
+
+/* Zero-fills the gradients no backward wrote in this round, so optimizers
+ * can read every gradient (nn/params.c). */
+void cg__params_finish_grads(cg_params *p);
+
+/* Threading helpers. */
+int cg__threads(void);
+
+#endif

@@ -1,0 +1,61 @@
+/* PCG32 (O'Neill, "PCG: A Family of Simple Fast Space-Efficient Statistically
+ * Good Algorithms for Random Number Generation", 2014): XSH-RR output on a
+ * 64-bit LCG. Small state that checkpoints can store as two integers. */
+#include "internal.h"
+
+#include <math.h>
+
+#define PCG_MULT 6364136223846793005ULL
+
+void cg_rng_seed(cg_rng *rng, uint64_t seed)
+{
+    rng->state = 0;
+    rng->inc = (seed << 1u) | 1u;
+    cg_rng_u32(rng);
+    rng->state += seed ^ 0x853c49e6748fea9bULL;
+    cg_rng_u32(rng);
+}
+
+uint32_t cg_rng_u32(cg_rng *rng)
+{
+    uint64_t old = rng->state;
+    rng->state = old * PCG_MULT + rng->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+    uint32_t rot = (uint32_t)(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+}
+
+uint32_t cg_rng_below(cg_rng *rng, uint32_t n)
+{
+    if (n <= 1) return 0;
+    /* Reject the low values that would make the modulo biased. */
+    uint32_t threshold = (uint32_t)(-n) % n;
+    for (;;) {
+        uint32_t r = cg_rng_u32(rng);
+        if (r >= threshold) return r % n;
+    }
+}
+
+float cg_rng_uniform(cg_rng *rng)
+{
+    /* 24 random bits: every value exactly representable, never 1.0. */
+    return (float)(cg_rng_u32(rng) >> 8) * (1.0f / 16777216.0f);
+}
+
+float cg_rng_normal(cg_rng *rng)
+{
+    /* Box-Muller; u1 in (0,1] keeps log finite. */
+    double u1 = ((double)(cg_rng_u32(rng) >> 8) + 1.0) / 16777216.0;
+    double u2 = (double)(cg_rng_u32(rng) >> 8) / 16777216.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+void cg_rng_shuffle(cg_rng *rng, int64_t *idx, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)cg_rng_below(rng, (uint32_t)(i + 1));
+        int64_t tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+    }
+}

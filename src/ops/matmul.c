@@ -1,0 +1,176 @@
+/* Matrix products on cblas_sgemm: plain matmul and the fused dense op.
+ * Transposed operands are handled by sgemm's transpose flags, never by
+ * materialising a transpose. */
+#include "activation_kernels.h"
+
+#include <cblas.h>
+#include <string.h>
+
+static cg_tensor *shape_error(const char *op, const cg_tensor *a, const cg_tensor *b,
+                              const char *why)
+{
+    char sa[96], sb[96];
+    cg_set_error(CG_ERR_ARG, "%s: %s (shapes %s and %s)", op, why,
+                 cg_shape_str(a, sa, sizeof sa), cg_shape_str(b, sb, sizeof sb));
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- matmul */
+/* C = op(A)·op(B). Backward (dC upstream):
+ *   dA = dC·op(B)ᵀ (stored transposed when A is read transposed)
+ *   dB = op(A)ᵀ·dC (likewise for B) */
+
+static void matmul_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *a = node->inputs[0], *b = node->inputs[1], *c = node->out;
+    bool ta = node->iarg[0], tb = node->iarg[1];
+    int M = (int)c->shape[0], N = (int)c->shape[1];
+    int K = (int)(ta ? a->shape[0] : a->shape[1]);
+    int lda = (int)a->shape[1], ldb = (int)b->shape[1];
+    const float *dc = c->grad;
+    bool acc;
+    float *da = cg__grad_dest(ctx, a, &acc);
+    if (da) {
+        float beta = acc ? 1.0f : 0.0f;
+        if (!ta)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N,
+                        1.0f, dc, N, b->data, ldb, beta, da, K);
+        else
+            cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N,
+                        1.0f, b->data, ldb, dc, N, beta, da, M);
+    }
+    float *db = cg__grad_dest(ctx, b, &acc);
+    if (db) {
+        float beta = acc ? 1.0f : 0.0f;
+        if (!tb)
+            cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M,
+                        1.0f, a->data, lda, dc, N, beta, db, N);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M,
+                        1.0f, dc, N, a->data, lda, beta, db, K);
+    }
+}
+
+const cg_op_def cg_op_matmul = {"matmul", matmul_backward};
+
+cg_tensor *cg_matmul(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, bool trans_a, bool trans_b)
+{
+    cg_tensor *in[2] = {a, b};
+    if (cg__null_input("matmul", in, 2)) return NULL;
+    if (a->ndim != 2 || b->ndim != 2) return shape_error("matmul", a, b, "operands must be 2-D");
+    int64_t M = trans_a ? a->shape[1] : a->shape[0];
+    int64_t K = trans_a ? a->shape[0] : a->shape[1];
+    int64_t Kb = trans_b ? b->shape[1] : b->shape[0];
+    int64_t N = trans_b ? b->shape[0] : b->shape[1];
+    if (K != Kb) return shape_error("matmul", a, b, "inner dimensions differ");
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return shape_error("matmul", a, b, "dimension exceeds BLAS's int range");
+    cg_tensor *c = cg__tensor_alloc(ctx, 2, (int64_t[]){M, N});
+    if (!c) return NULL;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a->data,
+                (int)a->shape[1], b->data, (int)b->shape[1], 0.0f, c->data, (int)N);
+    if (cg__needs_grad(ctx, in, 2)) {
+        cg_node *node = cg__record(ctx, &cg_op_matmul, c, in, 2);
+        if (!node) return NULL;
+        node->iarg[0] = trans_a;
+        node->iarg[1] = trans_b;
+    }
+    return c;
+}
+
+/* ---------------------------------------------------------------- linear */
+/* y = act(z), z = x·wᵀ + b with x [N,in], w [out,in], b [out]. Backward:
+ *   dz = dy ⊙ act'(z);  dw += dzᵀ·x;  db += Σ_rows dz;  dx += dz·w */
+
+static void bias_grad(const float *dz, float *db, int64_t rows, int64_t cols, bool acc)
+{
+    /* Columns split across threads; each column summed in row order, so the
+     * result is the same for any thread count. */
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+    for (int64_t c = 0; c < cols; c++) {
+        float s = 0.0f;
+        for (int64_t r = 0; r < rows; r++) s += dz[r * cols + c];
+        db[c] = acc ? db[c] + s : s;
+    }
+}
+
+static void linear_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->out;
+    cg_tensor *b = node->n_inputs > 2 ? node->inputs[2] : NULL;
+    cg_activation act = (cg_activation)node->iarg[0];
+    int N = (int)x->shape[0], in = (int)x->shape[1], out = (int)w->shape[0];
+    const float *dz = y->grad;
+    if (act != CG_ACT_NONE) {
+        /* The output's gradient is not needed after this op: reuse it for dz. */
+        float *buf = y->grad;
+        cg__act_backward(act, node->saved, y->data, y->grad, buf, y->size, false);
+        dz = buf;
+    }
+    bool acc;
+    float *dw = cg__grad_dest(ctx, w, &acc);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dz, out,
+                    x->data, in, acc ? 1.0f : 0.0f, dw, in);
+    float *db = b ? cg__grad_dest(ctx, b, &acc) : NULL;
+    if (db) bias_grad(dz, db, N, out, acc);
+    float *dx = cg__grad_dest(ctx, x, &acc);
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dz, out,
+                    w->data, in, acc ? 1.0f : 0.0f, dx, in);
+}
+
+const cg_op_def cg_op_linear = {"linear", linear_backward};
+
+static bool linear_shapes_ok(cg_tensor *x, cg_tensor *w, cg_tensor *b)
+{
+    if (x->ndim != 2 || w->ndim != 2) {
+        shape_error("linear", x, w, "input must be [N,in] and weight [out,in]");
+        return false;
+    }
+    if (x->shape[1] != w->shape[1]) {
+        shape_error("linear", x, w, "input features differ from weight's in_features");
+        return false;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
+        shape_error("linear", w, b, "bias must be [out]");
+        return false;
+    }
+    if (x->shape[0] > INT32_MAX || x->shape[1] > INT32_MAX || w->shape[0] > INT32_MAX) {
+        shape_error("linear", x, w, "dimension exceeds BLAS's int range");
+        return false;
+    }
+    return true;
+}
+
+cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_activation act)
+{
+    cg_tensor *in[3] = {x, w, b};
+    if (cg__null_input("linear", in, 2)) return NULL;
+    if (!linear_shapes_ok(x, w, b)) return NULL;
+    int64_t N = x->shape[0], nin = x->shape[1], nout = w->shape[0];
+    cg_tensor *y = cg__tensor_alloc(ctx, 2, (int64_t[]){N, nout});
+    if (!y) return NULL;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)nout, (int)nin, 1.0f,
+                x->data, (int)nin, w->data, (int)nin, 0.0f, y->data, (int)nout);
+    int n_in = b ? 3 : 2;
+    bool record = cg__needs_grad(ctx, in, n_in);
+    float *z = NULL;
+    if (record && cg__act_grad_needs_input(act)) {
+        /* The derivative needs the pre-activation: keep z = x·wᵀ + b. */
+        z = cg__scratch(ctx, y->size);
+        if (!z) return NULL;
+        cg__act_forward(CG_ACT_NONE, y->data, b ? b->data : NULL, z, N, nout);
+        cg__act_forward(act, z, NULL, y->data, N, nout);
+    } else {
+        cg__act_forward(act, y->data, b ? b->data : NULL, y->data, N, nout);
+    }
+    if (record) {
+        cg_node *node = cg__record(ctx, &cg_op_linear, y, in, n_in);
+        if (!node) return NULL;
+        node->iarg[0] = act;
+        node->saved = z;
+    }
+    return y;
+}
