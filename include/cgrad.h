@@ -418,6 +418,24 @@ const cg_st_entry *cg_st_find(const cg_st_file *f, const char *name);
 /* Metadata value for key, or NULL. */
 const char *cg_st_meta(const cg_st_file *f, const char *key);
 
+/* ------------------------------------------------------------------------ */
+/* Data sets (src/data/)                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* (section owned by the data loaders) */
+
+/* ------------------------------------------------------------------------ */
+/* Models from model files (src/nn/model.c, src/io/modelfile.c)             */
+/* ------------------------------------------------------------------------ */
+
+/* (section owned by the model/CLI work) */
+
+/* ------------------------------------------------------------------------ */
+/* Training loop and checkpoints (src/train/)                               */
+/* ------------------------------------------------------------------------ */
+
+/* (section owned by the model/CLI work) */
+
 #ifdef __cplusplus
 }
 #endif
