@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything cgrad's build, tests and default data need, from Debian.
+# Idempotent: packages already present are left alone. Run as root (or with sudo).
+#   --with-torch   also install PyTorch (Debian's python3-torch), needed only to
+#                  regenerate test fixtures, run the interop tests and benchmarks.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libopenblas-openmp-dev libopenblas0-openmp  # BLAS built on OpenMP: one thread pool with ours
+  zlib1g-dev libcjson-dev libcmocka-dev
+  dataset-fashion-mnist                         # /usr/share/datasets/fashion-mnist/*.gz
+  python3
+)
+if [[ "${1:-}" == "--with-torch" ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
