@@ -384,6 +384,10 @@ typedef struct cg_schedule {
 
 bool cg_schedule_kind_from_name(const char *name, cg_schedule_kind *out);
 const char *cg_schedule_kind_name(cg_schedule_kind kind);
+/* CG_OK, or CG_ERR_ARG naming the bad field (step_size or t_max < 1, negative
+ * gamma, warmup < 0, warmup_start_factor outside [0,1], ...). */
+cg_status cg_schedule_check(const cg_schedule *s);
+/* lr at t (t < 0 counts as 0); NaN, with the error set, if s fails cg_schedule_check. */
 float cg_schedule_lr(const cg_schedule *s, int64_t t);
 
 /* ------------------------------------------------------------------------ */

@@ -1,0 +1,99 @@
+/* Adam and AdamW, as torch.optim's single-tensor (foreach=False) path:
+ * eps is added after dividing √v by √(1−β2ᵗ), not to √v̂ of the paper, and
+ * AdamW decays the weights by lr·wd before the moment update. Scalars are
+ * formed in double, as Python does, and rounded to float at the kernel. */
+#include "optim_internal.h"
+
+#include <math.h>
+
+static cg_status adam_validate(const cg_optim_config *c)
+{
+    const char *name = c->kind == CG_OPTIM_ADAMW ? "adamw" : "adam";
+    if (!cg__optim_check_unit(name, "beta1", c->beta1, false)) return CG_ERR_ARG;
+    if (!cg__optim_check_unit(name, "beta2", c->beta2, false)) return CG_ERR_ARG;
+    if (!cg__optim_check_nonneg(name, "eps", c->eps)) return CG_ERR_ARG;
+    return CG_OK;
+}
+
+static size_t adam_state_names(const cg_optim_config *c, const char **names)
+{
+    names[0] = "exp_avg";
+    names[1] = "exp_avg_sq";
+    if (!c->amsgrad) return 2;
+    names[2] = "max_exp_avg_sq";
+    return 3;
+}
+
+/* Per-step scalars, the way torch computes them before calling the kernels. */
+typedef struct adam_scalars {
+    float b1, one_minus_b1, b2, one_minus_b2;
+    float neg_step_size;  /* −lr/(1−β1ᵗ) */
+    float bc2_sqrt;       /* √(1−β2ᵗ) */
+    float eps;
+    float l2;             /* Adam: wd folded into the gradient; AdamW: 0 */
+    float decay;          /* AdamW: 1 − lr·wd; Adam: 1 */
+} adam_scalars;
+
+static adam_scalars adam_scalars_at(const cg_optim_config *c, int64_t t)
+{
+    double b1 = c->beta1, b2 = c->beta2, lr = c->lr, wd = c->weight_decay;
+    bool decoupled = c->kind == CG_OPTIM_ADAMW;
+    return (adam_scalars){
+        .b1 = c->beta1,
+        .one_minus_b1 = (float)(1.0 - b1),
+        .b2 = c->beta2,
+        .one_minus_b2 = (float)(1.0 - b2),
+        .neg_step_size = (float)(-(lr / (1.0 - pow(b1, (double)t)))),
+        .bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)t)),
+        .eps = c->eps,
+        .l2 = decoupled ? 0.0f : c->weight_decay,
+        .decay = decoupled ? (float)(1.0 - lr * wd) : 1.0f,
+    };
+}
+
+/* g += wd·p (Adam) or p *= 1 − lr·wd (AdamW);
+ * m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  [v̂max = max(v̂max, v)]
+ * p −= lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + ε) */
+static void adam_step(cg_optim *opt)
+{
+    float *p = cg_params_data(opt->params);
+    const float *g = cg_params_grad(opt->params);
+    float *m = opt->state[0], *v = opt->state[1];
+    float *vmax = opt->cfg.amsgrad ? opt->state[2] : NULL;
+    const bool amsgrad = vmax != NULL;
+    const adam_scalars s = adam_scalars_at(&opt->cfg, opt->steps + 1);
+    const int64_t n = opt->numel;
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float pi = p[i] * s.decay;
+        float gi = g[i] + s.l2 * pi;
+        float mi = m[i] * s.b1 + s.one_minus_b1 * gi;
+        float vi = v[i] * s.b2 + s.one_minus_b2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        if (amsgrad) {
+            vi = fmaxf(vmax[i], vi);
+            vmax[i] = vi;
+        }
+        float denom = sqrtf(vi) / s.bc2_sqrt + s.eps;
+        p[i] = pi + s.neg_step_size * mi / denom;
+    }
+}
+
+const cg_optim_rule cg__optim_adam = {
+    .kind = CG_OPTIM_ADAM,
+    .name = "adam",
+    .validate = adam_validate,
+    .state_names = adam_state_names,
+    .state_init = cg__optim_state_zero,
+    .step = adam_step,
+};
+
+const cg_optim_rule cg__optim_adamw = {
+    .kind = CG_OPTIM_ADAMW,
+    .name = "adamw",
+    .validate = adam_validate,
+    .state_names = adam_state_names,
+    .state_init = cg__optim_state_zero,
+    .step = adam_step,
+};
