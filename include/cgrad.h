@@ -432,7 +432,122 @@ const char *cg_st_meta(const cg_st_file *f, const char *key);
 /* Models from model files (src/nn/model.c, src/io/modelfile.c)             */
 /* ------------------------------------------------------------------------ */
 
-/* (section owned by the model/CLI work) */
+/* A model file (JSON, see docs and models/) describes a sequential model:
+ * an input shape, a list of layers, a loss, an optimizer, an LR schedule and
+ * training defaults. Parsing validates everything and infers every layer's
+ * shape before anything is allocated; errors name the JSON path, e.g.
+ * `layers[2].units: expected a positive integer, got "ten"`. */
+
+typedef enum cg_layer_kind {
+    CG_LAYER_DENSE = 0,   /* torch.nn.Linear (+ optional fused activation) */
+    CG_LAYER_DROPOUT,     /* torch.nn.Dropout */
+    CG_LAYER_FLATTEN,     /* torch.nn.Flatten: [d1, d2, ...] -> [d1*d2*...] */
+    CG_LAYER_ACTIVATION   /* standalone activation, e.g. {"type": "relu"} */
+} cg_layer_kind;
+
+/* One layer of a model file, with its inferred per-sample shapes (the batch
+ * dimension is not included). */
+typedef struct cg_layer_spec {
+    cg_layer_kind kind;
+    int64_t units;              /* DENSE: output features */
+    bool bias;                  /* DENSE */
+    cg_activation activation;   /* DENSE (fused, NONE if absent) and ACTIVATION */
+    float rate;                 /* DROPOUT: probability of zeroing */
+    float act_param;            /* ACTIVATION: leaky_relu's negative_slope, elu's alpha */
+    int in_ndim;
+    int64_t in_shape[CG_MAX_DIMS];
+    int out_ndim;
+    int64_t out_shape[CG_MAX_DIMS];
+    int64_t n_params;           /* trainable values this layer owns */
+} cg_layer_spec;
+
+typedef enum cg_loss_kind {
+    CG_LOSS_CROSS_ENTROPY = 0,  /* logits [N,C], integer class targets */
+    CG_LOSS_MSE,
+    CG_LOSS_L1,
+    CG_LOSS_BCE_WITH_LOGITS     /* logits, targets in [0,1] */
+} cg_loss_kind;
+
+bool cg_loss_from_name(const char *name, cg_loss_kind *out);
+const char *cg_loss_name(cg_loss_kind loss);
+/* Does the loss take class indices as targets (and so have an accuracy)? */
+bool cg_loss_is_classification(cg_loss_kind loss);
+const char *cg_layer_kind_name(cg_layer_kind kind);
+
+/* Training defaults of a model file ("train": {...}); command-line flags
+ * override them. */
+typedef struct cg_train_config {
+    int64_t epochs;         /* total epochs */
+    int64_t batch;          /* minibatch size; the last partial batch is kept */
+    uint64_t seed;          /* initialisation, shuffling and dropout */
+    bool shuffle;           /* reshuffle the training set every epoch */
+    float clip_grad_norm;   /* clip the global gradient norm to this; 0: off */
+} cg_train_config;
+
+typedef struct cg_model_spec {
+    int input_ndim;
+    int64_t input[CG_MAX_DIMS];     /* per-sample input shape */
+    size_t n_layers;
+    cg_layer_spec *layers;
+    int output_ndim;
+    int64_t output[CG_MAX_DIMS];    /* per-sample output shape */
+    int64_t n_params;
+    cg_loss_kind loss;
+    cg_optim_config optim;
+    /* Evaluated once per epoch. base_lr is ignored (optim.lr is used) and a
+     * cosine t_max of 0 means "anneal until the last epoch". */
+    cg_schedule schedule;
+    cg_train_config train;
+} cg_model_spec;
+
+/* Parses and validates model-file JSON text. On failure returns CG_ERR_FORMAT
+ * (malformed JSON, unknown or mistyped keys, impossible shapes) or
+ * CG_ERR_NOMEM (a model too large for this machine's memory, with the size it
+ * would need), and *out is NULL. */
+cg_status cg_model_spec_parse(const char *json, cg_model_spec **out);
+/* cg_model_spec_parse of a file; messages start with the file name. */
+cg_status cg_model_spec_load(const char *path, cg_model_spec **out);
+void cg_model_spec_free(cg_model_spec *spec);
+cg_model_spec *cg_model_spec_clone(const cg_model_spec *spec);
+/* The spec as a model file with every default filled in (malloc'ed, free()
+ * it); parsing it gives back the same spec. Checkpoints store this text. */
+char *cg_model_spec_to_json(const cg_model_spec *spec);
+/* Bytes that training with this batch size needs at least: parameters,
+ * gradients, optimizer state and one step's activations. CG_ERR_NOMEM if the
+ * count itself overflows. */
+cg_status cg_model_spec_memory(const cg_model_spec *spec, int64_t batch, uint64_t *bytes);
+/* CG_ERR_NOMEM, naming the size needed, when cg_model_spec_memory exceeds
+ * this machine's physical memory. */
+cg_status cg_model_spec_check_memory(const cg_model_spec *spec, int64_t batch);
+/* Resolved schedule for a run of `epochs` epochs starting from lr. */
+cg_schedule cg_model_spec_schedule(const cg_model_spec *spec, float lr, int64_t epochs);
+
+/* A sequential model built from a spec: parameters named "layers.<i>.weight"
+ * and "layers.<i>.bias", <i> being the layer's index in the model file, with
+ * PyTorch's layouts and default initialisation. */
+typedef struct cg_model cg_model;
+
+/* The model keeps its own copy of spec. rng drives the initialisation. */
+cg_model *cg_model_create(const cg_model_spec *spec, cg_rng *rng);
+void cg_model_destroy(cg_model *model);
+const cg_model_spec *cg_model_get_spec(const cg_model *model);
+cg_params *cg_model_params(cg_model *model);
+/* x: [N, input...] -> [N, output...]. Dropout is active when the context is
+ * in training mode. */
+cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
+/* The spec's loss of output against the targets: class indices (labels,
+ * N entries) for cross-entropy, values (targets, output->size floats)
+ * otherwise. Returns a scalar tensor, NULL on error. */
+cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
+                         const int32_t *labels, const float *targets);
+/* Correct predictions in a batch: argmax against labels for cross-entropy,
+ * (logit > 0) against (target > 0.5) per value for BCE; 0 for regression. */
+int64_t cg_model_count_correct(const cg_model *model, const cg_tensor *output,
+                               const int32_t *labels, const float *targets);
+/* Copies every parameter from a safetensors file (F32, same name and shape).
+ * Tensors that are not parameters are ignored. A missing or mis-shaped
+ * parameter is CG_ERR_FORMAT naming it; the model is then unchanged. */
+cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file);
 
 /* ------------------------------------------------------------------------ */
 /* Training loop and checkpoints (src/train/)                               */
