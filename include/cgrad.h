@@ -553,7 +553,60 @@ cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file);
 /* Training loop and checkpoints (src/train/)                               */
 /* ------------------------------------------------------------------------ */
 
-/* (section owned by the model/CLI work) */
+/* Where a training run stands, beyond its weights and optimizer state.
+ * Checkpoints store it so that --resume continues bit-identically: each
+ * epoch's shuffle is derived from (seed, epoch), and the dropout stream is
+ * saved, so even a run interrupted in the middle of an epoch resumes exactly
+ * where it stopped. */
+typedef struct cg_train_state {
+    int64_t epoch;            /* epochs completed */
+    int64_t step;             /* optimizer steps taken in all */
+    int64_t batch_in_epoch;   /* batches of the epoch under way already done */
+    cg_rng rng;               /* dropout stream at this point */
+    /* Running sums of the epoch under way (batch_in_epoch > 0). */
+    double loss_sum;          /* Σ batch mean loss × batch size */
+    int64_t correct;
+    int64_t seen;
+    double seconds;           /* training time of the epoch so far */
+    float lr;                 /* learning rate in use */
+    /* Metrics of the last completed epoch (NaN when unknown). */
+    double train_loss, train_accuracy, val_loss, val_accuracy;
+} cg_train_state;
+
+/* A fresh state: epoch 0, rng seeded from seed, metrics unknown. */
+cg_train_state cg_train_state_init(uint64_t seed);
+
+/* ---- checkpoints: safetensors files --------------------------------------
+ * Tensors: the parameters ("layers.<i>.weight", PyTorch layouts) and, when
+ * an optimizer is given, its state per parameter ("optim.<buffer>.<param>",
+ * e.g. "optim.exp_avg.layers.0.weight") and step count ("optim.step", I64
+ * scalar). __metadata__: "format" ("pt"), "cgrad_format_version", "model"
+ * (the model file with every value resolved), "optimizer" (its
+ * hyper-parameters as JSON), "epoch", "step", "lr", the RNG state and the
+ * metrics of cg_train_state. Written atomically. */
+
+/* model: required; opt and state may be NULL (weights only). `spec`, when
+ * not NULL, is the configuration stored as "model" instead of the model's
+ * own (e.g. with command-line overrides applied). */
+cg_status cg_checkpoint_save(const char *path, cg_model *model, const cg_model_spec *spec,
+                             cg_optim *opt, const cg_train_state *state);
+
+typedef struct cg_checkpoint {
+    cg_st_file *file;
+    cg_model_spec *spec;      /* from "model"; NULL for a plain weights file */
+    bool has_state;           /* training state present (a cgrad training checkpoint) */
+    cg_train_state state;
+} cg_checkpoint;
+
+/* Loads any safetensors file; *out is NULL on failure. */
+cg_status cg_checkpoint_load(const char *path, cg_checkpoint **out);
+void cg_checkpoint_free(cg_checkpoint *ck);
+/* Restores the state and step count of opt (created over model's parameters);
+ * CG_ERR_FORMAT naming a missing or mis-shaped tensor (opt is then unchanged). */
+cg_status cg_checkpoint_restore_optim(const cg_checkpoint *ck, cg_model *model, cg_optim *opt);
+/* Can a checkpoint be written to path? (Creates and removes a temporary
+ * file in its directory; the path itself is not touched.) */
+cg_status cg_checkpoint_check_writable(const char *path);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,356 @@
+/* Checkpoints: a model's parameters, its optimizer's state and the training
+ * state in one safetensors file, so that the Python ecosystem can read the
+ * weights and --resume can continue bit-identically.
+ *
+ * Optimizer buffers are flat over all parameters in memory; they are stored
+ * split per parameter, with the parameter's shape, because that is how
+ * torch.optim's state_dict holds them and how a reader can make sense of
+ * them. */
+#include "internal.h"
+#include "fileio.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_VERSION "1"
+#define OPTIM_PREFIX "optim."
+#define OPTIM_STEP_NAME "optim.step"
+
+cg_train_state cg_train_state_init(uint64_t seed)
+{
+    cg_train_state st = {0};
+    cg_rng_seed(&st.rng, seed);
+    st.train_loss = st.train_accuracy = st.val_loss = st.val_accuracy = NAN;
+    return st;
+}
+
+/* ------------------------------------------------------------ metadata */
+
+#define MAX_META 24
+
+typedef struct meta_list {
+    const char *keys[MAX_META];
+    char *values[MAX_META];
+    size_t n;
+    bool oom;
+} meta_list;
+
+static void meta_add_owned(meta_list *m, const char *key, char *value)
+{
+    if (!value || m->n == MAX_META) {
+        m->oom = true;
+        free(value);
+        return;
+    }
+    m->keys[m->n] = key;
+    m->values[m->n++] = value;
+}
+
+static void meta_add(meta_list *m, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void meta_add(meta_list *m, const char *key, const char *fmt, ...)
+{
+    char buf[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    meta_add_owned(m, key, strdup(buf));
+}
+
+static void meta_release(meta_list *m)
+{
+    for (size_t i = 0; i < m->n; i++) free(m->values[i]);
+}
+
+/* The "optimizer" object of the model JSON, as its own string. */
+static char *optimizer_json(const char *model_json)
+{
+    cJSON *root = cJSON_Parse(model_json);
+    cJSON *opt = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
+    char *text = opt ? cJSON_PrintUnformatted(opt) : NULL;
+    cJSON_Delete(root);
+    return text;
+}
+
+static void add_state_meta(meta_list *m, const cg_train_state *st)
+{
+    meta_add(m, "epoch", "%" PRId64, st->epoch);
+    meta_add(m, "step", "%" PRId64, st->step);
+    meta_add(m, "batch_in_epoch", "%" PRId64, st->batch_in_epoch);
+    meta_add(m, "rng_state", "%" PRIu64, st->rng.state);
+    meta_add(m, "rng_inc", "%" PRIu64, st->rng.inc);
+    /* %.17g reads back as the same double, so a resumed epoch reports the
+     * same averages as an uninterrupted one. */
+    meta_add(m, "epoch_loss_sum", "%.17g", st->loss_sum);
+    meta_add(m, "epoch_correct", "%" PRId64, st->correct);
+    meta_add(m, "epoch_seen", "%" PRId64, st->seen);
+    meta_add(m, "epoch_seconds", "%.17g", st->seconds);
+    meta_add(m, "lr", "%.9g", (double)st->lr);
+    meta_add(m, "train_loss", "%.17g", st->train_loss);
+    meta_add(m, "train_accuracy", "%.17g", st->train_accuracy);
+    meta_add(m, "val_loss", "%.17g", st->val_loss);
+    meta_add(m, "val_accuracy", "%.17g", st->val_accuracy);
+}
+
+/* ------------------------------------------------------------ saving */
+
+typedef struct entry_list {
+    cg_st_entry *items;
+    char **names;   /* owned names of the optimizer entries */
+    size_t n, n_names;
+} entry_list;
+
+static void add_param_entries(entry_list *l, cg_params *params)
+{
+    for (size_t i = 0; i < cg_params_count(params); i++) {
+        const cg_tensor *t = cg_params_at(params, i);
+        cg_st_entry *e = &l->items[l->n++];
+        *e = (cg_st_entry){.name = t->name, .dtype = CG_DTYPE_F32, .ndim = t->ndim, .data = t->data};
+        memcpy(e->shape, t->shape, sizeof e->shape);
+    }
+}
+
+static bool add_optim_entries(entry_list *l, cg_params *params, cg_optim *opt, int64_t *step)
+{
+    const float *base = cg_params_data(params);
+    for (size_t s = 0; s < cg_optim_state_count(opt); s++) {
+        const float *buf = cg_optim_state_data(opt, s);
+        for (size_t i = 0; i < cg_params_count(params); i++) {
+            const cg_tensor *t = cg_params_at(params, i);
+            size_t len = strlen(OPTIM_PREFIX) + strlen(cg_optim_state_name(opt, s)) +
+                         strlen(t->name) + 2;
+            char *name = malloc(len);
+            if (!name) return false;
+            snprintf(name, len, OPTIM_PREFIX "%s.%s", cg_optim_state_name(opt, s), t->name);
+            l->names[l->n_names++] = name;
+            cg_st_entry *e = &l->items[l->n++];
+            *e = (cg_st_entry){.name = name, .dtype = CG_DTYPE_F32, .ndim = t->ndim,
+                               .data = buf + (t->data - base)};
+            memcpy(e->shape, t->shape, sizeof e->shape);
+        }
+    }
+    *step = cg_optim_step_count(opt);
+    l->items[l->n++] = (cg_st_entry){.name = OPTIM_STEP_NAME, .dtype = CG_DTYPE_I64, .ndim = 0,
+                                     .data = step};
+    return true;
+}
+
+static void entry_list_free(entry_list *l)
+{
+    for (size_t i = 0; i < l->n_names; i++) free(l->names[i]);
+    free(l->names);
+    free(l->items);
+}
+
+static bool build_meta(meta_list *m, cg_model *model, const cg_model_spec *spec, cg_optim *opt,
+                       const cg_train_state *state)
+{
+    char *model_json = cg_model_spec_to_json(spec ? spec : cg_model_get_spec(model));
+    meta_add(m, "format", "pt");
+    meta_add(m, "cgrad_format_version", FORMAT_VERSION);
+    meta_add(m, "cgrad_version", CG_VERSION_STRING);
+    if (model_json && opt) {
+        /* The optimizer actually in use (its lr may differ from the file's). */
+        cg_model_spec tmp = *(spec ? spec : cg_model_get_spec(model));
+        tmp.optim = *cg_optim_get_config(opt);
+        char *effective = cg_model_spec_to_json(&tmp);
+        meta_add_owned(m, "optimizer", effective ? optimizer_json(effective) : NULL);
+        free(effective);
+    }
+    meta_add_owned(m, "model", model_json);
+    if (state) add_state_meta(m, state);
+    return !m->oom;
+}
+
+cg_status cg_checkpoint_save(const char *path, cg_model *model, const cg_model_spec *spec,
+                             cg_optim *opt, const cg_train_state *state)
+{
+    if (!path || !model) return cg_set_error(CG_ERR_ARG, "cg_checkpoint_save: NULL argument");
+    cg_params *params = cg_model_params(model);
+    size_t n_params = cg_params_count(params);
+    size_t n_optim = opt ? cg_optim_state_count(opt) * n_params : 0;
+    entry_list l = {.items = calloc(n_params + n_optim + 1, sizeof *l.items),
+                    .names = calloc(n_optim + 1, sizeof *l.names)};
+    meta_list m = {.n = 0};
+    int64_t step = 0;
+    cg_status s = CG_OK;
+    if (!l.items || !l.names) s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
+    if (s == CG_OK) add_param_entries(&l, params);
+    if (s == CG_OK && opt && !add_optim_entries(&l, params, opt, &step))
+        s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
+    if (s == CG_OK && !build_meta(&m, model, spec, opt, state))
+        s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory building the metadata", path);
+    if (s == CG_OK)
+        s = cg_safetensors_save(path, l.items, l.n, m.keys, (const char *const *)m.values, m.n);
+    meta_release(&m);
+    entry_list_free(&l);
+    return s;
+}
+
+cg_status cg_checkpoint_check_writable(const char *path)
+{
+    cg_atomic_file af = {0};
+    cg_status s = cg__atomic_open(&af, path);
+    cg__atomic_abort(&af);
+    return s;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static bool meta_i64(const cg_st_file *f, const char *key, int64_t *out)
+{
+    const char *v = cg_st_meta(f, key);
+    if (!v) return false;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end) return false;
+    *out = x;
+    return true;
+}
+
+static bool meta_u64(const cg_st_file *f, const char *key, uint64_t *out)
+{
+    const char *v = cg_st_meta(f, key);
+    if (!v || *v == '-') return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end) return false;
+    *out = x;
+    return true;
+}
+
+static bool meta_double(const cg_st_file *f, const char *key, double *out)
+{
+    const char *v = cg_st_meta(f, key);
+    if (!v) return false;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end) return false;
+    *out = x;
+    return true;
+}
+
+static cg_status read_state(const char *path, const cg_st_file *f, cg_train_state *st)
+{
+    double lr = 0;
+    bool ok = meta_i64(f, "epoch", &st->epoch) && meta_i64(f, "step", &st->step) &&
+              meta_i64(f, "batch_in_epoch", &st->batch_in_epoch) &&
+              meta_u64(f, "rng_state", &st->rng.state) && meta_u64(f, "rng_inc", &st->rng.inc) &&
+              meta_double(f, "epoch_loss_sum", &st->loss_sum) &&
+              meta_i64(f, "epoch_correct", &st->correct) && meta_i64(f, "epoch_seen", &st->seen) &&
+              meta_double(f, "epoch_seconds", &st->seconds) && meta_double(f, "lr", &lr);
+    if (!ok || st->epoch < 0 || st->step < 0 || st->batch_in_epoch < 0 || st->seen < 0)
+        return cg_set_error(CG_ERR_FORMAT, "%s: training state in __metadata__ is incomplete or "
+                                           "malformed (epoch, step, rng_state, ...)", path);
+    st->lr = (float)lr;
+    /* Metrics are informational: absent ones stay unknown. */
+    st->train_loss = st->train_accuracy = st->val_loss = st->val_accuracy = NAN;
+    meta_double(f, "train_loss", &st->train_loss);
+    meta_double(f, "train_accuracy", &st->train_accuracy);
+    meta_double(f, "val_loss", &st->val_loss);
+    meta_double(f, "val_accuracy", &st->val_accuracy);
+    return CG_OK;
+}
+
+static cg_status read_spec(const char *path, const cg_st_file *f, cg_model_spec **spec)
+{
+    const char *json = cg_st_meta(f, "model");
+    *spec = NULL;
+    if (!json) return CG_OK;
+    cg_status s = cg_model_spec_parse(json, spec);
+    if (s != CG_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", cg_last_error());
+        return cg_set_error(s, "%s: the model stored in __metadata__ is invalid: %s", path, msg);
+    }
+    return CG_OK;
+}
+
+cg_status cg_checkpoint_load(const char *path, cg_checkpoint **out)
+{
+    if (!path || !out) return cg_set_error(CG_ERR_ARG, "cg_checkpoint_load: NULL argument");
+    *out = NULL;
+    cg_checkpoint *ck = calloc(1, sizeof *ck);
+    if (!ck) return cg_set_error(CG_ERR_NOMEM, "cg_checkpoint_load: out of memory");
+    cg_status s = cg_safetensors_load(path, &ck->file);
+    if (s == CG_OK) s = read_spec(path, ck->file, &ck->spec);
+    ck->has_state = s == CG_OK && cg_st_meta(ck->file, "epoch") != NULL;
+    if (ck->has_state) s = read_state(path, ck->file, &ck->state);
+    if (s != CG_OK) {
+        cg_checkpoint_free(ck);
+        return s;
+    }
+    *out = ck;
+    return CG_OK;
+}
+
+void cg_checkpoint_free(cg_checkpoint *ck)
+{
+    if (!ck) return;
+    cg_safetensors_free(ck->file);
+    cg_model_spec_free(ck->spec);
+    free(ck);
+}
+
+static cg_status check_optim_entry(const cg_st_entry *e, const char *name, const cg_tensor *p)
+{
+    if (!e) return cg_set_error(CG_ERR_FORMAT, "optimizer state tensor \"%s\" is missing", name);
+    bool same = e->dtype == CG_DTYPE_F32 && e->ndim == p->ndim;
+    for (int d = 0; same && d < p->ndim; d++) same = e->shape[d] == p->shape[d];
+    if (!same) {
+        char shape[96];
+        return cg_set_error(CG_ERR_FORMAT, "optimizer state tensor \"%s\" must be F32 %s", name,
+                            cg_shape_str(p, shape, sizeof shape));
+    }
+    return CG_OK;
+}
+
+/* Visits every (state buffer, parameter) pair: checks only, or copies. */
+static cg_status restore_buffers(const cg_checkpoint *ck, cg_params *params, cg_optim *opt,
+                                 bool copy)
+{
+    const float *base = cg_params_data(params);
+    char name[512];
+    for (size_t s = 0; s < cg_optim_state_count(opt); s++) {
+        float *buf = cg_optim_state_data(opt, s);
+        for (size_t i = 0; i < cg_params_count(params); i++) {
+            const cg_tensor *p = cg_params_at(params, i);
+            snprintf(name, sizeof name, OPTIM_PREFIX "%s.%s", cg_optim_state_name(opt, s), p->name);
+            const cg_st_entry *e = cg_st_find(ck->file, name);
+            cg_status st = check_optim_entry(e, name, p);
+            if (st != CG_OK) return st;
+            if (copy) memcpy(buf + (p->data - base), e->data, (size_t)p->size * sizeof(float));
+        }
+    }
+    return CG_OK;
+}
+
+cg_status cg_checkpoint_restore_optim(const cg_checkpoint *ck, cg_model *model, cg_optim *opt)
+{
+    if (!ck || !model || !opt) return cg_set_error(CG_ERR_ARG, "cg_checkpoint_restore_optim: NULL argument");
+    const cg_st_entry *step = cg_st_find(ck->file, OPTIM_STEP_NAME);
+    if (!step || step->dtype != CG_DTYPE_I64 || step->ndim != 0)
+        return cg_set_error(CG_ERR_FORMAT, "optimizer step count \"%s\" (I64 scalar) is missing",
+                            OPTIM_STEP_NAME);
+    cg_params *params = cg_model_params(model);
+    cg_status s = restore_buffers(ck, params, opt, false);
+    if (s != CG_OK) return s;
+    restore_buffers(ck, params, opt, true);
+    int64_t steps;
+    memcpy(&steps, step->data, sizeof steps);
+    cg_optim_set_step_count(opt, steps);
+    return CG_OK;
+}
