@@ -729,7 +729,7 @@ cg_status cg_model_spec_memory(const cg_model_spec *spec, int64_t batch, uint64_
     ok = ok && checked_mul(act_per_sample, batch, &act_floats) &&
          checked_add(param_floats, act_floats, &total) && checked_mul(total, 4, &total);
     if (!ok)
-        return cg_set_error(CG_ERR_NOMEM, "model too large: its memory size overflows 64 bits "
+        return cg_set_error(CG_ERR_NOMEM, "model too large: training it needs more than 8 EiB "
                                           "(%lld parameters)", (long long)spec->n_params);
     *bytes = (uint64_t)total;
     return CG_OK;
