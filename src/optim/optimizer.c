@@ -23,8 +23,11 @@ static const cg_optim_rule *rule_of(cg_optim_kind kind)
 
 cg_optim_config cg_optim_defaults(cg_optim_kind kind)
 {
-    /* torch.optim's constructor defaults, kind by kind. */
-    cg_optim_config c = {.kind = kind};
+    /* torch.optim's constructor defaults, kind by kind. memset rather than an
+     * initializer so padding is zero too: configs compare and hash bytewise. */
+    cg_optim_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
     switch (kind) {
     case CG_OPTIM_SGD:
         c.lr = 0.01f; /* torch requires lr for SGD; 0.01 is the usual pick */
