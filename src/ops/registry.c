@@ -6,10 +6,52 @@
 #include <string.h>
 
 extern const cg_op_def cg_op_matmul, cg_op_linear;
+extern const cg_op_def cg_op_add, cg_op_sub, cg_op_mul, cg_op_div, cg_op_add_scalar,
+    cg_op_mul_scalar, cg_op_pow_scalar, cg_op_neg;
+extern const cg_op_def cg_op_sum, cg_op_mean;
+extern const cg_op_def cg_op_reshape, cg_op_concat, cg_op_slice;
+extern const cg_op_def cg_op_sigmoid, cg_op_tanh, cg_op_relu, cg_op_leaky_relu, cg_op_elu,
+    cg_op_gelu, cg_op_softplus, cg_op_softmax, cg_op_log_softmax;
+extern const cg_op_def cg_op_dropout;
+extern const cg_op_def cg_op_mse_loss, cg_op_l1_loss, cg_op_cross_entropy,
+    cg_op_bce_with_logits;
 
 static const cg_op_def *const registry[] = {
     &cg_op_matmul,
     &cg_op_linear,
+    /* elementwise.c */
+    &cg_op_add,
+    &cg_op_sub,
+    &cg_op_mul,
+    &cg_op_div,
+    &cg_op_add_scalar,
+    &cg_op_mul_scalar,
+    &cg_op_pow_scalar,
+    &cg_op_neg,
+    /* reduce.c */
+    &cg_op_sum,
+    &cg_op_mean,
+    /* shape.c (flatten is recorded as reshape) */
+    &cg_op_reshape,
+    &cg_op_concat,
+    &cg_op_slice,
+    /* activation.c, softmax.c */
+    &cg_op_sigmoid,
+    &cg_op_tanh,
+    &cg_op_relu,
+    &cg_op_leaky_relu,
+    &cg_op_elu,
+    &cg_op_gelu,
+    &cg_op_softplus,
+    &cg_op_softmax,
+    &cg_op_log_softmax,
+    /* dropout.c */
+    &cg_op_dropout,
+    /* loss.c */
+    &cg_op_mse_loss,
+    &cg_op_l1_loss,
+    &cg_op_cross_entropy,
+    &cg_op_bce_with_logits,
 };
 
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])

@@ -1,0 +1,71 @@
+/* Inverted dropout.
+ *
+ * Whether element i survives is a hash of (key, i), the key drawn once per
+ * call from the context's random stream. So the mask is the same for any
+ * thread count, the loop runs in parallel, and backward recomputes the mask
+ * from the key instead of storing it. */
+#include "internal.h"
+
+/* 24 uniform bits for element i: SplitMix64 (Steele et al. 2014) at
+ * position i of the stream that starts at key. */
+static inline uint32_t element_bits(uint64_t key, int64_t i)
+{
+    uint64_t z = key + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (uint32_t)((z ^ (z >> 31)) >> 40);
+}
+
+/* out[i] (= or +=) in[i]·scale where element i survives, else 0.
+ * An element is dropped when its bits fall below drop_below = p·2²⁴. */
+static void apply_mask(const float *in, float *out, int64_t n, uint64_t key,
+                       uint32_t drop_below, float scale, bool acc)
+{
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) {
+        float v = element_bits(key, i) >= drop_below ? in[i] * scale : 0.0f;
+        out[i] = acc ? out[i] + v : v;
+    }
+}
+
+/* dx = dy·mask/(1−p) */
+static void dropout_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0], *y = node->out;
+    bool acc;
+    float *dx = cg__grad_dest(ctx, x, &acc);
+    if (dx)
+        apply_mask(y->grad, dx, x->size, (uint64_t)node->iarg[0], (uint32_t)node->iarg[1],
+                   node->farg[0], acc);
+}
+
+const cg_op_def cg_op_dropout = {"dropout", dropout_backward};
+
+cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p)
+{
+    if (cg__null_input("dropout", &x, 1)) return NULL;
+    if (!(p >= 0.0f && p < 1.0f)) {
+        cg_set_error(CG_ERR_ARG, "dropout: probability %g outside [0, 1)", (double)p);
+        return NULL;
+    }
+    if (!ctx) {
+        cg_set_error(CG_ERR_ARG, "dropout: context is NULL");
+        return NULL;
+    }
+    if (!ctx->training || p == 0.0f) return x;
+    cg_tensor *y = cg__tensor_like(ctx, x);
+    if (!y) return NULL;
+    uint64_t key = (uint64_t)cg_rng_u32(&ctx->rng) << 32;
+    key |= cg_rng_u32(&ctx->rng);
+    uint32_t drop_below = (uint32_t)((double)p * 16777216.0);
+    float scale = 1.0f / (1.0f - p);
+    apply_mask(x->data, y->data, x->size, key, drop_below, scale, false);
+    if (cg__needs_grad(ctx, &x, 1)) {
+        cg_node *node = cg__record(ctx, &cg_op_dropout, y, &x, 1);
+        if (!node) return NULL;
+        node->iarg[0] = (int64_t)key;
+        node->iarg[1] = drop_below;
+        node->farg[0] = scale;
+    }
+    return y;
+}
