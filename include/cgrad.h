@@ -16,6 +16,7 @@
 #ifndef CGRAD_H
 #define CGRAD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -426,7 +427,86 @@ const char *cg_st_meta(const cg_st_file *f, const char *key);
 /* Data sets (src/data/)                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* (section owned by the data loaders) */
+/* A data set in memory: `count` samples of `sample_shape` floats each, with
+ * class labels (classification), regression targets, or neither (inputs
+ * only). Loaders fill a caller-owned struct; on failure it is left zeroed,
+ * with nothing to free. Every loader error names the file, and CSV errors
+ * the line and column ("data.csv:12:7: ..."). */
+typedef struct cg_dataset {
+    int64_t count;
+    int sample_ndim;
+    int64_t sample_shape[CG_MAX_DIMS];
+    int64_t sample_size;      /* product of sample_shape */
+    float *x;                 /* count * sample_size, row-major */
+    int target_size;          /* floats of y per sample: 1 with y, else 0 */
+    float *y;                 /* count * target_size regression targets, or NULL */
+    int32_t *labels;          /* count class indices, or NULL */
+    int32_t num_classes;      /* max label + 1 (0 without labels) */
+    bool owns_data;           /* false for views made by cg_dataset_split */
+    char source[256];         /* spec or path it came from, for messages */
+} cg_dataset;
+
+/* IDX files (the MNIST format), plain or gzip-compressed (detected from the
+ * content). Images: magic 0x0000 08 NN (NN = rank >= 2); the first
+ * dimension counts samples, the rest is the sample shape. Element types
+ * u8 (scaled by 1/255 into [0,1]), i8, i16, i32, f32, f64 (taken as they
+ * are; must be finite). labels_path may be NULL (no labels); otherwise a
+ * rank-1 IDX file of non-negative integers, one per image. */
+cg_status cg_dataset_load_idx(cg_dataset *out, const char *images_path,
+                              const char *labels_path);
+
+/* CSV of numbers: one sample per line, features first, target last. An
+ * optional header row is detected (first row not all numbers) and skipped.
+ * classification: the target is a class index (non-negative integer) and
+ * goes to labels; otherwise it is a real number and goes to y. Features are
+ * reshaped to sample_shape (sample_ndim dims; their product must equal the
+ * feature count), or kept flat ([features]) when sample_shape is NULL.
+ * Accepts CRLF, a UTF-8 BOM, spaces around fields, "quoted" numbers and
+ * blank lines at the end; refuses ragged rows, non-numbers, NaN and Inf. */
+cg_status cg_dataset_load_csv(cg_dataset *out, const char *path, bool classification,
+                              const int64_t *sample_shape, int sample_ndim);
+
+/* Options for cg_dataset_load_spec; zero-initialised means defaults. */
+typedef struct cg_data_options {
+    bool regression;          /* csv: the target is a real number, not a class */
+    int sample_ndim;          /* > 0: reshape samples to sample_shape */
+    int64_t sample_shape[CG_MAX_DIMS];
+} cg_data_options;
+
+/* Loads a data set named by a spec:
+ *   "fashion-mnist:train", "fashion-mnist:test"  Debian's dataset-fashion-mnist
+ *        files in /usr/share/datasets/fashion-mnist (or $CG_FASHION_MNIST_DIR);
+ *        samples [1,28,28] in [0,1], 10 classes
+ *   "idx:IMAGES[,LABELS]"                          cg_dataset_load_idx
+ *   "csv:PATH"                                     cg_dataset_load_csv
+ * opts may be NULL. */
+cg_status cg_dataset_load_spec(cg_dataset *out, const char *spec, const cg_data_options *opts);
+
+/* Frees what the data set owns (nothing for a view) and zeroes it; NULL and
+ * zeroed data sets are fine. */
+void cg_dataset_free(cg_dataset *d);
+
+/* Changes the sample shape; the number of elements must stay the same. */
+cg_status cg_dataset_reshape(cg_dataset *d, int sample_ndim, const int64_t *sample_shape);
+
+/* CG_ERR_ARG unless every label is in [0, num_classes) (a model's output
+ * count); the message names the first offending sample and its label. */
+cg_status cg_dataset_check_labels(const cg_dataset *d, int32_t num_classes);
+
+/* Copies samples indices[0..n) (e.g. a shuffled permutation slice) into
+ * caller buffers: x_out [n, sample_size], labels_out [n], y_out
+ * [n, target_size]. labels_out / y_out may be NULL to skip them. Does not
+ * allocate; parallel over samples for large batches. CG_ERR_ARG for an
+ * index outside [0, count) or for labels/targets the data set lacks. */
+cg_status cg_dataset_batch(const cg_dataset *d, const int64_t *indices, int64_t n,
+                           float *x_out, int32_t *labels_out, float *y_out);
+
+/* Splits off the last round(val_fraction * count) samples as a validation
+ * set (0 < val_fraction < 1; both parts must be non-empty). train_out and
+ * val_out are views into d (no copy): d must outlive them, and freeing a
+ * view frees nothing. Both keep d's num_classes. */
+cg_status cg_dataset_split(const cg_dataset *d, double val_fraction, cg_dataset *train_out,
+                           cg_dataset *val_out);
 
 /* ------------------------------------------------------------------------ */
 /* Models from model files (src/nn/model.c, src/io/modelfile.c)             */
@@ -607,6 +687,101 @@ cg_status cg_checkpoint_restore_optim(const cg_checkpoint *ck, cg_model *model, 
 /* Can a checkpoint be written to path? (Creates and removes a temporary
  * file in its directory; the path itself is not touched.) */
 cg_status cg_checkpoint_check_writable(const char *path);
+
+/* ---- the training loop ---------------------------------------------------- */
+
+/* Independent random streams of a run, each derived from the seed alone, so
+ * that resuming needs nothing but the seed and the epoch. */
+typedef enum cg_rng_stream {
+    CG_STREAM_INIT = 0,   /* parameter initialisation */
+    CG_STREAM_SHUFFLE,    /* the order of each epoch */
+    CG_STREAM_DROPOUT     /* dropout masks, from the start of each epoch */
+} cg_rng_stream;
+
+/* The generator of `stream` for `epoch` of a run seeded with `seed`. */
+cg_rng cg_train_rng(uint64_t seed, int64_t epoch, cg_rng_stream stream);
+
+/* Checks that data fit the model: sample shape equal to the model's input,
+ * class labels in [0, classes) for cross-entropy, one target per output
+ * value otherwise (data without targets pass: inputs for prediction).
+ * CG_ERR_ARG with a message naming the data set. */
+cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data);
+
+/* Reported after every training step. */
+typedef struct cg_progress {
+    int64_t epoch;        /* 0-based epoch under way */
+    int64_t epochs;       /* total */
+    int64_t batch;        /* batches of this epoch done */
+    int64_t batches;      /* batches per epoch */
+    int64_t samples;      /* samples of this epoch done */
+    int64_t step;         /* optimizer steps in all */
+    double loss;          /* mean training loss of the epoch so far */
+    double seconds;       /* training time of the epoch so far */
+} cg_progress;
+
+/* Reported after every epoch. Accuracies are fractions in [0,1], NaN for
+ * regression losses; validation figures are NaN without validation data. */
+typedef struct cg_epoch_stats {
+    int64_t epoch;        /* 1-based number of the epoch just finished */
+    int64_t epochs;
+    double train_loss, train_accuracy;
+    double val_loss, val_accuracy;
+    float lr;
+    double seconds;       /* training time (without validation) */
+    double samples_per_s;
+    int64_t samples;
+} cg_epoch_stats;
+
+typedef struct cg_train_options {
+    int64_t epochs;             /* total; a resumed run continues up to it */
+    int64_t batch;
+    uint64_t seed;
+    bool shuffle;
+    float clip_grad_norm;       /* 0: off */
+    cg_schedule schedule;       /* lr of each epoch */
+    const char *save_path;      /* checkpoint after every epoch and when stopped; NULL: none */
+    const cg_model_spec *save_spec;  /* configuration recorded in checkpoints; NULL: the model's */
+    /* Polled between steps; when it becomes non-zero (e.g. from a SIGINT
+     * handler) training stops after the current step, saves to save_path and
+     * returns CG_ERR_INTERRUPTED. May be NULL. */
+    const volatile sig_atomic_t *stop;
+    int64_t eval_batch;         /* batch size for validation; 0: a default */
+    void (*on_batch)(void *user, const cg_progress *p);
+    void (*on_epoch)(void *user, const cg_epoch_stats *s);
+    void *user;
+} cg_train_options;
+
+/* Options from a spec's "train" section and schedule, with opt's lr. */
+cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr);
+
+/* Trains from `state` (cg_train_state_init(seed) for a new run, or a
+ * checkpoint's state to resume) up to o->epochs, updating state. val may
+ * be NULL. Each step: gather a batch, forward, loss, backward, check for
+ * NaN/Inf, optional clipping, optimizer step; no allocation after the
+ * first step. Returns CG_OK; CG_ERR_NUMERIC when the loss or a gradient is
+ * not finite (message naming the step and the first tensor; nothing is
+ * saved, so the last checkpoint stays as it was); CG_ERR_INTERRUPTED; or
+ * the error of a failed save. */
+cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
+                   const cg_dataset *val, const cg_train_options *o, cg_train_state *state);
+
+typedef struct cg_eval_result {
+    double loss;          /* mean over samples */
+    double accuracy;      /* NaN for regression */
+    int64_t samples;
+    int64_t correct;
+} cg_eval_result;
+
+/* Loss and accuracy of the model over data, in evaluation mode. */
+cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch,
+                      cg_eval_result *out);
+
+/* Runs the model in evaluation mode over data in order, calling fn with
+ * the outputs [n, output...] of samples first..first+n-1; a status other
+ * than CG_OK from fn stops and is returned. */
+typedef cg_status (*cg_predict_fn)(void *user, int64_t first, const cg_tensor *outputs);
+cg_status cg_predict(cg_model *model, const cg_dataset *data, int64_t batch, cg_predict_fn fn,
+                     void *user);
 
 #ifdef __cplusplus
 }

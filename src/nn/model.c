@@ -246,6 +246,55 @@ int64_t cg_model_count_correct(const cg_model *model, const cg_tensor *output,
     return 0;
 }
 
+/* ------------------------------------------------------------ data */
+
+static cg_status check_sample_shape(const cg_model_spec *spec, const cg_dataset *d)
+{
+    bool same = d->sample_ndim == spec->input_ndim;
+    for (int i = 0; same && i < d->sample_ndim; i++) same = d->sample_shape[i] == spec->input[i];
+    if (same) return CG_OK;
+    char got[128] = "[", want[128] = "[";
+    for (int i = 0; i < d->sample_ndim; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
+                 (long long)d->sample_shape[i]);
+    for (int i = 0; i < spec->input_ndim; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? ", " : "",
+                 (long long)spec->input[i]);
+    strcat(got, "]");
+    strcat(want, "]");
+    return cg_set_error(CG_ERR_ARG, "%s: samples have shape %s, the model's input is %s",
+                        d->source, got, want);
+}
+
+static cg_status check_targets(const cg_model_spec *spec, const cg_dataset *d)
+{
+    const char *loss = cg_loss_name(spec->loss);
+    if (spec->loss == CG_LOSS_CROSS_ENTROPY) {
+        if (d->y && !d->labels)
+            return cg_set_error(CG_ERR_ARG, "%s: loss %s needs class labels, the data have "
+                                            "real-valued targets", d->source, loss);
+        return d->labels ? cg_dataset_check_labels(d, (int32_t)spec->output[0]) : CG_OK;
+    }
+    if (d->labels && !d->y)
+        return cg_set_error(CG_ERR_ARG, "%s: loss %s needs real-valued targets, the data have "
+                                        "class labels", d->source, loss);
+    int64_t per_sample = 1;
+    for (int i = 0; i < spec->output_ndim; i++) per_sample *= spec->output[i];
+    if (d->y && d->target_size != per_sample)
+        return cg_set_error(CG_ERR_ARG, "%s: the model outputs %lld values per sample but the "
+                                        "data have %d targets per sample",
+                            d->source, (long long)per_sample, d->target_size);
+    return CG_OK;
+}
+
+cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data)
+{
+    if (!model || !data) return cg_set_error(CG_ERR_ARG, "cg_model_check_data: NULL argument");
+    if (data->count < 1) return cg_set_error(CG_ERR_ARG, "%s: no samples", data->source);
+    cg_status s = check_sample_shape(model->spec, data);
+    return s != CG_OK ? s : check_targets(model->spec, data);
+}
+
 /* ------------------------------------------------------------ weights from a file */
 
 static cg_status check_entry(const cg_tensor *p, const cg_st_entry *e)

@@ -1,0 +1,110 @@
+/* Shared by the cgrad command-line tool's subcommands. */
+#ifndef CGRAD_CLI_H
+#define CGRAD_CLI_H
+
+#include "cgrad.h"
+
+#include <stdio.h>
+
+/* Exit codes, as documented in `cgrad --help`. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_OTHER = 1,   /* a failure while working (NaN, I/O while saving, ...) */
+    EXIT_USAGE = 2,           /* bad usage or bad input */
+    EXIT_INTERRUPTED = 130    /* stopped by SIGINT (128 + 2, as shells report it) */
+};
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* ---- messages (args.c) ---- */
+
+/* Prints "cgrad <cmd>: <message>\n" to stderr and returns `code`. */
+int cli_fail(int code, const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* cli_fail with cg_last_error() as the message. */
+int cli_fail_lib(int code, const char *cmd);
+
+/* ---- arguments (args.c) ---- */
+
+/* Option parsing over argv[1..argc): "--name value" and "--name=value". */
+typedef struct cli_args {
+    int argc;
+    char **argv;
+    int i;                 /* next argument */
+    const char *cmd;       /* for messages */
+    const char *positional[4];
+    int n_positional;
+    bool failed;           /* a message was printed */
+} cli_args;
+
+void cli_args_init(cli_args *a, const char *cmd, int argc, char **argv);
+/* Advances to the next argument; false at the end. Non-option arguments are
+ * collected into positional[]. */
+bool cli_args_next(cli_args *a);
+/* Is the current argument the flag `name` (without a value)? */
+bool cli_flag(cli_args *a, const char *name);
+/* Is the current argument option `name`? Then *value is its value (an
+ * error is printed and a->failed set when it is missing). */
+bool cli_option(cli_args *a, const char *name, const char **value);
+/* Reports the current argument as unknown. */
+void cli_unknown(cli_args *a);
+
+/* Value parsers: print "--name: expected ..." and return false on error. */
+bool cli_parse_int(const char *cmd, const char *name, const char *text, int64_t min,
+                   int64_t max, int64_t *out);
+bool cli_parse_float(const char *cmd, const char *name, const char *text, double lo, double hi,
+                     double *out);
+
+/* ---- shared loading (common.c) ---- */
+
+/* Loads the data named by spec for the model's input and loss: CSV targets
+ * as classes for cross-entropy, as values otherwise; samples reshaped to the
+ * model's input shape. */
+cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model);
+
+/* A model ready for evaluation: from a checkpoint, whose stored model file
+ * describes the layers, or from a plain weights file with model_path. */
+typedef struct cli_model {
+    cg_checkpoint *ck;
+    cg_model_spec *spec;   /* owned when loaded from model_path */
+    cg_model *model;
+} cli_model;
+
+/* Returns an exit code (EXIT_OK on success; the message is printed). */
+int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const char *model_path);
+void cli_model_release(cli_model *m);
+
+/* Sets the thread count from --threads text (NULL: all cores). */
+bool cli_set_threads(const char *cmd, const char *text);
+
+/* ---- progress and logs (progress.c) ---- */
+
+typedef struct cli_progress {
+    FILE *out;            /* epoch lines */
+    FILE *bar;            /* the live bar (a terminal), or NULL */
+    FILE *log;            /* JSON lines, or NULL */
+    double last_draw;
+    double run_start;
+    int64_t samples_total;
+    bool bar_visible;
+    bool has_val;
+    bool classification;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,
+                       bool classification);
+void cli_progress_batch(void *user, const cg_progress *pr);
+void cli_progress_epoch(void *user, const cg_epoch_stats *s);
+/* Erases the bar so that a message can follow. */
+void cli_progress_clear(cli_progress *p);
+
+/* Formats seconds as "1:05" or "1:02:03". */
+void cli_format_duration(double seconds, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,75 @@
+/* cgrad eval: loss and accuracy of a checkpoint on data. */
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const CMD = "eval";
+
+static void usage(FILE *out)
+{
+    fputs("usage: cgrad eval CKPT --data SPEC [--json] [options]\n"
+          "\n"
+          "Loss and accuracy of a checkpoint's model on data (evaluation mode: no dropout).\n"
+          "\n"
+          "  --data SPEC        data to evaluate on: fashion-mnist:test, idx:IMAGES,LABELS,\n"
+          "                     csv:PATH\n"
+          "  --json             print one JSON object {\"loss\":..,\"accuracy\":..,\"samples\":..}\n"
+          "                     (accuracy is null for regression losses)\n"
+          "  --model MODEL.json the model, for weights files that do not carry it (e.g.\n"
+          "                     exported from PyTorch)\n"
+          "  --batch N          evaluation batch size (default 1024)\n"
+          "  --threads N        threads to use (default: all cores)\n"
+          "  -h, --help         this help\n",
+          out);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, CMD, argc, argv);
+    const char *data = NULL, *model_path = NULL, *batch_text = NULL, *threads = NULL;
+    bool json = false;
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (cli_flag(&a, "--json"))
+            json = true;
+        else if (!cli_option(&a, "--data", &data) && !cli_option(&a, "--model", &model_path) &&
+                 !cli_option(&a, "--batch", &batch_text) && !cli_option(&a, "--threads", &threads))
+            cli_unknown(&a);
+    }
+    if (a.failed) return EXIT_USAGE;
+    if (a.n_positional != 1) return cli_fail(EXIT_USAGE, CMD, "expected one checkpoint; see --help");
+    if (!data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
+    int64_t batch = 1024;
+    if (batch_text && !cli_parse_int(CMD, "--batch", batch_text, 1, INT32_MAX, &batch))
+        return EXIT_USAGE;
+    if (!cli_set_threads(CMD, threads)) return EXIT_USAGE;
+
+    cli_model m;
+    int code = cli_model_load(&m, CMD, a.positional[0], model_path);
+    if (code != EXIT_OK) return code;
+    cg_dataset d = {0};
+    cg_eval_result r;
+    if (cli_load_data(&d, data, cg_model_get_spec(m.model)) != CG_OK ||
+        cg_evaluate(m.model, &d, batch, &r) != CG_OK) {
+        code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
+    } else if (json) {
+        char acc[32] = "null";
+        if (isfinite(r.accuracy)) snprintf(acc, sizeof acc, "%.6f", r.accuracy);
+        printf("{\"loss\":%.6f,\"accuracy\":%s,\"samples\":%lld}\n", r.loss, acc,
+               (long long)r.samples);
+    } else {
+        printf("loss %.4f", r.loss);
+        if (isfinite(r.accuracy))
+            printf("  accuracy %.2f%% (%lld/%lld)", 100.0 * r.accuracy, (long long)r.correct,
+                   (long long)r.samples);
+        printf("  samples %lld\n", (long long)r.samples);
+    }
+    cg_dataset_free(&d);
+    cli_model_release(&m);
+    return code;
+}

@@ -1,0 +1,207 @@
+/* cgrad info: what a checkpoint (or model file) holds. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const CMD = "info";
+
+static void usage(FILE *out)
+{
+    fputs("usage: cgrad info FILE\n"
+          "\n"
+          "Summary of a checkpoint (.safetensors) or a model file (.json): the layers with\n"
+          "their output shapes and parameter counts, the loss, optimizer and schedule, and\n"
+          "for checkpoints the training state (epoch, step, learning rate, last metrics).\n"
+          "Safetensors files without a cgrad model get a list of their tensors.\n"
+          "\n"
+          "  -h, --help   this help\n",
+          out);
+}
+
+static void shape_text(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
+                                 (long long)shape[i]);
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* 1234567 -> "1,234,567": parameter counts are read at a glance. */
+static const char *grouped(int64_t v, char *buf, size_t size)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%lld", (long long)v);
+    size_t j = 0;
+    for (int i = 0; i < n && j + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && digits[i - 1] != '-') buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+static void layer_text(const cg_layer_spec *l, char *buf, size_t size)
+{
+    switch (l->kind) {
+    case CG_LAYER_DENSE:
+        snprintf(buf, size, "dense %lld%s%s%s", (long long)l->units,
+                 l->activation != CG_ACT_NONE ? " " : "",
+                 l->activation != CG_ACT_NONE ? cg_activation_name(l->activation) : "",
+                 l->bias ? "" : " (no bias)");
+        break;
+    case CG_LAYER_DROPOUT: snprintf(buf, size, "dropout %g", (double)l->rate); break;
+    case CG_LAYER_FLATTEN: snprintf(buf, size, "flatten"); break;
+    case CG_LAYER_ACTIVATION: snprintf(buf, size, "%s", cg_activation_name(l->activation)); break;
+    }
+}
+
+static void print_schedule(const cg_model_spec *spec)
+{
+    const cg_schedule *s = &spec->schedule;
+    printf("schedule: %s", cg_schedule_kind_name(s->kind));
+    if (s->kind == CG_SCHED_STEP) printf(", x%g every %lld epochs", (double)s->gamma, (long long)s->step_size);
+    if (s->kind == CG_SCHED_EXPONENTIAL) printf(", x%g per epoch", (double)s->gamma);
+    if (s->kind == CG_SCHED_COSINE) {
+        if (s->t_max > 0) printf(" over %lld epochs", (long long)s->t_max);
+        printf(" to %g", (double)s->eta_min);
+    }
+    if (s->warmup > 0)
+        printf(", warm-up %lld epoch%s from %gx", (long long)s->warmup, s->warmup == 1 ? "" : "s",
+               (double)s->warmup_start_factor);
+    printf(" (per epoch)\n");
+}
+
+static void print_model(const cg_model_spec *spec)
+{
+    char buf[128], num[32];
+    shape_text(spec->input_ndim, spec->input, buf, sizeof buf);
+    printf("input: %s\n", buf);
+    printf("%4s  %-28s %-16s %12s\n", "#", "layer", "output", "parameters");
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        char name[64], out[64];
+        layer_text(l, name, sizeof name);
+        shape_text(l->out_ndim, l->out_shape, out, sizeof out);
+        printf("%4zu  %-28s %-16s %12s\n", i, name, out, grouped(l->n_params, num, sizeof num));
+    }
+    printf("parameters: %s (%.2f MiB as float32)\n", grouped(spec->n_params, num, sizeof num),
+           (double)spec->n_params * 4.0 / (1024.0 * 1024.0));
+    printf("loss: %s\n", cg_loss_name(spec->loss));
+    printf("training defaults: %lld epochs, batch %lld, seed %llu%s", (long long)spec->train.epochs,
+           (long long)spec->train.batch, (unsigned long long)spec->train.seed,
+           spec->train.shuffle ? "" : ", no shuffle");
+    if (spec->train.clip_grad_norm > 0) printf(", clip grad norm %g", (double)spec->train.clip_grad_norm);
+    printf("\n");
+    print_schedule(spec);
+}
+
+static void print_metric(const char *name, double loss, double acc)
+{
+    if (!isfinite(loss)) return;
+    printf(" %s loss %.4f", name, loss);
+    if (isfinite(acc)) printf(" acc %.2f%%", 100.0 * acc);
+}
+
+static void print_state(const cg_checkpoint *ck)
+{
+    const cg_train_state *st = &ck->state;
+    printf("training: %lld epoch%s done", (long long)st->epoch, st->epoch == 1 ? "" : "s");
+    if (ck->spec) printf(" of %lld", (long long)ck->spec->train.epochs);
+    if (st->batch_in_epoch > 0)
+        printf(" + %lld batches of epoch %lld (interrupted)", (long long)st->batch_in_epoch,
+               (long long)st->epoch + 1);
+    printf(", %lld steps, lr %g\n", (long long)st->step, (double)st->lr);
+    if (isfinite(st->train_loss)) {
+        printf("last epoch:");
+        print_metric("train", st->train_loss, st->train_accuracy);
+        print_metric("val", st->val_loss, st->val_accuracy);
+        printf("\n");
+    }
+}
+
+static const char *dtype_name(cg_dtype d) { return d == CG_DTYPE_F32 ? "F32" : "I64"; }
+
+static void print_tensors(const cg_st_file *f, bool list)
+{
+    size_t n = cg_st_count(f), optim = 0, params = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cg_st_entry *e = cg_st_at(f, i);
+        if (strncmp(e->name, "optim.", 6) == 0)
+            optim++;
+        else
+            params++;
+        if (list) {
+            char shape[128];
+            shape_text(e->ndim, e->shape, shape, sizeof shape);
+            printf("  %-40s %s %s\n", e->name, dtype_name(e->dtype), shape);
+        }
+    }
+    printf("tensors: %zu (%zu model, %zu optimizer state)\n", n, params, optim);
+}
+
+static int info_checkpoint(const char *path)
+{
+    cg_checkpoint *ck;
+    if (cg_checkpoint_load(path, &ck) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    const char *version = cg_st_meta(ck->file, "cgrad_format_version");
+    printf("checkpoint: %s", path);
+    if (version) printf(" (cgrad checkpoint format %s)", version);
+    printf("\n");
+    if (ck->spec) {
+        print_model(ck->spec);
+        const char *opt = cg_st_meta(ck->file, "optimizer");
+        if (opt) printf("optimizer: %s\n", opt);
+    } else {
+        printf("no cgrad model description in the metadata; tensors:\n");
+    }
+    if (ck->has_state) print_state(ck);
+    print_tensors(ck->file, ck->spec == NULL);
+    cg_checkpoint_free(ck);
+    return EXIT_OK;
+}
+
+static int info_model_file(const char *path)
+{
+    cg_model_spec *spec;
+    if (cg_model_spec_load(path, &spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    printf("model file: %s\n", path);
+    print_model(spec);
+    /* The optimizer object of the canonical JSON: every value resolved. */
+    char *json = cg_model_spec_to_json(spec);
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    char *opt = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, "optimizer"));
+    if (opt) printf("optimizer: %s\n", opt);
+    free(opt);
+    cJSON_Delete(root);
+    free(json);
+    cg_model_spec_free(spec);
+    return EXIT_OK;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, CMD, argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        cli_unknown(&a);
+    }
+    if (a.failed) return EXIT_USAGE;
+    if (a.n_positional != 1) return cli_fail(EXIT_USAGE, CMD, "expected one file; see --help");
+    const char *path = a.positional[0];
+    return ends_with(path, ".json") ? info_model_file(path) : info_checkpoint(path);
+}

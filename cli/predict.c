@@ -1,0 +1,138 @@
+/* cgrad predict: a checkpoint's prediction for every sample, as CSV. */
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const CMD = "predict";
+
+static void usage(FILE *out)
+{
+    fputs("usage: cgrad predict CKPT --data SPEC [--out preds.csv] [options]\n"
+          "\n"
+          "Writes one CSV row per sample, in data order:\n"
+          "  cross_entropy:    index,class,p0,p1,...   (softmax probabilities)\n"
+          "  bce_with_logits:  index,class,p            (sigmoid probability, class p > 0.5)\n"
+          "  mse, l1:          index,value             (index,value0,value1,... for several)\n"
+          "\n"
+          "  --data SPEC        inputs (targets, if present, are ignored)\n"
+          "  --out FILE         write there instead of standard output\n"
+          "  --model MODEL.json the model, for weights files that do not carry it\n"
+          "  --batch N          batch size (default 1024)\n"
+          "  --threads N        threads to use (default: all cores)\n"
+          "  -h, --help         this help\n",
+          out);
+}
+
+typedef struct writer {
+    FILE *f;
+    cg_loss_kind loss;
+    int64_t per_sample;
+} writer;
+
+static void write_header(const writer *w)
+{
+    fputs("index", w->f);
+    if (w->loss == CG_LOSS_CROSS_ENTROPY) {
+        fputs(",class", w->f);
+        for (int64_t c = 0; c < w->per_sample; c++) fprintf(w->f, ",p%lld", (long long)c);
+    } else if (w->loss == CG_LOSS_BCE_WITH_LOGITS && w->per_sample == 1) {
+        fputs(",class,p", w->f);
+    } else if (w->per_sample == 1) {
+        fputs(",value", w->f);
+    } else {
+        for (int64_t c = 0; c < w->per_sample; c++) fprintf(w->f, ",value%lld", (long long)c);
+    }
+    fputc('\n', w->f);
+}
+
+static void write_softmax_row(FILE *f, const float *logits, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t c = 1; c < n; c++)
+        if (logits[c] > logits[best]) best = c;
+    double sum = 0;
+    for (int64_t c = 0; c < n; c++) sum += exp((double)logits[c] - logits[best]);
+    fprintf(f, ",%lld", (long long)best);
+    for (int64_t c = 0; c < n; c++) fprintf(f, ",%.6g", exp((double)logits[c] - logits[best]) / sum);
+}
+
+static cg_status write_rows(void *user, int64_t first, const cg_tensor *out)
+{
+    writer *w = user;
+    int64_t n = out->shape[0];
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = out->data + i * w->per_sample;
+        fprintf(w->f, "%lld", (long long)(first + i));
+        if (w->loss == CG_LOSS_CROSS_ENTROPY) {
+            write_softmax_row(w->f, row, w->per_sample);
+        } else if (w->loss == CG_LOSS_BCE_WITH_LOGITS) {
+            for (int64_t c = 0; c < w->per_sample; c++) {
+                double p = 1.0 / (1.0 + exp(-(double)row[c]));
+                fprintf(w->f, ",%d,%.6g", p > 0.5, p);
+            }
+        } else {
+            for (int64_t c = 0; c < w->per_sample; c++) fprintf(w->f, ",%.9g", (double)row[c]);
+        }
+        fputc('\n', w->f);
+    }
+    return ferror(w->f) ? cg_set_error(CG_ERR_IO, "write error") : CG_OK;
+}
+
+static int predict_to(FILE *f, const char *out_name, cg_model *model, const cg_dataset *d,
+                      int64_t batch)
+{
+    const cg_model_spec *spec = cg_model_get_spec(model);
+    writer w = {.f = f, .loss = spec->loss, .per_sample = 1};
+    for (int i = 0; i < spec->output_ndim; i++) w.per_sample *= spec->output[i];
+    write_header(&w);
+    cg_status s = cg_predict(model, d, batch, write_rows, &w);
+    if (s == CG_ERR_IO) return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s: write error", out_name);
+    if (s != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    return EXIT_OK;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, CMD, argc, argv);
+    const char *data = NULL, *model_path = NULL, *batch_text = NULL, *threads = NULL, *out = NULL;
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (!cli_option(&a, "--data", &data) && !cli_option(&a, "--model", &model_path) &&
+            !cli_option(&a, "--batch", &batch_text) && !cli_option(&a, "--threads", &threads) &&
+            !cli_option(&a, "--out", &out))
+            cli_unknown(&a);
+    }
+    if (a.failed) return EXIT_USAGE;
+    if (a.n_positional != 1) return cli_fail(EXIT_USAGE, CMD, "expected one checkpoint; see --help");
+    if (!data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
+    int64_t batch = 1024;
+    if (batch_text && !cli_parse_int(CMD, "--batch", batch_text, 1, INT32_MAX, &batch))
+        return EXIT_USAGE;
+    if (!cli_set_threads(CMD, threads)) return EXIT_USAGE;
+
+    cli_model m;
+    int code = cli_model_load(&m, CMD, a.positional[0], model_path);
+    if (code != EXIT_OK) return code;
+    cg_dataset d = {0};
+    if (cli_load_data(&d, data, cg_model_get_spec(m.model)) != CG_OK) {
+        code = cli_fail_lib(EXIT_USAGE, CMD);
+    } else {
+        FILE *f = out ? fopen(out, "w") : stdout;
+        if (!f) {
+            code = cli_fail(EXIT_USAGE, CMD, "--out: cannot write %s", out);
+        } else {
+            code = predict_to(f, out ? out : "standard output", m.model, &d, batch);
+            if ((out ? fclose(f) : fflush(f)) != 0 && code == EXIT_OK)
+                code = cli_fail(EXIT_FAILURE_OTHER, CMD, "%s: write error",
+                                out ? out : "standard output");
+        }
+    }
+    cg_dataset_free(&d);
+    cli_model_release(&m);
+    return code;
+}

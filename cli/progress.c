@@ -1,0 +1,102 @@
+/* Training progress: a live bar on a terminal, one line per epoch
+ * otherwise, and an optional JSON-lines log. */
+#include "cli.h"
+
+#include <math.h>
+#include <time.h>
+
+/* Redraws per second: enough to look live, few enough to cost nothing. */
+#define BAR_REFRESH_S 0.1
+#define BAR_WIDTH 24
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_format_duration(double seconds, char *buf, size_t size)
+{
+    if (!isfinite(seconds) || seconds < 0) seconds = 0;
+    long s = lround(seconds);
+    if (s >= 3600)
+        snprintf(buf, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,
+                       bool classification)
+{
+    *p = (cli_progress){.out = out, .bar = live_bar ? stderr : NULL, .log = log,
+                        .run_start = now(), .has_val = has_val,
+                        .classification = classification};
+}
+
+void cli_progress_clear(cli_progress *p)
+{
+    if (!p->bar || !p->bar_visible) return;
+    fputs("\r\033[K", p->bar);
+    fflush(p->bar);
+    p->bar_visible = false;
+}
+
+void cli_progress_batch(void *user, const cg_progress *pr)
+{
+    cli_progress *p = user;
+    if (!p->bar) return;
+    double t = now();
+    if (t - p->last_draw < BAR_REFRESH_S && pr->batch != pr->batches) return;
+    p->last_draw = t;
+    int filled = (int)(BAR_WIDTH * pr->batch / (pr->batches ? pr->batches : 1));
+    char bar[BAR_WIDTH + 1];
+    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '#' : '.';
+    bar[BAR_WIDTH] = '\0';
+    double rate = pr->seconds > 0 ? (double)pr->samples / pr->seconds : 0;
+    double left = pr->batch ? pr->seconds * (double)(pr->batches - pr->batch) / (double)pr->batch : 0;
+    char eta[32];
+    cli_format_duration(left, eta, sizeof eta);
+    fprintf(p->bar, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  %.0f samples/s  loss %.4f  ETA %s",
+            (long long)pr->epoch + 1, (long long)pr->epochs, bar, (long long)pr->batch,
+            (long long)pr->batches, rate, pr->loss, eta);
+    fflush(p->bar);
+    p->bar_visible = true;
+}
+
+static void write_log(cli_progress *p, const cg_epoch_stats *s)
+{
+    /* JSON has no NaN: unknown figures are null. */
+    char tl[32], ta[32], vl[32], va[32];
+    const double vals[4] = {s->train_loss, s->train_accuracy, s->val_loss, s->val_accuracy};
+    char *bufs[4] = {tl, ta, vl, va};
+    for (int i = 0; i < 4; i++) {
+        if (isfinite(vals[i]))
+            snprintf(bufs[i], 32, "%.6g", vals[i]);
+        else
+            snprintf(bufs[i], 32, "null");
+    }
+    fprintf(p->log,
+            "{\"epoch\":%lld,\"train_loss\":%s,\"train_accuracy\":%s,\"val_loss\":%s,"
+            "\"val_accuracy\":%s,\"lr\":%.6g,\"seconds\":%.3f,\"samples_per_s\":%.1f}\n",
+            (long long)s->epoch, tl, ta, vl, va, (double)s->lr, s->seconds, s->samples_per_s);
+    fflush(p->log);
+}
+
+void cli_progress_epoch(void *user, const cg_epoch_stats *s)
+{
+    cli_progress *p = user;
+    cli_progress_clear(p);
+    p->samples_total += s->samples;
+    fprintf(p->out, "epoch %lld/%lld  train loss %.4f", (long long)s->epoch, (long long)s->epochs,
+            s->train_loss);
+    if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->train_accuracy);
+    if (p->has_val) {
+        fprintf(p->out, "  val loss %.4f", s->val_loss);
+        if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->val_accuracy);
+    }
+    fprintf(p->out, "  lr %.3g  %.1f s  %.0f samples/s\n", (double)s->lr, s->seconds,
+            s->samples_per_s);
+    fflush(p->out);
+    if (p->log) write_log(p, s);
+}

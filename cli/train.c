@@ -1,0 +1,331 @@
+/* cgrad train: a model file + data -> a trained checkpoint. */
+#include "cli.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const CMD = "train";
+
+static void usage(FILE *out)
+{
+    fputs("usage: cgrad train MODEL.json --data SPEC [options]\n"
+          "       cgrad train --resume CKPT --data SPEC [options]\n"
+          "\n"
+          "Trains the model a model file describes. Flags override the model file's values.\n"
+          "\n"
+          "  --data SPEC           training data (required): fashion-mnist:train,\n"
+          "                        idx:IMAGES[,LABELS] or csv:PATH\n"
+          "  --val SPEC            validation data, evaluated after every epoch\n"
+          "  --val-split F         hold out the last fraction F of --data for validation\n"
+          "  --epochs N            total number of epochs (with --resume: continue up to N)\n"
+          "  --batch N             minibatch size (the last, partial batch is kept)\n"
+          "  --lr X                learning rate (the schedule's peak)\n"
+          "  --seed N              seed for initialisation, shuffling and dropout\n"
+          "  --threads N           threads to use (default: all cores); with the same seed\n"
+          "                        and thread count, runs are bit-identical\n"
+          "  --no-shuffle          keep the data's file order\n"
+          "  --init W.safetensors  start from these weights (e.g. exported from PyTorch)\n"
+          "  --resume CKPT         continue a run saved with --save: weights, optimizer\n"
+          "                        state, RNG state and position; MODEL.json may be left out\n"
+          "  --save OUT.safetensors  checkpoint after every epoch, when interrupted, and at\n"
+          "                        the end (written atomically)\n"
+          "  --log FILE            one JSON object per epoch (appended to with --resume)\n"
+          "  -h, --help            this help\n"
+          "\n"
+          "Ctrl-C finishes the current step, saves to --save and exits with 130.\n"
+          "Exit status: 0 done, 1 failure while training (NaN/Inf, failed save),\n"
+          "2 bad usage or input, 130 interrupted.\n",
+          out);
+}
+
+typedef struct train_args {
+    const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
+    const char *epochs, *batch, *lr, *seed, *val_split;
+    bool no_shuffle;
+} train_args;
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(train_args *t, int argc, char **argv)
+{
+    cli_args a;
+    cli_args_init(&a, CMD, argc, argv);
+    *t = (train_args){0};
+    struct {
+        const char *name;
+        const char **dst;
+    } options[] = {
+        {"--data", &t->data},       {"--val", &t->val},       {"--val-split", &t->val_split},
+        {"--epochs", &t->epochs},   {"--batch", &t->batch},   {"--lr", &t->lr},
+        {"--seed", &t->seed},       {"--threads", &t->threads}, {"--init", &t->init},
+        {"--resume", &t->resume},   {"--save", &t->save},     {"--log", &t->log},
+    };
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (cli_flag(&a, "--no-shuffle")) {
+            t->no_shuffle = true;
+            continue;
+        }
+        bool matched = false;
+        for (size_t i = 0; !matched && i < sizeof options / sizeof options[0]; i++)
+            matched = cli_option(&a, options[i].name, options[i].dst);
+        if (!matched) cli_unknown(&a);
+    }
+    if (a.failed) return EXIT_USAGE;
+    if (a.n_positional > 1) return cli_fail(EXIT_USAGE, CMD, "expected one model file; see --help");
+    t->model_path = a.n_positional ? a.positional[0] : NULL;
+    if (!t->model_path && !t->resume)
+        return cli_fail(EXIT_USAGE, CMD, "no model file given; see --help");
+    if (!t->data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
+    if (t->val && t->val_split) return cli_fail(EXIT_USAGE, CMD, "give --val or --val-split, not both");
+    if (t->init && t->resume) return cli_fail(EXIT_USAGE, CMD, "give --init or --resume, not both");
+    return -1;
+}
+
+/* ------------------------------------------------------------ configuration */
+
+/* The model file's values with the flags applied. Returns false after
+ * printing a message. */
+static bool apply_flags(const train_args *t, cg_model_spec *spec)
+{
+    int64_t v;
+    double x;
+    if (t->epochs) {
+        if (!cli_parse_int(CMD, "--epochs", t->epochs, 1, INT32_MAX, &v)) return false;
+        spec->train.epochs = v;
+    }
+    if (t->batch) {
+        if (!cli_parse_int(CMD, "--batch", t->batch, 1, INT32_MAX, &v)) return false;
+        spec->train.batch = v;
+    }
+    if (t->seed) {
+        if (!cli_parse_int(CMD, "--seed", t->seed, 0, INT64_MAX, &v)) return false;
+        spec->train.seed = (uint64_t)v;
+    }
+    if (t->lr) {
+        if (!cli_parse_float(CMD, "--lr", t->lr, 1e-30, 1e30, &x)) return false;
+        spec->optim.lr = (float)x;
+    }
+    if (t->no_shuffle) spec->train.shuffle = false;
+    return true;
+}
+
+typedef struct session {
+    train_args args;
+    cg_checkpoint *ck;       /* --resume */
+    cg_model_spec *spec;     /* effective configuration */
+    cg_dataset data, val_data, train_view, val_view;
+    const cg_dataset *train, *val;
+    cg_model *model;
+    cg_optim *opt;
+    cg_train_state state;
+    FILE *log;
+} session;
+
+static void session_release(session *s)
+{
+    if (s->log) fclose(s->log);
+    cg_optim_destroy(s->opt);
+    cg_model_destroy(s->model);
+    cg_dataset_free(&s->val_data);
+    cg_dataset_free(&s->data);
+    cg_model_spec_free(s->spec);
+    cg_checkpoint_free(s->ck);
+}
+
+static int load_config(session *s)
+{
+    const train_args *t = &s->args;
+    if (t->resume) {
+        if (cg_checkpoint_load(t->resume, &s->ck) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+        if (!s->ck->has_state || !s->ck->spec)
+            return cli_fail(EXIT_USAGE, CMD,
+                            "%s is not a cgrad training checkpoint (no training state in its "
+                            "metadata); use --init to start from its weights",
+                            t->resume);
+    }
+    if (t->model_path) {
+        if (cg_model_spec_load(t->model_path, &s->spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    } else {
+        s->spec = cg_model_spec_clone(s->ck->spec);
+        if (!s->spec) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+    }
+    if (!apply_flags(t, s->spec)) return EXIT_USAGE;
+    if (cg_model_spec_check_memory(s->spec, s->spec->train.batch) != CG_OK)
+        return cli_fail_lib(EXIT_USAGE, CMD);
+    return EXIT_OK;
+}
+
+static int load_data(session *s)
+{
+    const train_args *t = &s->args;
+    if (cli_load_data(&s->data, t->data, s->spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    s->train = &s->data;
+    if (t->val) {
+        if (cli_load_data(&s->val_data, t->val, s->spec) != CG_OK)
+            return cli_fail_lib(EXIT_USAGE, CMD);
+        s->val = &s->val_data;
+    } else if (t->val_split) {
+        double f;
+        if (!cli_parse_float(CMD, "--val-split", t->val_split, 0, 1, &f)) return EXIT_USAGE;
+        if (cg_dataset_split(&s->data, f, &s->train_view, &s->val_view) != CG_OK)
+            return cli_fail_lib(EXIT_USAGE, CMD);
+        s->train = &s->train_view;
+        s->val = &s->val_view;
+    }
+    return EXIT_OK;
+}
+
+static int load_weights(session *s, const char *path, const cg_st_file *file)
+{
+    if (cg_model_load_weights(s->model, file) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "%s: %s", path, cg_last_error());
+    return EXIT_OK;
+}
+
+static int init_weights(session *s)
+{
+    cg_st_file *f;
+    if (cg_safetensors_load(s->args.init, &f) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    int code = load_weights(s, s->args.init, f);
+    cg_safetensors_free(f);
+    return code;
+}
+
+static int resume_state(session *s)
+{
+    int code = load_weights(s, s->args.resume, s->ck->file);
+    if (code != EXIT_OK) return code;
+    if (cg_checkpoint_restore_optim(s->ck, s->model, s->opt) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "%s: %s", s->args.resume, cg_last_error());
+    s->state = s->ck->state;
+    return EXIT_OK;
+}
+
+static int build(session *s)
+{
+    cg_rng rng = cg_train_rng(s->spec->train.seed, 0, CG_STREAM_INIT);
+    s->model = cg_model_create(s->spec, &rng);
+    if (!s->model) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+    if (cg_model_check_data(s->model, s->train) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    if (s->val && cg_model_check_data(s->model, s->val) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    s->opt = cg_optim_create(cg_model_params(s->model), &s->spec->optim);
+    if (!s->opt) return cli_fail_lib(EXIT_USAGE, CMD);
+    s->state = cg_train_state_init(s->spec->train.seed);
+    if (s->args.init) return init_weights(s);
+    if (s->args.resume) return resume_state(s);
+    return EXIT_OK;
+}
+
+static int open_outputs(session *s)
+{
+    const train_args *t = &s->args;
+    if (t->save && cg_checkpoint_check_writable(t->save) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "--save: %s", cg_last_error());
+    if (t->log) {
+        s->log = fopen(t->log, t->resume ? "a" : "w");
+        if (!s->log) return cli_fail(EXIT_USAGE, CMD, "--log: cannot open %s", t->log);
+    }
+    return EXIT_OK;
+}
+
+/* ------------------------------------------------------------ running */
+
+static volatile sig_atomic_t interrupt_flag;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupt_flag = 1;
+    /* A second Ctrl-C stops at once. */
+    signal(SIGINT, SIG_DFL);
+}
+
+static void install_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static void print_summary(const session *s, double seconds)
+{
+    const cg_train_state *st = &s->state;
+    bool has_acc = isfinite(st->train_accuracy);
+    char took[32];
+    cli_format_duration(seconds, took, sizeof took);
+    printf("done: %lld epochs, %lld steps, %s (%.1f s)  train loss %.4f", (long long)st->epoch,
+           (long long)st->step, took, seconds, st->train_loss);
+    if (has_acc) printf(" acc %.2f%%", 100.0 * st->train_accuracy);
+    if (s->val) {
+        printf("  val loss %.4f", st->val_loss);
+        if (has_acc) printf(" acc %.2f%%", 100.0 * st->val_accuracy);
+    }
+    if (s->args.save) printf("  saved %s", s->args.save);
+    printf("\n");
+}
+
+static int report_failure(const session *s, cg_status status)
+{
+    const char *save = s->args.save;
+    if (status == CG_ERR_INTERRUPTED) {
+        if (save) return cli_fail(EXIT_INTERRUPTED, CMD, "%s; saved %s (resume with --resume %s)",
+                                  cg_last_error(), save, save);
+        return cli_fail(EXIT_INTERRUPTED, CMD, "%s; nothing saved (no --save)", cg_last_error());
+    }
+    if (status == CG_ERR_NUMERIC && save)
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s; %s was left as it was", cg_last_error(), save);
+    return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+}
+
+static int run_training(session *s)
+{
+    const cg_model_spec *spec = s->spec;
+    if (s->state.epoch >= spec->train.epochs) {
+        printf("already trained for %lld epochs (--epochs %lld); nothing to do\n",
+               (long long)s->state.epoch, (long long)spec->train.epochs);
+        return EXIT_OK;
+    }
+    cg_train_options o = cg_train_options_from_spec(spec, spec->optim.lr);
+    o.save_path = s->args.save;
+    o.save_spec = spec;
+    o.stop = &interrupt_flag;
+    cli_progress progress;
+    cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
+                      spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
+    o.on_batch = cli_progress_batch;
+    o.on_epoch = cli_progress_epoch;
+    o.user = &progress;
+    install_sigint();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cg_status status = cg_train(s->model, s->opt, s->train, s->val, &o, &s->state);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cli_progress_clear(&progress);
+    if (status != CG_OK) return report_failure(s, status);
+    print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    return EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    session s = {0};
+    int code = parse_args(&s.args, argc, argv);
+    if (code >= 0) return code;
+    if (!cli_set_threads(CMD, s.args.threads)) return EXIT_USAGE;
+    code = load_config(&s);
+    if (code == EXIT_OK) code = load_data(&s);
+    if (code == EXIT_OK) code = build(&s);
+    if (code == EXIT_OK) code = open_outputs(&s);
+    if (code == EXIT_OK) code = run_training(&s);
+    session_release(&s);
+    return code;
+}

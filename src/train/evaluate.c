@@ -1,0 +1,175 @@
+/* Evaluation and prediction: the model in evaluation mode (dropout off, no
+ * tape) over a data set in file order. */
+#include "train_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+cg_status cg__batch_buffers_init(cg_batch_buffers *b, const cg_dataset *data, int64_t batch)
+{
+    *b = (cg_batch_buffers){0};
+    if (data->labels) b->labels = malloc((size_t)batch * sizeof *b->labels);
+    if (data->y) b->targets = malloc((size_t)batch * (size_t)data->target_size * sizeof(float));
+    if ((data->labels && !b->labels) || (data->y && !b->targets)) {
+        cg__batch_buffers_release(b);
+        return cg_set_error(CG_ERR_NOMEM, "no memory for batches of %lld samples",
+                            (long long)batch);
+    }
+    return CG_OK;
+}
+
+void cg__batch_buffers_release(cg_batch_buffers *b)
+{
+    free(b->labels);
+    free(b->targets);
+    *b = (cg_batch_buffers){0};
+}
+
+cg_tensor *cg__gather(cg_ctx *ctx, const cg_dataset *data, const int64_t *indices, int64_t n,
+                      cg_batch_buffers *buf)
+{
+    int64_t shape[CG_MAX_DIMS];
+    shape[0] = n;
+    for (int i = 0; i < data->sample_ndim; i++) shape[i + 1] = data->sample_shape[i];
+    cg_tensor *x = cg_tensor_new(ctx, data->sample_ndim + 1, shape);
+    if (!x) return NULL;
+    if (cg_dataset_batch(data, indices, n, x->data, buf->labels, buf->targets) != CG_OK)
+        return NULL;
+    return x;
+}
+
+cg_status cg__check_training_data(const cg_model *model, const cg_dataset *data)
+{
+    if (!data->labels && !data->y)
+        return cg_set_error(CG_ERR_ARG, "%s: the data have no targets (labels or values)",
+                            data->source);
+    return cg_model_check_data(model, data);
+}
+
+double cg__accuracy(const cg_model *model, int64_t correct, int64_t samples)
+{
+    const cg_model_spec *spec = cg_model_get_spec(model);
+    if (samples <= 0) return NAN;
+    if (spec->loss == CG_LOSS_CROSS_ENTROPY) return (double)correct / (double)samples;
+    if (spec->loss == CG_LOSS_BCE_WITH_LOGITS) {
+        /* BCE counts every output value. */
+        int64_t per_sample = 1;
+        for (int i = 0; i < spec->output_ndim; i++) per_sample *= spec->output[i];
+        return (double)correct / ((double)samples * (double)per_sample);
+    }
+    return NAN;
+}
+
+/* Indices first..first+n-1, for gathering consecutive samples. */
+static void fill_range(int64_t *idx, int64_t first, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) idx[i] = first + i;
+}
+
+/* Runs fn over every batch's outputs in evaluation mode. */
+typedef cg_status (*batch_fn)(void *user, int64_t first, int64_t n, const cg_tensor *out,
+                              const cg_batch_buffers *buf);
+
+static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
+                                int64_t batch, batch_fn fn, void *user)
+{
+    if (batch < 1) return cg_set_error(CG_ERR_ARG, "batch size must be >= 1, got %lld", (long long)batch);
+    cg_batch_buffers buf;
+    int64_t *idx = malloc((size_t)batch * sizeof *idx);
+    cg_status s = idx ? cg__batch_buffers_init(&buf, data, batch)
+                      : cg_set_error(CG_ERR_NOMEM, "evaluation: out of memory");
+    if (s != CG_OK) {
+        free(idx);
+        return s;
+    }
+    bool was_training = cg_ctx_training(ctx), had_grad = cg_ctx_grad_enabled(ctx);
+    cg_ctx_set_training(ctx, false);
+    cg_ctx_set_grad_enabled(ctx, false);
+    for (int64_t first = 0; s == CG_OK && first < data->count; first += batch) {
+        int64_t n = data->count - first < batch ? data->count - first : batch;
+        fill_range(idx, first, n);
+        cg_ctx_reset(ctx);
+        cg_tensor *out = cg_model_forward(ctx, model, cg__gather(ctx, data, idx, n, &buf));
+        s = out ? fn(user, first, n, out, &buf) : cg_last_status();
+    }
+    cg_ctx_reset(ctx);
+    cg_ctx_set_training(ctx, was_training);
+    cg_ctx_set_grad_enabled(ctx, had_grad);
+    cg__batch_buffers_release(&buf);
+    free(idx);
+    return s;
+}
+
+typedef struct eval_sums {
+    cg_ctx *ctx;
+    cg_model *model;
+    double loss_sum;
+    int64_t correct;
+} eval_sums;
+
+static cg_status add_batch_loss(void *user, int64_t first, int64_t n, const cg_tensor *out,
+                                const cg_batch_buffers *buf)
+{
+    eval_sums *e = user;
+    cg_tensor *loss = cg_model_loss(e->ctx, e->model, (cg_tensor *)out, buf->labels, buf->targets);
+    if (!loss) return cg_last_status();
+    e->loss_sum += (double)loss->data[0] * (double)n;
+    e->correct += cg_model_count_correct(e->model, out, buf->labels, buf->targets);
+    return CG_OK;
+}
+
+cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
+                            cg_eval_result *out)
+{
+    eval_sums e = {.ctx = ctx, .model = model};
+    cg_status s = for_each_batch(ctx, model, data, batch, add_batch_loss, &e);
+    if (s != CG_OK) return s;
+    out->samples = data->count;
+    out->correct = e.correct;
+    out->loss = data->count ? e.loss_sum / (double)data->count : NAN;
+    out->accuracy = cg__accuracy(model, e.correct, data->count);
+    return CG_OK;
+}
+
+cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch, cg_eval_result *out)
+{
+    if (!model || !data || !out) return cg_set_error(CG_ERR_ARG, "cg_evaluate: NULL argument");
+    cg_status s = cg__check_training_data(model, data);
+    if (s != CG_OK) return s;
+    cg_ctx *ctx = cg_ctx_create(0);
+    if (!ctx) return cg_last_status();
+    s = cg__evaluate_with(ctx, model, data, batch, out);
+    cg_ctx_destroy(ctx);
+    return s;
+}
+
+typedef struct predict_call {
+    cg_predict_fn fn;
+    void *user;
+} predict_call;
+
+static cg_status pass_outputs(void *user, int64_t first, int64_t n, const cg_tensor *out,
+                              const cg_batch_buffers *buf)
+{
+    predict_call *c = user;
+    return c->fn(c->user, first, out);
+}
+
+cg_status cg_predict(cg_model *model, const cg_dataset *data, int64_t batch, cg_predict_fn fn,
+                     void *user)
+{
+    if (!model || !data || !fn) return cg_set_error(CG_ERR_ARG, "cg_predict: NULL argument");
+    /* Prediction needs inputs only: targets, if any, are not checked. */
+    cg_dataset inputs = *data;
+    inputs.labels = NULL;
+    inputs.y = NULL;
+    inputs.target_size = 0;
+    cg_status s = cg_model_check_data(model, &inputs);
+    if (s != CG_OK) return s;
+    cg_ctx *ctx = cg_ctx_create(0);
+    if (!ctx) return cg_last_status();
+    predict_call c = {fn, user};
+    s = for_each_batch(ctx, model, &inputs, batch, pass_outputs, &c);
+    cg_ctx_destroy(ctx);
+    return s;
+}

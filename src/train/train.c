@@ -1,0 +1,302 @@
+/* The training loop.
+ *
+ * One step: gather the batch straight into an arena tensor, forward, loss,
+ * backward, NaN/Inf check, optional clipping, optimizer step. The arena is
+ * reset at the start of each step and keeps its size, and the index and
+ * label buffers are allocated once per run, so after the first step nothing
+ * is allocated.
+ *
+ * Reproducibility: each epoch's order and dropout stream are derived from
+ * (seed, epoch), and the dropout stream is carried in cg_train_state, so an
+ * interrupted run saved in the middle of an epoch resumes bit-identically. */
+#include "train_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Validation batches can be large: no gradients are kept. */
+#define DEFAULT_EVAL_BATCH 1024
+
+/* ------------------------------------------------------------ seeds */
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+cg_rng cg_train_rng(uint64_t seed, int64_t epoch, cg_rng_stream stream)
+{
+    cg_rng rng;
+    uint64_t key = splitmix64(seed) ^ splitmix64(((uint64_t)epoch << 2) | (uint64_t)stream);
+    cg_rng_seed(&rng, splitmix64(key));
+    return rng;
+}
+
+cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
+{
+    cg_train_options o = {
+        .epochs = spec->train.epochs,
+        .batch = spec->train.batch,
+        .seed = spec->train.seed,
+        .shuffle = spec->train.shuffle,
+        .clip_grad_norm = spec->train.clip_grad_norm,
+    };
+    o.schedule = cg_model_spec_schedule(spec, lr, o.epochs);
+    return o;
+}
+
+/* ------------------------------------------------------------ time */
+
+double cg__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ the run */
+
+typedef struct run {
+    cg_model *model;
+    cg_optim *opt;
+    cg_params *params;
+    const cg_dataset *train;
+    const cg_dataset *val;
+    const cg_train_options *o;
+    cg_train_state *state;
+    cg_ctx *ctx;
+    int64_t *order;       /* train->count indices */
+    cg_batch_buffers buf;
+    int64_t batches;      /* per epoch */
+} run;
+
+static cg_status run_init(run *r)
+{
+    int64_t n = r->train->count;
+    r->batches = (n + r->o->batch - 1) / r->o->batch;
+    r->order = malloc((size_t)n * sizeof *r->order);
+    r->ctx = cg_ctx_create(0);
+    if (!r->order || !r->ctx) return cg_set_error(CG_ERR_NOMEM, "training: out of memory");
+    return cg__batch_buffers_init(&r->buf, r->train, r->o->batch);
+}
+
+static void run_release(run *r)
+{
+    free(r->order);
+    cg_ctx_destroy(r->ctx);
+    cg__batch_buffers_release(&r->buf);
+}
+
+/* The order of epoch e: file order, or a permutation drawn from (seed, e). */
+static void epoch_order(run *r, int64_t epoch)
+{
+    for (int64_t i = 0; i < r->train->count; i++) r->order[i] = i;
+    if (!r->o->shuffle) return;
+    cg_rng rng = cg_train_rng(r->o->seed, epoch, CG_STREAM_SHUFFLE);
+    cg_rng_shuffle(&rng, r->order, r->train->count);
+}
+
+static void start_epoch(run *r, int64_t epoch)
+{
+    cg_train_state *st = r->state;
+    if (st->batch_in_epoch > 0) return; /* resuming inside the epoch: keep its state */
+    st->rng = cg_train_rng(r->o->seed, epoch, CG_STREAM_DROPOUT);
+    st->loss_sum = 0.0;
+    st->correct = 0;
+    st->seen = 0;
+    st->seconds = 0.0;
+}
+
+/* All of v finite? Multiplying by zero turns Inf into NaN and keeps finite
+ * values at zero, so one vectorised sum answers it. */
+static bool all_finite(const float *v, int64_t n)
+{
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; i++) acc += v[i] * 0.0f;
+    return acc == 0.0f;
+}
+
+static cg_status check_gradients(run *r, int64_t epoch, int64_t b)
+{
+    cg__params_finish_grads(r->params);
+    if (all_finite(cg_params_grad(r->params), cg_params_numel(r->params))) return CG_OK;
+    const cg_tensor *t = cg_params_first_nonfinite_grad(r->params);
+    return cg_set_error(CG_ERR_NUMERIC,
+                        "step %lld (epoch %lld, batch %lld): the gradient of \"%s\" is not "
+                        "finite (NaN or Inf); stopped before updating the weights",
+                        (long long)r->state->step + 1, (long long)epoch + 1, (long long)b + 1,
+                        t ? t->name : "?");
+}
+
+static cg_status nonfinite_loss(run *r, int64_t epoch, int64_t b, float loss)
+{
+    return cg_set_error(CG_ERR_NUMERIC,
+                        "step %lld (epoch %lld, batch %lld): the loss is %s; stopped before "
+                        "updating the weights",
+                        (long long)r->state->step + 1, (long long)epoch + 1, (long long)b + 1,
+                        isnan(loss) ? "NaN" : "infinite");
+}
+
+/* Forward and backward of batch b, leaving gradients in the parameters. */
+static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t first, int64_t n)
+{
+    cg_ctx *ctx = r->ctx;
+    cg_ctx_reset(ctx);
+    *cg_ctx_rng(ctx) = r->state->rng;
+    cg_tensor *x = cg__gather(ctx, r->train, r->order + first, n, &r->buf);
+    cg_tensor *out = cg_model_forward(ctx, r->model, x);
+    cg_tensor *loss = cg_model_loss(ctx, r->model, out, r->buf.labels, r->buf.targets);
+    if (!loss) return cg_last_status();
+    float value = loss->data[0];
+    if (!isfinite(value)) return nonfinite_loss(r, epoch, b, value);
+    cg_params_zero_grad(r->params);
+    cg_status s = cg_backward(ctx, loss);
+    if (s != CG_OK) return s;
+    r->state->loss_sum += (double)value * (double)n;
+    r->state->correct += cg_model_count_correct(r->model, out, r->buf.labels, r->buf.targets);
+    r->state->seen += n;
+    return check_gradients(r, epoch, b);
+}
+
+static cg_status train_step(run *r, int64_t epoch, int64_t b)
+{
+    int64_t first = b * r->o->batch;
+    int64_t n = r->train->count - first < r->o->batch ? r->train->count - first : r->o->batch;
+    cg_train_state saved = *r->state;
+    cg_status s = forward_backward(r, epoch, b, first, n);
+    if (s != CG_OK) {
+        *r->state = saved; /* the state still describes the last good weights */
+        return s;
+    }
+    if (r->o->clip_grad_norm > 0.0f) cg_params_clip_grad_norm(r->params, r->o->clip_grad_norm);
+    s = cg_optim_step(r->opt);
+    if (s != CG_OK) {
+        *r->state = saved;
+        return s;
+    }
+    r->state->rng = *cg_ctx_rng(r->ctx);
+    r->state->step++;
+    r->state->batch_in_epoch = b + 1;
+    return CG_OK;
+}
+
+static void report_batch(run *r, int64_t epoch, double t0)
+{
+    if (!r->o->on_batch) return;
+    const cg_train_state *st = r->state;
+    cg_progress p = {.epoch = epoch,
+                     .epochs = r->o->epochs,
+                     .batch = st->batch_in_epoch,
+                     .batches = r->batches,
+                     .samples = st->seen,
+                     .step = st->step,
+                     .loss = st->seen ? st->loss_sum / (double)st->seen : NAN,
+                     .seconds = st->seconds + (cg__now() - t0)};
+    r->o->on_batch(r->o->user, &p);
+}
+
+static cg_status save(run *r)
+{
+    if (!r->o->save_path) return CG_OK;
+    return cg_checkpoint_save(r->o->save_path, r->model, r->o->save_spec, r->opt, r->state);
+}
+
+static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }
+
+static cg_status interrupted(run *r)
+{
+    cg_status s = save(r);
+    if (s != CG_OK) return s;
+    return cg_set_error(CG_ERR_INTERRUPTED, "interrupted after step %lld (epoch %lld, batch %lld)",
+                        (long long)r->state->step, (long long)r->state->epoch + 1,
+                        (long long)r->state->batch_in_epoch);
+}
+
+static cg_status finish_epoch(run *r, int64_t epoch, float lr)
+{
+    cg_train_state *st = r->state;
+    cg_epoch_stats stats = {
+        .epoch = epoch + 1,
+        .epochs = r->o->epochs,
+        .train_loss = st->loss_sum / (double)st->seen,
+        .train_accuracy = cg__accuracy(r->model, st->correct, st->seen),
+        .val_loss = NAN,
+        .val_accuracy = NAN,
+        .lr = lr,
+        .seconds = st->seconds,
+        .samples_per_s = st->seconds > 0 ? (double)st->seen / st->seconds : 0.0,
+        .samples = st->seen,
+    };
+    if (r->val) {
+        cg_eval_result ev;
+        int64_t eb = r->o->eval_batch > 0 ? r->o->eval_batch : DEFAULT_EVAL_BATCH;
+        cg_status s = cg__evaluate_with(r->ctx, r->model, r->val, eb, &ev);
+        if (s != CG_OK) return s;
+        stats.val_loss = ev.loss;
+        stats.val_accuracy = ev.accuracy;
+    }
+    st->epoch = epoch + 1;
+    st->batch_in_epoch = 0;
+    st->train_loss = stats.train_loss;
+    st->train_accuracy = stats.train_accuracy;
+    st->val_loss = stats.val_loss;
+    st->val_accuracy = stats.val_accuracy;
+    cg_status s = save(r);
+    if (s != CG_OK) return s;
+    if (r->o->on_epoch) r->o->on_epoch(r->o->user, &stats);
+    return CG_OK;
+}
+
+static cg_status run_epoch(run *r, int64_t epoch)
+{
+    float lr = cg_schedule_lr(&r->o->schedule, epoch);
+    if (!isfinite(lr)) return cg_last_status();
+    cg_optim_set_lr(r->opt, lr);
+    r->state->lr = lr;
+    epoch_order(r, epoch);
+    start_epoch(r, epoch);
+    cg_ctx_set_training(r->ctx, true);
+    cg_ctx_set_grad_enabled(r->ctx, true);
+    for (int64_t b = r->state->batch_in_epoch; b < r->batches; b++) {
+        if (stop_requested(r)) return interrupted(r);
+        double t0 = cg__now();
+        cg_status s = train_step(r, epoch, b);
+        if (s != CG_OK) return s;
+        report_batch(r, epoch, t0);
+        r->state->seconds += cg__now() - t0;
+    }
+    return finish_epoch(r, epoch, lr);
+}
+
+static cg_status check_options(const cg_train_options *o, const cg_dataset *train)
+{
+    if (o->epochs < 1 || o->batch < 1)
+        return cg_set_error(CG_ERR_ARG, "training: epochs and batch must be >= 1 (got %lld, %lld)",
+                            (long long)o->epochs, (long long)o->batch);
+    if (train->count < 1)
+        return cg_set_error(CG_ERR_ARG, "%s: no samples to train on", train->source);
+    return cg_schedule_check(&o->schedule);
+}
+
+cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
+                   const cg_dataset *val, const cg_train_options *o, cg_train_state *state)
+{
+    if (!model || !opt || !train || !o || !state)
+        return cg_set_error(CG_ERR_ARG, "cg_train: NULL argument");
+    cg_status s = check_options(o, train);
+    if (s == CG_OK) s = cg__check_training_data(model, train);
+    if (s == CG_OK && val) s = cg__check_training_data(model, val);
+    if (s != CG_OK) return s;
+    run r = {.model = model, .opt = opt, .params = cg_model_params(model), .train = train,
+             .val = val, .o = o, .state = state};
+    s = run_init(&r);
+    for (int64_t e = state->epoch; s == CG_OK && e < o->epochs; e++) s = run_epoch(&r, e);
+    run_release(&r);
+    return s;
+}

@@ -1,0 +1,38 @@
+/* Shared by the training loop, evaluation and prediction (src/train/). */
+#ifndef CGRAD_TRAIN_INTERNAL_H
+#define CGRAD_TRAIN_INTERNAL_H
+
+#include "internal.h"
+
+#include <time.h>
+
+/* Per-run buffers for the targets of one batch (the inputs go straight into
+ * an arena tensor). Only those the data set has are allocated. */
+typedef struct cg_batch_buffers {
+    int32_t *labels;    /* batch entries, or NULL */
+    float *targets;     /* batch * target_size, or NULL */
+} cg_batch_buffers;
+
+cg_status cg__batch_buffers_init(cg_batch_buffers *b, const cg_dataset *data, int64_t batch);
+void cg__batch_buffers_release(cg_batch_buffers *b);
+
+/* Copies samples indices[0..n) into a new arena tensor [n, sample shape...]
+ * and their targets into buf; NULL on failure. */
+cg_tensor *cg__gather(cg_ctx *ctx, const cg_dataset *data, const int64_t *indices, int64_t n,
+                      cg_batch_buffers *buf);
+
+/* cg_model_check_data, and the data must have targets. */
+cg_status cg__check_training_data(const cg_model *model, const cg_dataset *data);
+
+/* Fraction correct from cg_model_count_correct's total over `samples`
+ * samples; NaN for losses without an accuracy. */
+double cg__accuracy(const cg_model *model, int64_t correct, int64_t samples);
+
+/* cg_evaluate in a caller's context (switched to evaluation mode and back). */
+cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
+                            cg_eval_result *out);
+
+/* Monotonic seconds. */
+double cg__now(void);
+
+#endif
