@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all test sanitize install bench clean fixtures
+.PHONY: all test sanitize install bench clean fixtures demo
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
@@ -18,6 +18,12 @@ sanitize:
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(SAN_BUILD) --output-on-failure -j $(JOBS) -LE slow
+
+# The main job: train the Fashion-MNIST MLP with its model file's defaults,
+# then evaluate the checkpoint on the test set.
+demo: all
+	$(BUILD)/cgrad train models/fashion_mlp.json --data fashion-mnist:train --save fashion_mlp.safetensors
+	$(BUILD)/cgrad eval fashion_mlp.safetensors --data fashion-mnist:test
 
 install: all
 	cmake --install $(BUILD)
