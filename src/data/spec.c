@@ -1,0 +1,87 @@
+/* Data set specs: "fashion-mnist:train", "idx:IMAGES[,LABELS]", "csv:PATH". */
+#include "data_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define SPEC_HELP "fashion-mnist:train, fashion-mnist:test, idx:IMAGES[,LABELS] or csv:PATH"
+
+static cg_status load_fashion_mnist(cg_dataset *out, const char *spec, const char *split)
+{
+    const char *stem = strcmp(split, "train") == 0 ? "train"
+                       : strcmp(split, "test") == 0 ? "t10k" : NULL;
+    if (!stem)
+        return cg_set_error(CG_ERR_ARG, "data set '%s': unknown split '%s' (train or test)", spec,
+                            split);
+    const char *dir = getenv("CG_FASHION_MNIST_DIR");
+    if (!dir || !*dir) dir = FASHION_MNIST_DIR;
+    char images[1024], labels[1024];
+    snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, stem);
+    snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, stem);
+    /* The usual failure is a missing package: say how to get the files. */
+    const char *missing = access(images, R_OK) != 0 ? images : access(labels, R_OK) != 0 ? labels : NULL;
+    if (missing)
+        return cg_set_error(CG_ERR_IO,
+                            "data set '%s': cannot open '%s': %s (install Debian's "
+                            "dataset-fashion-mnist package or set CG_FASHION_MNIST_DIR)",
+                            spec, missing, strerror(errno));
+    cg_status s = cg_dataset_load_idx(out, images, labels);
+    if (!s) s = cg_dataset_reshape(out, 3, (const int64_t[]){1, 28, 28});
+    return s;
+}
+
+static cg_status load_idx_spec(cg_dataset *out, const char *spec, const char *rest)
+{
+    const char *comma = strchr(rest, ',');
+    if (!comma) return cg_dataset_load_idx(out, rest, NULL);
+    size_t n = (size_t)(comma - rest);
+    char *images = malloc(n + 1);
+    if (!images) return cg_set_error(CG_ERR_NOMEM, "data set '%s': out of memory", spec);
+    memcpy(images, rest, n);
+    images[n] = '\0';
+    cg_status s = *comma && comma[1]
+                      ? cg_dataset_load_idx(out, images, comma + 1)
+                      : cg_set_error(CG_ERR_ARG, "data set '%s': empty labels path", spec);
+    free(images);
+    return s;
+}
+
+static cg_status dispatch(cg_dataset *out, const char *spec, const cg_data_options *opts)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon)
+        return cg_set_error(CG_ERR_ARG, "data set '%s' has no kind prefix; expected %s", spec,
+                            SPEC_HELP);
+    size_t kind_len = (size_t)(colon - spec);
+    const char *rest = colon + 1;
+    if (!*rest) return cg_set_error(CG_ERR_ARG, "data set '%s': nothing after the ':'", spec);
+    if (kind_len == 13 && strncmp(spec, "fashion-mnist", 13) == 0)
+        return load_fashion_mnist(out, spec, rest);
+    if (kind_len == 3 && strncmp(spec, "idx", 3) == 0) return load_idx_spec(out, spec, rest);
+    if (kind_len == 3 && strncmp(spec, "csv", 3) == 0)
+        return cg_dataset_load_csv(out, rest, !opts->regression, NULL, 0);
+    return cg_set_error(CG_ERR_ARG, "data set '%s': unknown kind '%.*s'; expected %s", spec,
+                        (int)(kind_len > 64 ? 64 : kind_len), spec, SPEC_HELP);
+}
+
+cg_status cg_dataset_load_spec(cg_dataset *out, const char *spec, const cg_data_options *opts)
+{
+    if (!out) return cg_set_error(CG_ERR_ARG, "cg_dataset_load_spec: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!spec) return cg_set_error(CG_ERR_ARG, "cg_dataset_load_spec: spec is NULL");
+    const cg_data_options defaults = {0};
+    if (!opts) opts = &defaults;
+    cg_status s = dispatch(out, spec, opts);
+    if (!s && opts->sample_ndim > 0)
+        s = cg_dataset_reshape(out, opts->sample_ndim, opts->sample_shape);
+    if (s) {
+        cg_dataset_free(out);
+        return s;
+    }
+    cg__dataset_set_source(out, spec);
+    return CG_OK;
+}
