@@ -8,10 +8,14 @@
 #define ACT_CHUNK 16384
 
 static const char *const act_names[] = {
-    [CG_ACT_NONE] = "none",     [CG_ACT_RELU] = "relu",
-    [CG_ACT_SIGMOID] = "sigmoid", [CG_ACT_TANH] = "tanh",
-    [CG_ACT_LEAKY_RELU] = "leaky_relu", [CG_ACT_ELU] = "elu",
-    [CG_ACT_GELU] = "gelu",     [CG_ACT_SOFTPLUS] = "softplus",
+    [CG_ACT_NONE] = "none",
+    [CG_ACT_RELU] = "relu",
+    [CG_ACT_SIGMOID] = "sigmoid",
+    [CG_ACT_TANH] = "tanh",
+    [CG_ACT_LEAKY_RELU] = "leaky_relu",
+    [CG_ACT_ELU] = "elu",
+    [CG_ACT_GELU] = "gelu",
+    [CG_ACT_SOFTPLUS] = "softplus",
 };
 
 #define N_ACTS (sizeof act_names / sizeof act_names[0])

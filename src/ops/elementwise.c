@@ -212,7 +212,8 @@ static void sum_rows(float *dst, const float *src, float s, int64_t rows, int64_
 }
 
 /* Any broadcast: each element of operand k sums the output positions it
- * was repeated to, walked with an odometer over the repeated dims. */
+ * was repeated to. The innermost repeated dim is a plain strided loop; an
+ * odometer walks the others. */
 static void sum_strided(float *dst, const float *src, float s, const bcast *bc, int k,
                         int64_t m, bool acc)
 {
@@ -230,6 +231,9 @@ static void sum_strided(float *dst, const float *src, float s, const bcast *bc, 
             reps *= bc->shape[d];
         }
     }
+    /* callers route operands that repeat along nothing to scaled_copy */
+    int64_t run = rep[nr - 1], step = rep_stride[nr - 1];
+    nr--;
 #pragma omp parallel for schedule(static) if (m * reps > 32768)
     for (int64_t j = 0; j < m; j++) {
         int64_t base = 0, rest = j, idx[CG_MAX_DIMS] = {0}, off = 0;
@@ -238,8 +242,9 @@ static void sum_strided(float *dst, const float *src, float s, const bcast *bc, 
             rest /= kept[i];
         }
         float sum = 0.0f;
-        for (int64_t q = 0; q < reps; q++) {
-            sum += src[base + off];
+        for (int64_t q = 0; q < reps / run; q++) {
+            const float *p = src + base + off;
+            for (int64_t c = 0; c < run; c++) sum += p[c * step];
             for (int i = nr - 1; i >= 0; i--) {
                 off += rep_stride[i];
                 if (++idx[i] < rep[i]) break;

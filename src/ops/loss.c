@@ -152,20 +152,24 @@ static void cross_entropy_backward(cg_ctx *ctx, cg_node *node)
 
 const cg_op_def cg_op_cross_entropy = {"cross_entropy", cross_entropy_backward};
 
-/* loss_r = logsumexp(x_r) − x_r[label_r]; probs (if wanted) = exp(x_r − logsumexp). */
+/* loss_r = logsumexp(x_r) − x_r[label_r]; probs, when wanted, = softmax(x_r). */
 static void cross_entropy_rows(const float *x, const int32_t *labels, float *loss, float *probs,
                                int64_t N, int64_t C)
 {
 #pragma omp parallel for schedule(static) if (N * C > 32768)
     for (int64_t r = 0; r < N; r++) {
         const float *xr = x + r * C;
+        float *pr = probs ? probs + r * C : NULL;
         float m = xr[0], sum = 0.0f;
         for (int64_t c = 1; c < C; c++) m = fmaxf(m, xr[c]);
-        for (int64_t c = 0; c < C; c++) sum += expf(xr[c] - m);
-        float lse = m + logf(sum);
-        loss[r] = lse - xr[labels[r]];
-        if (probs)
-            for (int64_t c = 0; c < C; c++) probs[r * C + c] = expf(xr[c] - lse);
+        for (int64_t c = 0; c < C; c++) {
+            float e = expf(xr[c] - m);
+            if (pr) pr[c] = e;
+            sum += e;
+        }
+        loss[r] = m + logf(sum) - xr[labels[r]];
+        if (pr)
+            for (int64_t c = 0; c < C; c++) pr[c] /= sum;
     }
 }
 
