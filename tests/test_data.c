@@ -390,6 +390,9 @@ static void csv_errors_name_line_and_column(void **state)
         {"1,2,0\n1,\"2\"x,1\n", true, ":2:6: ", "unexpected 'x' after a closing quote"},
         {"5\n6\n", false, ":1:1: ", "1 column; need at least one feature and a target"},
         {"1,2,0\n1,2 3,1\n", true, ":2:3: ", "'2 3' is not a number"},
+        /* A bad first row is data with an error, not a header. */
+        {"1,NaN,0\n1,2,1\n", true, ":1:3: ", "'NaN': NaN and Inf are not allowed"},
+        {"1,,0\n1,2,1\n", true, ":1:3: ", "empty field"},
         {"1,2,0\r\n1,2,1\r\n1\r,2,1\r\n", true, ":3:1: ", "'1\r' is not a number"},
     };
     const char *p = tmp_path("bad.csv");

@@ -208,18 +208,21 @@ static cg_status parse_number(const csv_cursor *c, const csv_field *f, double *o
     return CG_OK;
 }
 
-/* Counts the fields of a line and whether all are numbers (header detection). */
+/* Counts the fields of the first line and whether it is a header: some
+ * field is text. Empty fields and NaN/Inf count as (bad) numbers, so that a
+ * first data row with such a value is reported, not skipped as a header. */
 static cg_status survey_line(const char *path, const csv_line *line, int64_t *nfields,
-                             bool *all_numbers)
+                             bool *header)
 {
     csv_cursor c = {path, line, line->p, false};
     csv_field f;
     int r;
     *nfields = 0;
-    *all_numbers = true;
+    *header = false;
     while ((r = next_field(&c, &f)) == 1) {
         (*nfields)++;
-        if (!scan_number(f.p, f.end)) *all_numbers = false;
+        if (f.p < f.end && !scan_number(f.p, f.end) && !is_nan_or_inf(f.p, f.end))
+            *header = true;
     }
     return r < 0 ? cg_last_status() : CG_OK;
 }
@@ -240,10 +243,8 @@ static cg_status survey(const char *path, const char *text, const char *end, csv
             return csv_error(path, blank_at, 1,
                              "blank line inside the data (only trailing blank lines are allowed)");
         if (first) {
-            bool numbers;
-            cg_status s = survey_line(path, &line, &lay->ncols, &numbers);
+            cg_status s = survey_line(path, &line, &lay->ncols, &lay->header);
             if (s) return s;
-            lay->header = !numbers;
             first = false;
             if (lay->header) continue;
         }

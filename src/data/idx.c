@@ -132,7 +132,8 @@ static cg_status idx_open_file(idx_file *f, const char *path, uint64_t *file_siz
     if (!f->gz)
         return cg_set_error(CG_ERR_IO, "cannot open '%s': %s", path,
                             errno ? strerror(errno) : "out of memory");
-    gzbuffer(f->gz, 128 * 1024);
+    /* zlib's 8 KiB default makes many small reads of a big data set. */
+    if (*file_size > (1u << 20)) gzbuffer(f->gz, 128 * 1024);
     return CG_OK;
 }
 
@@ -267,7 +268,7 @@ static cg_status idx_read_items(idx_file *f, size_t out_elsize, idx_decode_fn de
 {
     const int64_t total = f->dims[0] * f->item_size;
     const int64_t chunk = IDX_CHUNK / f->elsize;
-    unsigned char *raw = malloc(IDX_CHUNK);
+    unsigned char *raw = malloc((size_t)(total < chunk ? total : chunk) * (size_t)f->elsize);
     void *buf = NULL;
     int64_t cap = 0, done = 0;
     cg_status s = raw ? CG_OK : cg_set_error(CG_ERR_NOMEM, "'%s': out of memory", f->path);

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Builds the libFuzzer targets into fuzz/bin (see README.md). Only the
+# sources a target needs are compiled, without OpenMP, so clang needs no
+# libomp and the sanitizers see every line of the parsers.
+set -eu
+cd "$(dirname "$0")/.."
+CC=${CC:-clang}
+FLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core -Isrc/io"
+CORE="src/core/error.c src/io/fileio.c"
+mkdir -p fuzz/bin
+$CC $FLAGS -o fuzz/bin/fuzz_safetensors fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE -lcjson -lm
+if [ -d src/data ] && ls src/data/*.c >/dev/null 2>&1; then
+  $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lz -lm
+  $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lz -lm
+fi
