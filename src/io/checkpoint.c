@@ -95,7 +95,10 @@ static void add_state_meta(meta_list *m, const cg_train_state *st)
     meta_add(m, "epoch_loss_sum", "%.17g", st->loss_sum);
     meta_add(m, "epoch_correct", "%" PRId64, st->correct);
     meta_add(m, "epoch_seen", "%" PRId64, st->seen);
-    meta_add(m, "epoch_seconds", "%.17g", st->seconds);
+    /* Timing differs from run to run: stored only where it is needed (inside
+     * an epoch), so epoch-boundary checkpoints of equal runs are identical
+     * files. */
+    if (st->batch_in_epoch > 0) meta_add(m, "epoch_seconds", "%.17g", st->seconds);
     meta_add(m, "lr", "%.9g", (double)st->lr);
     meta_add(m, "train_loss", "%.17g", st->train_loss);
     meta_add(m, "train_accuracy", "%.17g", st->train_accuracy);
@@ -160,14 +163,9 @@ static bool build_meta(meta_list *m, cg_model *model, const cg_model_spec *spec,
     meta_add(m, "format", "pt");
     meta_add(m, "cgrad_format_version", FORMAT_VERSION);
     meta_add(m, "cgrad_version", CG_VERSION_STRING);
-    if (model_json && opt) {
-        /* The optimizer actually in use (its lr may differ from the file's). */
-        cg_model_spec tmp = *(spec ? spec : cg_model_get_spec(model));
-        tmp.optim = *cg_optim_get_config(opt);
-        char *effective = cg_model_spec_to_json(&tmp);
-        meta_add_owned(m, "optimizer", effective ? optimizer_json(effective) : NULL);
-        free(effective);
-    }
+    /* The optimizer's hyper-parameters as configured; "lr" holds the
+     * scheduled value in use. */
+    if (model_json && opt) meta_add_owned(m, "optimizer", optimizer_json(model_json));
     meta_add_owned(m, "model", model_json);
     if (state) add_state_meta(m, state);
     return !m->oom;
@@ -251,7 +249,9 @@ static cg_status read_state(const char *path, const cg_st_file *f, cg_train_stat
               meta_u64(f, "rng_state", &st->rng.state) && meta_u64(f, "rng_inc", &st->rng.inc) &&
               meta_double(f, "epoch_loss_sum", &st->loss_sum) &&
               meta_i64(f, "epoch_correct", &st->correct) && meta_i64(f, "epoch_seen", &st->seen) &&
-              meta_double(f, "epoch_seconds", &st->seconds) && meta_double(f, "lr", &lr);
+              meta_double(f, "lr", &lr);
+    st->seconds = 0.0;
+    if (ok && st->batch_in_epoch > 0) ok = meta_double(f, "epoch_seconds", &st->seconds);
     if (!ok || st->epoch < 0 || st->step < 0 || st->batch_in_epoch < 0 || st->seen < 0)
         return cg_set_error(CG_ERR_FORMAT, "%s: training state in __metadata__ is incomplete or "
                                            "malformed (epoch, step, rng_state, ...)", path);

@@ -213,9 +213,13 @@ static cg_status interrupted(run *r)
 {
     cg_status s = save(r);
     if (s != CG_OK) return s;
+    const cg_train_state *st = r->state;
+    if (st->batch_in_epoch == 0)
+        return cg_set_error(CG_ERR_INTERRUPTED, "interrupted after epoch %lld (step %lld)",
+                            (long long)st->epoch, (long long)st->step);
     return cg_set_error(CG_ERR_INTERRUPTED, "interrupted after step %lld (epoch %lld, batch %lld)",
-                        (long long)r->state->step, (long long)r->state->epoch + 1,
-                        (long long)r->state->batch_in_epoch);
+                        (long long)st->step, (long long)st->epoch + 1,
+                        (long long)st->batch_in_epoch);
 }
 
 static cg_status finish_epoch(run *r, int64_t epoch, float lr)
