@@ -58,7 +58,10 @@ static void write_bytes(const char *path, const void *bytes, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
+static void write_text(const char *path, const char *text)
+{
+    write_bytes(path, text, strlen(text));
+}
 
 static void write_gz(const char *path, const void *bytes, size_t n)
 {
@@ -186,7 +189,8 @@ static void expect_idx_error(const char *images, const char *labels, cg_status s
     cg_dataset d;
     memset(&d, 0xAB, sizeof d);
     expect_error(cg_dataset_load_idx(&d, images, labels), status, needle);
-    if (!strstr(cg_last_error(), named)) fail_msg("\"%s\" does not name %s", cg_last_error(), named);
+    if (!strstr(cg_last_error(), named))
+        fail_msg("\"%s\" does not name %s", cg_last_error(), named);
     assert_null(d.x);
     assert_int_equal(d.count, 0);
 }

@@ -149,7 +149,8 @@ static void empty_file_round_trips(void **state)
     assert_int_equal(cg_safetensors_save(path, NULL, 0, NULL, NULL, 0), CG_OK);
     size_t n;
     unsigned char *b = read_bytes(path, &n);
-    const unsigned char expect[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
+    const unsigned char expect[16] = {8,   0,   0,   0,   0,   0,   0,   0,
+                                      '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
     assert_int_equal(n, 16);
     assert_memory_equal(b, expect, 16);
     free(b);
@@ -188,7 +189,7 @@ static void header_padded_to_eight(void **state)
     float x[3] = {1, 2, 3};
     const char *names[] = {"a", "bb", "ccc", "dddd", "eeeee", "ffffff", "ggggggg", "hhhhhhhh"};
     for (int i = 0; i < 8; i++) {
-        cg_st_entry e = {.name = names[i], .dtype = CG_DTYPE_F32, .ndim = 1, .shape = {3}, .data = x};
+        cg_st_entry e = {.name = names[i], .ndim = 1, .shape = {3}, .data = x};
         const char *path = tmp_path("pad.safetensors");
         assert_int_equal(cg_safetensors_save(path, &e, 1, NULL, NULL, 0), CG_OK);
         size_t n;
@@ -360,7 +361,7 @@ static void save_rejects_bad_arguments(void **state)
     (void)state;
     float x = 1;
     const char *path = tmp_path("args.safetensors");
-    cg_st_entry dup[2] = {{.name = "w", .ndim = 0, .data = &x}, {.name = "w", .ndim = 0, .data = &x}};
+    cg_st_entry dup[2] = {{.name = "w", .data = &x}, {.name = "w", .data = &x}};
     assert_int_equal(cg_safetensors_save(path, dup, 2, NULL, NULL, 0), CG_ERR_ARG);
     assert_non_null(strstr(cg_last_error(), "duplicate tensor name 'w'"));
     cg_st_entry meta = {.name = "__metadata__", .ndim = 0, .data = &x};

@@ -102,7 +102,8 @@ static cg_status idx_read_failed(idx_file *f, uint64_t got)
         snprintf(items, sizeof items, " (%lld items of %s)", (long long)f->dims[0],
                  idx_type_name(f->type));
     return cg_set_error(CG_ERR_FORMAT,
-                        "'%s' is truncated: it ends after %llu bytes but its IDX header needs %llu%s",
+                        "'%s' is truncated: it ends after %llu bytes but its IDX header needs "
+                        "%llu%s",
                         f->path, (unsigned long long)(f->pos + got), (unsigned long long)f->need,
                         items);
 }
@@ -224,7 +225,8 @@ static cg_status decode_pixels(const idx_file *f, const unsigned char *raw, int6
     for (int64_t i = 0; i < n; i++) {
         double v = idx_value(raw + i * f->elsize, f->type);
         if (!(fabs(v) <= FLT_MAX))
-            return cg_set_error(CG_ERR_FORMAT, "'%s': element %lld of item %lld is %g, not a finite float",
+            return cg_set_error(CG_ERR_FORMAT,
+                                "'%s': element %lld of item %lld is %g, not a finite float",
                                 f->path, (long long)((first + i) % f->item_size),
                                 (long long)((first + i) / f->item_size), v);
         x[i] = (float)v;
@@ -240,7 +242,8 @@ static cg_status decode_labels(const idx_file *f, const unsigned char *raw, int6
         double v = idx_value(raw + i * f->elsize, f->type);
         if (!(v >= 0 && v < INT32_MAX && v == floor(v)))
             return cg_set_error(CG_ERR_FORMAT,
-                                "'%s': label %lld is %g, not a class index (a non-negative integer)",
+                                "'%s': label %lld is %g, not a class index (a non-negative "
+                                "integer)",
                                 f->path, (long long)(first + i), v);
         labels[i] = (int32_t)v;
     }

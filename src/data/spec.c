@@ -23,7 +23,9 @@ static cg_status load_fashion_mnist(cg_dataset *out, const char *spec, const cha
     snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, stem);
     snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, stem);
     /* The usual failure is a missing package: say how to get the files. */
-    const char *missing = access(images, R_OK) != 0 ? images : access(labels, R_OK) != 0 ? labels : NULL;
+    const char *missing = access(images, R_OK) != 0   ? images
+                          : access(labels, R_OK) != 0 ? labels
+                                                      : NULL;
     if (missing)
         return cg_set_error(CG_ERR_IO,
                             "data set '%s': cannot open '%s': %s (install Debian's "

@@ -442,8 +442,8 @@ static cg_status parse_json(const char *path, const char *h, size_t n, cJSON **o
     for (const char *p = end; p < h + n; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             cJSON_Delete(root);
-            return st_fail(CG_ERR_FORMAT, path, "unexpected bytes after the JSON header at byte %zu",
-                           (size_t)(p - h));
+            return st_fail(CG_ERR_FORMAT, path,
+                           "unexpected bytes after the JSON header at byte %zu", (size_t)(p - h));
         }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -519,8 +519,9 @@ static cg_status parse_offsets(const char *path, const char *name, const cJSON *
                        "tensor '%s': data_offsets must be [begin, end], two non-negative integers",
                        name);
     if (o[0] > o[1])
-        return st_fail(CG_ERR_FORMAT, path, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
-                       name, (unsigned long long)o[0], (unsigned long long)o[1]);
+        return st_fail(CG_ERR_FORMAT, path,
+                       "tensor '%s': data_offsets [%llu, %llu] end before they begin", name,
+                       (unsigned long long)o[0], (unsigned long long)o[1]);
     span->begin = o[0];
     span->end = o[1];
     return CG_OK;
@@ -570,7 +571,8 @@ static cg_status parse_entry(const char *path, const cJSON *item, cg_st_entry *e
                        "tensor '%s': shape and dtype give %llu bytes but data_offsets [%llu, %llu] "
                        "span %llu",
                        name, (unsigned long long)bytes, (unsigned long long)span->begin,
-                       (unsigned long long)span->end, (unsigned long long)(span->end - span->begin));
+                       (unsigned long long)span->end,
+                       (unsigned long long)(span->end - span->begin));
     e->name = dup_string(name);
     if (!e->name) return st_fail(CG_ERR_NOMEM, path, "out of memory");
     return CG_OK;
