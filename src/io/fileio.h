@@ -31,7 +31,8 @@ cg_status cg__read_file(const char *path, uint64_t max_bytes, char **data, size_
  * directory, then commit (fflush, fsync, fclose, rename, fsync directory).
  * Until commit succeeds the target is untouched; abort (or a failed commit)
  * removes the temporary file. Readers therefore see the old file or the
- * complete new one, never a torn write. */
+ * complete new one, never a torn write. A symbolic link at the target is
+ * replaced by the file, not followed. */
 typedef struct cg_atomic_file {
     FILE *f;
     char *path;       /* target */
