@@ -980,6 +980,14 @@ static void activation_names_round_trip(void **state)
     cg_tensor *x = cg_tensor_zeros(ctx, 1, (int64_t[]){3});
     assert_ptr_equal(cg_activate(ctx, x, CG_ACT_NONE), x);
     assert_null(cg_activate(ctx, x, (cg_activation)99));
+    /* The fused op too: an unknown activation is an error, not a silent identity. */
+    cg_tensor *in = cg_tensor_zeros(ctx, 2, (int64_t[]){2, 3});
+    cg_tensor *w = cg_tensor_zeros(ctx, 2, (int64_t[]){4, 3});
+    cg_tensor *b = cg_tensor_zeros(ctx, 1, (int64_t[]){4});
+    cg_clear_error();
+    assert_null(cg_linear(ctx, in, w, b, (cg_activation)99));
+    assert_int_equal(cg_last_status(), CG_ERR_ARG);
+    assert_null(cg_linear(ctx, in, w, b, (cg_activation)-1));
     cg_ctx_destroy(ctx);
 }
 

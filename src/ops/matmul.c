@@ -148,6 +148,12 @@ cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_a
 {
     cg_tensor *in[3] = {x, w, b};
     if (cg__null_input("linear", in, 2)) return NULL;
+    /* The kernels' switches have no default: an unknown value would leave y
+     * without bias and activation instead of failing. */
+    if ((unsigned)act > CG_ACT_SOFTPLUS) {
+        cg_set_error(CG_ERR_ARG, "linear: unknown activation %d", (int)act);
+        return NULL;
+    }
     if (!linear_shapes_ok(x, w, b)) return NULL;
     int64_t N = x->shape[0], nin = x->shape[1], nout = w->shape[0];
     cg_tensor *y = cg__tensor_alloc(ctx, 2, (int64_t[]){N, nout});
