@@ -120,6 +120,9 @@ const char *cg_shape_str(const cg_tensor *t, char *buf, size_t bufsize);
 bool cg_tensor_same_shape(const cg_tensor *a, const cg_tensor *b);
 /* Marks a tensor as a leaf whose gradient is wanted (e.g. an input). */
 void cg_tensor_set_requires_grad(cg_tensor *t, bool requires_grad);
+/* Starts a new accumulation round for a leaf's gradient (the next backward
+ * overwrites it); cg_params_zero_grad does this for every parameter. */
+void cg_tensor_zero_grad(cg_tensor *t);
 
 /* ------------------------------------------------------------------------ */
 /* Context: arena for one step's tensors, the tape of recorded ops, mode.    */

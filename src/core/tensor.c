@@ -124,6 +124,11 @@ void cg_tensor_set_requires_grad(cg_tensor *t, bool requires_grad)
     if (t) t->requires_grad = requires_grad;
 }
 
+void cg_tensor_zero_grad(cg_tensor *t)
+{
+    if (t) t->grad_written = false;
+}
+
 /* ---- arena tensors ---- */
 
 cg_tensor *cg__tensor_alloc(cg_ctx *ctx, int ndim, const int64_t *shape)
