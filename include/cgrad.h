@@ -163,8 +163,10 @@ cg_tensor *cg_tensor_scalar(cg_ctx *ctx, float value);
 /* ------------------------------------------------------------------------ */
 
 /* Reverse-mode differentiation of a scalar (size-1) tensor: gradients of
- * every tensor on the tape that requires grad, accumulated into ->grad
- * (parameter gradients accumulate across calls until cg_params_zero_grad). */
+ * every leaf that requires grad, accumulated into ->grad (they accumulate
+ * across calls until cg_params_zero_grad / cg_tensor_zero_grad). Gradient
+ * buffers of intermediate tensors are scratch space: ops reuse them during
+ * backward, so read gradients of leaves only. */
 cg_status cg_backward(cg_ctx *ctx, cg_tensor *loss);
 /* Same with an explicit upstream gradient of out's shape (seed->size == out->size). */
 cg_status cg_backward_seeded(cg_ctx *ctx, cg_tensor *out, const float *seed);
@@ -184,11 +186,15 @@ typedef enum cg_activation {
     CG_ACT_RELU,
     CG_ACT_SIGMOID,
     CG_ACT_TANH,
-    CG_ACT_LEAKY_RELU,  /* negative slope 0.01, as torch.nn.LeakyReLU() */
-    CG_ACT_ELU,         /* alpha 1 */
+    CG_ACT_LEAKY_RELU,  /* negative slope CG_LEAKY_RELU_DEFAULT_SLOPE, as torch.nn.LeakyReLU() */
+    CG_ACT_ELU,         /* alpha CG_ELU_DEFAULT_ALPHA */
     CG_ACT_GELU,        /* exact, erf form */
     CG_ACT_SOFTPLUS     /* beta 1, threshold 20 */
 } cg_activation;
+
+/* The fixed parameters of CG_ACT_LEAKY_RELU and CG_ACT_ELU (PyTorch's defaults). */
+#define CG_LEAKY_RELU_DEFAULT_SLOPE 0.01f
+#define CG_ELU_DEFAULT_ALPHA 1.0f
 
 /* Parses "relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "softplus",
  * "none"/"linear"/"identity"; returns false if unknown. */
@@ -272,7 +278,8 @@ void cg_params_zero_grad(cg_params *p);
  * l1·Σ|w| + (l2/2)·Σw² added to the loss. */
 void cg_params_regularize(cg_params *p, float l1, float l2);
 /* torch.nn.utils.clip_grad_norm_: scales all gradients so their global L2
- * norm is at most max_norm; returns the norm before clipping. */
+ * norm is at most max_norm; returns the norm before clipping (NaN with
+ * CG_ERR_ARG set when max_norm is not a positive finite number). */
 float cg_params_clip_grad_norm(cg_params *p, float max_norm);
 /* First parameter whose gradient holds NaN/Inf, or NULL. */
 const cg_tensor *cg_params_first_nonfinite_grad(const cg_params *p);

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define ARENA_ALIGN 64
 #define ARENA_DEFAULT_BYTES ((size_t)1 << 20)
@@ -13,6 +14,7 @@ static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(size_t)(AREN
 
 static cg_arena_chunk *chunk_new(size_t size)
 {
+    if (size > SIZE_MAX - ARENA_ALIGN) return NULL;
     cg_arena_chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
     c->mem = aligned_alloc(ARENA_ALIGN, align_up(size));
@@ -75,6 +77,9 @@ void *cg_arena_alloc(cg_arena *a, size_t bytes)
         a->reserved += c->size;
     }
     void *p = a->head->mem + a->head->used;
+#ifdef CG_ARENA_POISON
+    memset(p, 0xff, need); /* all-ones bytes are NaN as floats */
+#endif
     a->head->used += need;
     a->used_total += need;
     if (a->used_total > a->peak) a->peak = a->used_total;
@@ -84,15 +89,14 @@ void *cg_arena_alloc(cg_arena *a, size_t bytes)
 void cg_arena_reset(cg_arena *a)
 {
     if (a->head && a->head->next) {
+        /* Free first so the merge never needs twice the memory. If the merged
+         * chunk cannot be had, the arena starts empty and grows again on
+         * demand, reporting NOMEM at the allocation that cannot be met. */
         size_t total = a->reserved;
-        cg_arena_chunk *merged = chunk_new(total);
-        if (merged) {
-            chunks_free(a->head);
-            a->head = merged;
-            a->reserved = merged->size;
-        }
-        /* On failure keep the old chunks: still correct, just not merged. */
+        chunks_free(a->head);
+        a->head = chunk_new(total);
+        a->reserved = a->head ? a->head->size : 0;
     }
-    for (cg_arena_chunk *c = a->head; c; c = c->next) c->used = 0;
+    if (a->head) a->head->used = 0;
     a->used_total = 0;
 }

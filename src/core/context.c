@@ -30,16 +30,25 @@ void cg_ctx_destroy(cg_ctx *ctx)
 
 void cg_ctx_reset(cg_ctx *ctx)
 {
+    if (!ctx) return;
     cg_arena_reset(&ctx->arena);
     ctx->tape_len = 0;
 }
 
-void cg_ctx_set_grad_enabled(cg_ctx *ctx, bool enabled) { ctx->grad_enabled = enabled; }
-bool cg_ctx_grad_enabled(const cg_ctx *ctx) { return ctx->grad_enabled; }
-void cg_ctx_set_training(cg_ctx *ctx, bool training) { ctx->training = training; }
-bool cg_ctx_training(const cg_ctx *ctx) { return ctx->training; }
-cg_rng *cg_ctx_rng(cg_ctx *ctx) { return &ctx->rng; }
-size_t cg_ctx_arena_used(const cg_ctx *ctx) { return ctx->arena.used_total; }
-size_t cg_ctx_arena_peak(const cg_ctx *ctx) { return ctx->arena.peak; }
-size_t cg_ctx_arena_reserved(const cg_ctx *ctx) { return ctx->arena.reserved; }
-size_t cg_ctx_tape_length(const cg_ctx *ctx) { return ctx->tape_len; }
+void cg_ctx_set_grad_enabled(cg_ctx *ctx, bool enabled)
+{
+    if (ctx) ctx->grad_enabled = enabled;
+}
+
+void cg_ctx_set_training(cg_ctx *ctx, bool training)
+{
+    if (ctx) ctx->training = training;
+}
+
+bool cg_ctx_grad_enabled(const cg_ctx *ctx) { return ctx && ctx->grad_enabled; }
+bool cg_ctx_training(const cg_ctx *ctx) { return ctx && ctx->training; }
+cg_rng *cg_ctx_rng(cg_ctx *ctx) { return ctx ? &ctx->rng : NULL; }
+size_t cg_ctx_arena_used(const cg_ctx *ctx) { return ctx ? ctx->arena.used_total : 0; }
+size_t cg_ctx_arena_peak(const cg_ctx *ctx) { return ctx ? ctx->arena.peak : 0; }
+size_t cg_ctx_arena_reserved(const cg_ctx *ctx) { return ctx ? ctx->arena.reserved : 0; }
+size_t cg_ctx_tape_length(const cg_ctx *ctx) { return ctx ? ctx->tape_len : 0; }

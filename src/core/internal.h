@@ -93,18 +93,21 @@ bool cg__check_shape(int ndim, const int64_t *shape, const char *what);
 /* Normalise axis for rank ndim (negative from the end); false + error if out of range. */
 bool cg__axis(int axis, int ndim, const char *op, int *out);
 
+/* Sets CG_ERR_ARG "op: why (shapes [..] and [..])" and returns NULL. */
+cg_tensor *cg__shape_error(const char *op, const cg_tensor *a, const cg_tensor *b,
+                           const char *why);
+/* Sum of n floats in double, in fixed chunks: the same result for any
+ * thread count (ops/reduce.c). */
+double cg__sum_all(const float *x, int64_t n);
+
 /* Argument guard used by every op: returns true if any input is NULL (the
  * error was set by the op that produced it, or is set here). */
 bool cg__null_input(const char *op, cg_tensor *const *xs, int n);
 
-/* The op registry (ops/registry.c). */
-const cg_op_def *cg__op_find(const char *name);
 
 /* Zero-fills the gradients no backward wrote in this round, so optimizers
  * can read every gradient (nn/params.c). */
 void cg__params_finish_grads(cg_params *p);
 
-/* Threading helpers. */
-int cg__threads(void);
 
 #endif

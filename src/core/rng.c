@@ -50,10 +50,21 @@ float cg_rng_normal(cg_rng *rng)
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
 
+/* Uniform in [0, n) for n beyond 32 bits (rejection on 64-bit draws). */
+static uint64_t below64(cg_rng *rng, uint64_t n)
+{
+    uint64_t threshold = (0 - n) % n;
+    for (;;) {
+        uint64_t r = ((uint64_t)cg_rng_u32(rng) << 32) | cg_rng_u32(rng);
+        if (r >= threshold) return r % n;
+    }
+}
+
 void cg_rng_shuffle(cg_rng *rng, int64_t *idx, int64_t n)
 {
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)cg_rng_below(rng, (uint32_t)(i + 1));
+        int64_t j = i < UINT32_MAX ? (int64_t)cg_rng_below(rng, (uint32_t)(i + 1))
+                                   : (int64_t)below64(rng, (uint64_t)i + 1);
         int64_t tmp = idx[i];
         idx[i] = idx[j];
         idx[j] = tmp;

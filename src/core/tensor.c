@@ -49,6 +49,15 @@ bool cg__axis(int axis, int ndim, const char *op, int *out)
     return true;
 }
 
+cg_tensor *cg__shape_error(const char *op, const cg_tensor *a, const cg_tensor *b,
+                           const char *why)
+{
+    char sa[96], sb[96];
+    cg_set_error(CG_ERR_ARG, "%s: %s (shapes %s and %s)", op, why,
+                 cg_shape_str(a, sa, sizeof sa), cg_shape_str(b, sb, sizeof sb));
+    return NULL;
+}
+
 bool cg__null_input(const char *op, cg_tensor *const *xs, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -102,7 +111,11 @@ void cg_tensor_free(cg_tensor *t)
 const char *cg_shape_str(const cg_tensor *t, char *buf, size_t bufsize)
 {
     size_t pos = 0;
-    if (bufsize == 0) return buf;
+    if (!buf || bufsize == 0) return buf;
+    if (!t) {
+        snprintf(buf, bufsize, "(null)");
+        return buf;
+    }
     pos += (size_t)snprintf(buf, bufsize, "[");
     for (int i = 0; i < t->ndim && pos < bufsize; i++)
         pos += (size_t)snprintf(buf + pos, bufsize - pos, i ? ", %lld" : "%lld",
@@ -113,7 +126,7 @@ const char *cg_shape_str(const cg_tensor *t, char *buf, size_t bufsize)
 
 bool cg_tensor_same_shape(const cg_tensor *a, const cg_tensor *b)
 {
-    if (a->ndim != b->ndim) return false;
+    if (!a || !b || a->ndim != b->ndim) return false;
     for (int i = 0; i < a->ndim; i++)
         if (a->shape[i] != b->shape[i]) return false;
     return true;

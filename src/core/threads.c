@@ -14,5 +14,3 @@ void cg_set_num_threads(int n)
 }
 
 int cg_get_num_threads(void) { return omp_get_max_threads(); }
-
-int cg__threads(void) { return omp_get_max_threads(); }

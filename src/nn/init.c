@@ -6,21 +6,25 @@
 
 void cg_init_constant(cg_tensor *t, float value)
 {
+    if (!t) return;
     for (int64_t i = 0; i < t->size; i++) t->data[i] = value;
 }
 
 void cg_init_uniform(cg_tensor *t, float lo, float hi, cg_rng *rng)
 {
+    if (!t || !rng) return;
     for (int64_t i = 0; i < t->size; i++) t->data[i] = lo + (hi - lo) * cg_rng_uniform(rng);
 }
 
 void cg_init_normal(cg_tensor *t, float mean, float std, cg_rng *rng)
 {
+    if (!t || !rng) return;
     for (int64_t i = 0; i < t->size; i++) t->data[i] = mean + std * cg_rng_normal(rng);
 }
 
 cg_status cg_fan_in_out(const cg_tensor *t, int64_t *fan_in, int64_t *fan_out)
 {
+    if (!t || !fan_in || !fan_out) return cg_set_error(CG_ERR_ARG, "fan in/out: NULL argument");
     if (t->ndim < 2)
         return cg_set_error(CG_ERR_ARG, "fan in/out needs a tensor of rank >= 2, got rank %d",
                             t->ndim);

@@ -54,7 +54,11 @@ static bool grow_buffers(cg_params *p, int64_t extra)
     if (!data) return false;
     p->data = data;
     float *grad = realloc(p->grad, bytes);
-    if (!grad) return false; /* p->data is larger than needed; harmless */
+    if (!grad) {
+        /* data may have moved: keep the existing tensors' views valid. */
+        repoint(p);
+        return false;
+    }
     p->grad = grad;
     memset(p->data + p->numel, 0, (size_t)extra * sizeof(float));
     memset(p->grad + p->numel, 0, (size_t)extra * sizeof(float));
@@ -125,6 +129,7 @@ float *cg_params_grad(cg_params *p) { return p ? p->grad : NULL; }
 
 void cg_params_zero_grad(cg_params *p)
 {
+    if (!p) return;
     /* No memset: the next backward overwrites instead of adding. */
     for (size_t i = 0; i < p->count; i++) p->tensors[i]->grad_written = false;
 }
@@ -142,6 +147,7 @@ void cg__params_finish_grads(cg_params *p)
 
 void cg_params_regularize(cg_params *p, float l1, float l2)
 {
+    if (!p) return;
     cg__params_finish_grads(p);
     const float *w = p->data;
     float *g = p->grad;
@@ -155,6 +161,11 @@ void cg_params_regularize(cg_params *p, float l1, float l2)
 
 float cg_params_clip_grad_norm(cg_params *p, float max_norm)
 {
+    if (!p || !(max_norm > 0.0f) || isinf(max_norm)) {
+        cg_set_error(CG_ERR_ARG, "clip_grad_norm: max_norm must be a positive finite number, got %g",
+                     (double)max_norm);
+        return NAN;
+    }
     cg__params_finish_grads(p);
     float *g = p->grad;
     int64_t n = p->numel;
@@ -179,6 +190,7 @@ float cg_params_clip_grad_norm(cg_params *p, float max_norm)
 
 const cg_tensor *cg_params_first_nonfinite_grad(const cg_params *p)
 {
+    if (!p) return NULL;
     for (size_t i = 0; i < p->count; i++) {
         const cg_tensor *t = p->tensors[i];
         if (!t->grad_written) continue;

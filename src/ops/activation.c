@@ -168,9 +168,6 @@ cg_tensor *cg_elu(cg_ctx *ctx, cg_tensor *x, float alpha)
     return param_activation(ctx, &cg_op_elu, cg__elu_forward, x, alpha);
 }
 
-/* The defaults match CG_ACT_LEAKY_RELU / CG_ACT_ELU in the fused kernels. */
-#define LEAKY_RELU_SLOPE 0.01f
-#define ELU_ALPHA 1.0f
 
 cg_tensor *cg_activate(cg_ctx *ctx, cg_tensor *x, cg_activation act)
 {
@@ -179,8 +176,8 @@ cg_tensor *cg_activate(cg_ctx *ctx, cg_tensor *x, cg_activation act)
     case CG_ACT_RELU: return cg_relu(ctx, x);
     case CG_ACT_SIGMOID: return cg_sigmoid(ctx, x);
     case CG_ACT_TANH: return cg_tanh(ctx, x);
-    case CG_ACT_LEAKY_RELU: return cg_leaky_relu(ctx, x, LEAKY_RELU_SLOPE);
-    case CG_ACT_ELU: return cg_elu(ctx, x, ELU_ALPHA);
+    case CG_ACT_LEAKY_RELU: return cg_leaky_relu(ctx, x, CG_LEAKY_RELU_DEFAULT_SLOPE);
+    case CG_ACT_ELU: return cg_elu(ctx, x, CG_ELU_DEFAULT_ALPHA);
     case CG_ACT_GELU: return cg_gelu(ctx, x);
     case CG_ACT_SOFTPLUS: return cg_softplus(ctx, x);
     }

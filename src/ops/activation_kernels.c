@@ -3,8 +3,6 @@
 
 #include <math.h>
 
-#define LEAKY_RELU_DEFAULT_SLOPE 0.01f
-#define ELU_DEFAULT_ALPHA 1.0f
 #define SOFTPLUS_THRESHOLD 20.0f /* torch.nn.Softplus: linear above beta*x > 20 */
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -50,8 +48,8 @@ void cg__act_forward(cg_activation act, const float *x, const float *bias, float
     case CG_ACT_RELU: FORWARD_ROWS(v > 0.0f ? v : 0.0f); break;
     case CG_ACT_SIGMOID: FORWARD_ROWS(sigmoidf(v)); break;
     case CG_ACT_TANH: FORWARD_ROWS(tanhf(v)); break;
-    case CG_ACT_LEAKY_RELU: FORWARD_ROWS(v > 0.0f ? v : LEAKY_RELU_DEFAULT_SLOPE * v); break;
-    case CG_ACT_ELU: FORWARD_ROWS(v > 0.0f ? v : ELU_DEFAULT_ALPHA * expm1f(v)); break;
+    case CG_ACT_LEAKY_RELU: FORWARD_ROWS(v > 0.0f ? v : CG_LEAKY_RELU_DEFAULT_SLOPE * v); break;
+    case CG_ACT_ELU: FORWARD_ROWS(v > 0.0f ? v : CG_ELU_DEFAULT_ALPHA * expm1f(v)); break;
     /* gelu(v) = v·Φ(v) = v/2·(1 + erf(v/√2)) */
     case CG_ACT_GELU: FORWARD_ROWS(0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2))); break;
     case CG_ACT_SOFTPLUS:
@@ -72,9 +70,9 @@ void cg__act_backward(cg_activation act, const float *x, const float *y, const f
     /* tanh' = 1 - y² */
     case CG_ACT_TANH: STORE_GRAD(dx, n, accumulate, dy[i] * (1.0f - y[i] * y[i])); break;
     case CG_ACT_LEAKY_RELU:
-        cg__leaky_relu_backward(y, dy, dx, n, LEAKY_RELU_DEFAULT_SLOPE, accumulate);
+        cg__leaky_relu_backward(y, dy, dx, n, CG_LEAKY_RELU_DEFAULT_SLOPE, accumulate);
         break;
-    case CG_ACT_ELU: cg__elu_backward(y, dy, dx, n, ELU_DEFAULT_ALPHA, accumulate); break;
+    case CG_ACT_ELU: cg__elu_backward(y, dy, dx, n, CG_ELU_DEFAULT_ALPHA, accumulate); break;
     /* gelu' = Φ(x) + x·φ(x) */
     case CG_ACT_GELU:
         STORE_GRAD(dx, n, accumulate,

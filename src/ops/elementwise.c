@@ -13,9 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Deterministic sum of n floats (reduce.c). */
-double cg__sum_all(const float *x, int64_t n);
-
 typedef enum binary_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } binary_kind;
 
 /* Output shape; per operand k, stride[k][d] is its stride along output
@@ -34,15 +31,6 @@ typedef struct operand {
     const int64_t *stride;
     int64_t size;
 } operand;
-
-static cg_tensor *shape_error(const char *op, const cg_tensor *a, const cg_tensor *b,
-                              const char *why)
-{
-    char sa[96], sb[96];
-    cg_set_error(CG_ERR_ARG, "%s: %s (shapes %s and %s)", op, why,
-                 cg_shape_str(a, sa, sizeof sa), cg_shape_str(b, sb, sizeof sb));
-    return NULL;
-}
 
 /* Dimension d of the output as seen by t (1 where t has no such dimension). */
 static int64_t aligned_dim(const cg_tensor *t, int ndim, int d)
@@ -348,7 +336,7 @@ static cg_tensor *binary(cg_ctx *ctx, binary_kind kind, cg_tensor *a, cg_tensor 
     cg_tensor *in[2] = {a, b};
     if (cg__null_input(op->name, in, 2)) return NULL;
     bcast bc;
-    if (!bcast_init(&bc, a, b)) return shape_error(op->name, a, b, "shapes do not broadcast");
+    if (!bcast_init(&bc, a, b)) return cg__shape_error(op->name, a, b, "shapes do not broadcast");
     cg_tensor *y = cg__tensor_alloc(ctx, bc.ndim, bc.shape);
     if (!y) return NULL;
     operand oa = {a->data, bc.stride[0], a->size}, ob = {b->data, bc.stride[1], b->size};

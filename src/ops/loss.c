@@ -7,9 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Deterministic sum of n floats (reduce.c). */
-double cg__sum_all(const float *x, int64_t n);
-
 static cg_tensor *record_scalar_loss(cg_ctx *ctx, const cg_op_def *op, cg_tensor *const *in,
                                      int n_in, double mean, cg_node **node)
 {

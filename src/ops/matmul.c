@@ -6,15 +6,6 @@
 #include <cblas.h>
 #include <string.h>
 
-static cg_tensor *shape_error(const char *op, const cg_tensor *a, const cg_tensor *b,
-                              const char *why)
-{
-    char sa[96], sb[96];
-    cg_set_error(CG_ERR_ARG, "%s: %s (shapes %s and %s)", op, why,
-                 cg_shape_str(a, sa, sizeof sa), cg_shape_str(b, sb, sizeof sb));
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- matmul */
 /* C = op(A)·op(B). Backward (dC upstream):
  *   dA = dC·op(B)ᵀ (stored transposed when A is read transposed)
@@ -57,14 +48,14 @@ cg_tensor *cg_matmul(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, bool trans_a, bool
 {
     cg_tensor *in[2] = {a, b};
     if (cg__null_input("matmul", in, 2)) return NULL;
-    if (a->ndim != 2 || b->ndim != 2) return shape_error("matmul", a, b, "operands must be 2-D");
+    if (a->ndim != 2 || b->ndim != 2) return cg__shape_error("matmul", a, b, "operands must be 2-D");
     int64_t M = trans_a ? a->shape[1] : a->shape[0];
     int64_t K = trans_a ? a->shape[0] : a->shape[1];
     int64_t Kb = trans_b ? b->shape[1] : b->shape[0];
     int64_t N = trans_b ? b->shape[0] : b->shape[1];
-    if (K != Kb) return shape_error("matmul", a, b, "inner dimensions differ");
+    if (K != Kb) return cg__shape_error("matmul", a, b, "inner dimensions differ");
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
-        return shape_error("matmul", a, b, "dimension exceeds BLAS's int range");
+        return cg__shape_error("matmul", a, b, "dimension exceeds BLAS's int range");
     cg_tensor *c = cg__tensor_alloc(ctx, 2, (int64_t[]){M, N});
     if (!c) return NULL;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
@@ -126,19 +117,19 @@ const cg_op_def cg_op_linear = {"linear", linear_backward};
 static bool linear_shapes_ok(cg_tensor *x, cg_tensor *w, cg_tensor *b)
 {
     if (x->ndim != 2 || w->ndim != 2) {
-        shape_error("linear", x, w, "input must be [N,in] and weight [out,in]");
+        cg__shape_error("linear", x, w, "input must be [N,in] and weight [out,in]");
         return false;
     }
     if (x->shape[1] != w->shape[1]) {
-        shape_error("linear", x, w, "input features differ from weight's in_features");
+        cg__shape_error("linear", x, w, "input features differ from weight's in_features");
         return false;
     }
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
-        shape_error("linear", w, b, "bias must be [out]");
+        cg__shape_error("linear", w, b, "bias must be [out]");
         return false;
     }
     if (x->shape[0] > INT32_MAX || x->shape[1] > INT32_MAX || w->shape[0] > INT32_MAX) {
-        shape_error("linear", x, w, "dimension exceeds BLAS's int range");
+        cg__shape_error("linear", x, w, "dimension exceeds BLAS's int range");
         return false;
     }
     return true;

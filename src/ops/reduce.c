@@ -13,7 +13,6 @@
 
 /* Σ x[0..n) in double: serial when small, else SUM_CHUNKS fixed chunks whose
  * partial sums are added in order. Shared with elementwise.c and loss.c. */
-double cg__sum_all(const float *x, int64_t n);
 
 double cg__sum_all(const float *x, int64_t n)
 {

@@ -3,7 +3,6 @@
  * and the gradient-check test refuses to pass while a listed op has no case. */
 #include "internal.h"
 
-#include <string.h>
 
 extern const cg_op_def cg_op_matmul, cg_op_linear;
 extern const cg_op_def cg_op_add, cg_op_sub, cg_op_mul, cg_op_div, cg_op_add_scalar,
@@ -59,10 +58,3 @@ static const cg_op_def *const registry[] = {
 size_t cg_op_count(void) { return REGISTRY_SIZE; }
 
 const char *cg_op_name(size_t i) { return i < REGISTRY_SIZE ? registry[i]->name : NULL; }
-
-const cg_op_def *cg__op_find(const char *name)
-{
-    for (size_t i = 0; i < REGISTRY_SIZE; i++)
-        if (strcmp(registry[i]->name, name) == 0) return registry[i];
-    return NULL;
-}
