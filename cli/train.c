@@ -198,9 +198,26 @@ static int init_weights(session *s)
     return code;
 }
 
+/* A run stopped inside an epoch continues that epoch's order, which depends
+ * on the batch size, seed and shuffling: they must not change. */
+static int check_mid_epoch_resume(const session *s)
+{
+    const cg_train_config *was = &s->ck->spec->train, *now = &s->spec->train;
+    if (s->ck->state.batch_in_epoch == 0) return EXIT_OK;
+    if (was->batch == now->batch && was->seed == now->seed && was->shuffle == now->shuffle &&
+        s->ck->state.seen <= s->train->count)
+        return EXIT_OK;
+    return cli_fail(EXIT_USAGE, CMD,
+                    "%s was saved inside epoch %lld; resume it with the same data, --batch "
+                    "(%lld), --seed (%llu) and shuffling",
+                    s->args.resume, (long long)s->ck->state.epoch + 1, (long long)was->batch,
+                    (unsigned long long)was->seed);
+}
+
 static int resume_state(session *s)
 {
-    int code = load_weights(s, s->args.resume, s->ck->file);
+    int code = check_mid_epoch_resume(s);
+    if (code == EXIT_OK) code = load_weights(s, s->args.resume, s->ck->file);
     if (code != EXIT_OK) return code;
     if (cg_checkpoint_restore_optim(s->ck, s->model, s->opt) != CG_OK)
         return cli_fail(EXIT_USAGE, CMD, "%s: %s", s->args.resume, cg_last_error());
@@ -262,8 +279,8 @@ static void print_summary(const session *s, double seconds)
     bool has_acc = isfinite(st->train_accuracy);
     char took[32];
     cli_format_duration(seconds, took, sizeof took);
-    printf("done: %lld epochs, %lld steps, %s (%.1f s)  train loss %.4f", (long long)st->epoch,
-           (long long)st->step, took, seconds, st->train_loss);
+    printf("done: %lld epoch%s, %lld steps, %s (%.1f s)  train loss %.4f", (long long)st->epoch,
+           st->epoch == 1 ? "" : "s", (long long)st->step, took, seconds, st->train_loss);
     if (has_acc) printf(" acc %.2f%%", 100.0 * st->train_accuracy);
     if (s->val) {
         printf("  val loss %.4f", st->val_loss);

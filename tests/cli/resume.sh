@@ -51,6 +51,12 @@ expect_in "saved $WORK/int.safetensors" "$WORK/int.err"
 expect_exit 0 "$CGRAD" info "$WORK/int.safetensors"
 expect_in "done of 100000" "$WORK/out"
 
+# Stopped inside an epoch (the usual case), its order must be kept.
+if grep -q "(interrupted)" "$WORK/out"; then
+    expect_exit 2 "$CGRAD" train --resume "$WORK/int.safetensors" --data "csv:$WORK/d.csv" \
+        --val-split 0.2 --batch 7 "${THREADS[@]}"
+    expect_in "saved inside epoch" "$WORK/err"
+fi
 # Resume two epochs beyond the interruption and compare with a straight run.
 done_epochs=$(sed -n 's/.*training: \([0-9]*\) epochs\? done.*/\1/p' "$WORK/out")
 target=$((done_epochs + 2))
