@@ -12,7 +12,8 @@ static void usage(FILE *out)
           "\n"
           "Writes one CSV row per sample, in data order:\n"
           "  cross_entropy:    index,class,p0,p1,...   (softmax probabilities)\n"
-          "  bce_with_logits:  index,class,p            (sigmoid probability, class p > 0.5)\n"
+          "  bce_with_logits:  index,class,p            (sigmoid probability, class p > 0.5;\n"
+          "                                             class0,p0,class1,p1,... for several)\n"
           "  mse, l1:          index,value             (index,value0,value1,... for several)\n"
           "\n"
           "  --data SPEC        inputs (targets, if present, are ignored)\n"
@@ -38,6 +39,9 @@ static void write_header(const writer *w)
         for (int64_t c = 0; c < w->per_sample; c++) fprintf(w->f, ",p%lld", (long long)c);
     } else if (w->loss == CG_LOSS_BCE_WITH_LOGITS && w->per_sample == 1) {
         fputs(",class,p", w->f);
+    } else if (w->loss == CG_LOSS_BCE_WITH_LOGITS) {
+        for (int64_t c = 0; c < w->per_sample; c++)
+            fprintf(w->f, ",class%lld,p%lld", (long long)c, (long long)c);
     } else if (w->per_sample == 1) {
         fputs(",value", w->f);
     } else {

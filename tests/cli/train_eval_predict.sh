@@ -88,6 +88,19 @@ expect_in '"accuracy":null' "$WORK/out"
 expect_exit 0 "$CGRAD" predict "$WORK/reg.safetensors" --data "csv:$WORK/reg.csv"
 [[ $(head -1 "$WORK/out") == "index,value" ]] || fail "regression predict header"
 
+# --- binary classification with bce_with_logits: 0/1 targets, accuracy by threshold.
+awk -F, 'NR == 1 { print; next } { $5 = ($5 == 2); print }' OFS=, "$WORK/train.csv" >"$WORK/bin.csv"
+cat >"$WORK/bin.json" <<'JSON'
+{"input": [4], "layers": [{"type": "dense", "units": 8, "activation": "gelu"}, {"type": "dense", "units": 1}],
+ "loss": "bce_with_logits", "optimizer": {"type": "rmsprop", "lr": 0.01}, "train": {"epochs": 10, "batch": 16}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/bin.json" --data "csv:$WORK/bin.csv" --save "$WORK/bin.safetensors" "${THREADS[@]}"
+expect_in "acc" "$WORK/out"
+expect_exit 0 "$CGRAD" eval "$WORK/bin.safetensors" --data "csv:$WORK/bin.csv" --json
+grep -qE '"accuracy":(0\.9|1\.0)' "$WORK/out" || fail "bce: did not learn: $(cat "$WORK/out")"
+expect_exit 0 "$CGRAD" predict "$WORK/bin.safetensors" --data "csv:$WORK/bin.csv"
+[[ $(head -1 "$WORK/out") == "index,class,p" ]] || fail "bce predict header"
+
 # --- the shipped CSV example trains as documented.
 expect_exit 0 "$CGRAD" train "$CG_SOURCE_DIR/models/csv_example.json" \
     --data "csv:$CG_SOURCE_DIR/examples/data/spiral.csv" --epochs 3 "${THREADS[@]}"
