@@ -558,10 +558,15 @@ typedef enum cg_loss_kind {
     CG_LOSS_BCE_WITH_LOGITS     /* logits, targets in [0,1] */
 } cg_loss_kind;
 
+/* Parses a model file's loss name ("cross_entropy", "mse", "l1",
+ * "bce_with_logits"); false if unknown. */
 bool cg_loss_from_name(const char *name, cg_loss_kind *out);
+/* The model-file name of a loss ("unknown" if out of range). */
 const char *cg_loss_name(cg_loss_kind loss);
-/* Does the loss take class indices as targets (and so have an accuracy)? */
+/* Does the loss take class indices as targets? (Only cross-entropy; BCE
+ * takes real targets but still has a thresholded accuracy.) */
 bool cg_loss_is_classification(cg_loss_kind loss);
+/* "dense", "dropout", "flatten" or "activation". */
 const char *cg_layer_kind_name(cg_layer_kind kind);
 
 /* Training defaults of a model file ("train": {...}); command-line flags
@@ -597,7 +602,9 @@ typedef struct cg_model_spec {
 cg_status cg_model_spec_parse(const char *json, cg_model_spec **out);
 /* cg_model_spec_parse of a file; messages start with the file name. */
 cg_status cg_model_spec_load(const char *path, cg_model_spec **out);
+/* Frees a spec from parse/load/clone; NULL is fine. */
 void cg_model_spec_free(cg_model_spec *spec);
+/* A deep copy (NULL with the error set when out of memory). */
 cg_model_spec *cg_model_spec_clone(const cg_model_spec *spec);
 /* The spec as a model file with every default filled in (malloc'ed, free()
  * it); parsing it gives back the same spec. Checkpoints store this text. */
@@ -619,8 +626,11 @@ typedef struct cg_model cg_model;
 
 /* The model keeps its own copy of spec. rng drives the initialisation. */
 cg_model *cg_model_create(const cg_model_spec *spec, cg_rng *rng);
+/* Frees the model and its parameters; NULL is fine. */
 void cg_model_destroy(cg_model *model);
+/* The model's own copy of its spec. */
 const cg_model_spec *cg_model_get_spec(const cg_model *model);
+/* Its parameters, in layer order (for optimizers and checkpoints). */
 cg_params *cg_model_params(cg_model *model);
 /* x: [N, input...] -> [N, output...]. Dropout is active when the context is
  * in training mode. */
@@ -690,6 +700,7 @@ typedef struct cg_checkpoint {
 
 /* Loads any safetensors file; *out is NULL on failure. */
 cg_status cg_checkpoint_load(const char *path, cg_checkpoint **out);
+/* Frees the checkpoint, its file and spec; NULL is fine. */
 void cg_checkpoint_free(cg_checkpoint *ck);
 /* Restores the state and step count of opt (created over model's parameters);
  * CG_ERR_FORMAT naming a missing or mis-shaped tensor (opt is then unchanged). */
@@ -761,7 +772,8 @@ typedef struct cg_train_options {
     void *user;
 } cg_train_options;
 
-/* Options from a spec's "train" section and schedule, with opt's lr. */
+/* Options from a spec's "train" section, and its schedule with lr as the
+ * base (peak) learning rate. Callbacks, save path and stop flag are unset. */
 cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr);
 
 /* Trains from `state` (cg_train_state_init(seed) for a new run, or a
