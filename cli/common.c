@@ -8,6 +8,8 @@ cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *
 {
     cg_data_options opts = {.regression = !cg_loss_is_classification(model->loss),
                             .sample_ndim = model->input_ndim};
+    if (cg_loss_is_classification(model->loss) && model->output_ndim == 1)
+        opts.num_classes = (int32_t)model->output[0];
     memcpy(opts.sample_shape, model->input, sizeof opts.sample_shape);
     return cg_dataset_load_spec(out, spec, &opts);
 }

@@ -479,6 +479,7 @@ cg_status cg_dataset_load_csv(cg_dataset *out, const char *path, bool classifica
 /* Options for cg_dataset_load_spec; zero-initialised means defaults. */
 typedef struct cg_data_options {
     bool regression;          /* csv: the target is a real number, not a class */
+    int32_t num_classes;      /* csv, > 0: labels must be below it; errors name line and column */
     int sample_ndim;          /* > 0: reshape samples to sample_shape */
     int64_t sample_shape[CG_MAX_DIMS];
 } cg_data_options;

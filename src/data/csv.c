@@ -40,6 +40,7 @@ typedef struct csv_layout {
     bool header;
     int64_t ncols;
     int64_t rows;
+    int32_t class_limit;   /* > 0: labels must be below it (the model's classes) */
 } csv_layout;
 
 static cg_status csv_error(const char *path, int64_t line, int64_t col, const char *fmt, ...)
@@ -258,13 +259,17 @@ static cg_status survey(const char *path, const char *text, const char *end, csv
 }
 
 static cg_status parse_target(const csv_cursor *c, const csv_field *f, double v, cg_dataset *d,
-                              int64_t row)
+                              int64_t row, int32_t class_limit)
 {
     if (d->labels) {
         if (!(v >= 0 && v < INT32_MAX && v == floor(v)))
             return csv_error(c->path, c->line->no, f->col,
                              "class label '%.*s' is not a non-negative integer", quote_len(f),
                              f->p);
+        if (class_limit > 0 && v >= class_limit)
+            return csv_error(c->path, c->line->no, f->col,
+                             "class label %.0f is outside the model's %d classes (0..%d)", v,
+                             (int)class_limit, (int)class_limit - 1);
         d->labels[row] = (int32_t)v;
         if (d->labels[row] >= d->num_classes) d->num_classes = d->labels[row] + 1;
     } else {
@@ -273,9 +278,10 @@ static cg_status parse_target(const csv_cursor *c, const csv_field *f, double v,
     return CG_OK;
 }
 
-static cg_status parse_row(const char *path, const csv_line *line, int64_t ncols, cg_dataset *d,
-                           int64_t row)
+static cg_status parse_row(const char *path, const csv_line *line, const csv_layout *lay,
+                           cg_dataset *d, int64_t row)
 {
+    int64_t ncols = lay->ncols;
     csv_cursor c = {path, line, line->p, false};
     csv_field f;
     float *x = d->x + row * d->sample_size;
@@ -288,7 +294,7 @@ static cg_status parse_row(const char *path, const csv_line *line, int64_t ncols
         double v = 0;
         cg_status s = parse_number(&c, &f, &v);
         if (!s && j < ncols - 1) x[j] = (float)v;
-        if (!s && j == ncols - 1) s = parse_target(&c, &f, v, d, row);
+        if (!s && j == ncols - 1) s = parse_target(&c, &f, v, d, row, lay->class_limit);
         if (s) return s;
         j++;
     }
@@ -330,20 +336,21 @@ static cg_status parse_rows(const char *path, const char *text, const char *end,
             skip_header = false;
             continue;
         }
-        cg_status s = parse_row(path, &line, lay->ncols, d, row++);
+        cg_status s = parse_row(path, &line, lay, d, row++);
         if (s) return s;
     }
     return CG_OK;
 }
 
 static cg_status load_text(const char *path, const char *text, size_t size, bool classification,
-                           const int64_t *shape, int ndim, cg_dataset *d)
+                           int32_t class_limit, const int64_t *shape, int ndim, cg_dataset *d)
 {
     const char *end = text + size;
     if (size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3;  /* UTF-8 BOM */
     csv_layout lay;
     cg_status s = survey(path, text, end, &lay);
     if (s) return s;
+    lay.class_limit = class_limit;
     d->count = lay.rows;
     d->sample_size = lay.ncols - 1;
     d->sample_ndim = 1;
@@ -357,6 +364,12 @@ static cg_status load_text(const char *path, const char *text, size_t size, bool
 cg_status cg_dataset_load_csv(cg_dataset *out, const char *path, bool classification,
                               const int64_t *sample_shape, int sample_ndim)
 {
+    return cg__dataset_load_csv(out, path, classification, 0, sample_shape, sample_ndim);
+}
+
+cg_status cg__dataset_load_csv(cg_dataset *out, const char *path, bool classification,
+                               int32_t class_limit, const int64_t *sample_shape, int sample_ndim)
+{
     if (!out) return cg_set_error(CG_ERR_ARG, "cg_dataset_load_csv: out is NULL");
     memset(out, 0, sizeof *out);
     if (!path) return cg_set_error(CG_ERR_ARG, "cg_dataset_load_csv: path is NULL");
@@ -369,7 +382,7 @@ cg_status cg_dataset_load_csv(cg_dataset *out, const char *path, bool classifica
     /* Thread-local switch to the C locale: the caller's locale is untouched. */
     locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
-    s = load_text(path, text, size, classification, sample_shape, sample_ndim, &d);
+    s = load_text(path, text, size, classification, class_limit, sample_shape, sample_ndim, &d);
     if (c_locale) {
         uselocale(old);
         freelocale(c_locale);

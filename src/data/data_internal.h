@@ -23,4 +23,9 @@ void cg__dataset_set_source(cg_dataset *d, const char *source);
 cg_status cg__check_sample_shape(const char *what, int ndim, const int64_t *shape,
                                  int64_t sample_size);
 
+/* cg_dataset_load_csv with class_limit > 0: a label outside [0, class_limit)
+ * is refused with its line and column. */
+cg_status cg__dataset_load_csv(cg_dataset *out, const char *path, bool classification,
+                               int32_t class_limit, const int64_t *sample_shape, int sample_ndim);
+
 #endif

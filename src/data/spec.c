@@ -65,7 +65,7 @@ static cg_status dispatch(cg_dataset *out, const char *spec, const cg_data_optio
         return load_fashion_mnist(out, spec, rest);
     if (kind_len == 3 && strncmp(spec, "idx", 3) == 0) return load_idx_spec(out, spec, rest);
     if (kind_len == 3 && strncmp(spec, "csv", 3) == 0)
-        return cg_dataset_load_csv(out, rest, !opts->regression, NULL, 0);
+        return cg__dataset_load_csv(out, rest, !opts->regression, opts->num_classes, NULL, 0);
     return cg_set_error(CG_ERR_ARG, "data set '%s': unknown kind '%.*s'; expected %s", spec,
                         (int)(kind_len > 64 ? 64 : kind_len), spec, SPEC_HELP);
 }

@@ -58,7 +58,7 @@ expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/nan.csv"
 expect_in "nan.csv:2" "$WORK/err"
 printf '1,2,3,4,0\n1,2,3,4,7\n' >"$WORK/label.csv"    # the model has 3 classes
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/label.csv"
-expect_in "label 7" "$WORK/err"
+expect_in "label.csv:2:9: class label 7 is outside the model's 3 classes" "$WORK/err"
 printf '1,2,3,0\n' >"$WORK/narrow.csv"                 # 3 features for an input of 4
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/narrow.csv"
 
