@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cgrad.h"
@@ -115,11 +116,14 @@ int main(int argc, char **argv)
         seconds += now() - start;
     }
     double acc = test_accuracy(&m, &test, ctx);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
     printf("{\"impl\": \"cgrad-%s\", \"batch\": %lld, \"threads\": %d, \"epochs\": %lld, "
            "\"seconds\": %.4f, \"samples_per_s\": %.0f, \"test_accuracy\": %.4f, "
-           "\"arena_peak_bytes\": %zu}\n",
+           "\"arena_peak_bytes\": %zu, \"peak_rss_mb\": %.1f}\n",
            CG_VERSION_STRING, (long long)batch, threads, (long long)epochs, seconds,
-           (double)(train.count * epochs) / seconds, acc, cg_ctx_arena_peak(ctx));
+           (double)(train.count * epochs) / seconds, acc, cg_ctx_arena_peak(ctx),
+           (double)usage.ru_maxrss / 1024.0);
     free(order);
     free(xb);
     free(yb);

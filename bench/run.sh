@@ -36,8 +36,8 @@ done
 python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print("\n| workload | impl | median samples/s | min–max | test acc (median) |")
-print("|---|---|---|---|---|")
+print("\n| workload | impl | median samples/s | min–max | test acc (median) | peak RSS MB |")
+print("|---|---|---|---|---|---|")
 med = {}
 for batch, name in ((64, "W1"), (256, "W1b")):
     for impl in sorted({r["impl"] for r in rows}):
@@ -47,7 +47,8 @@ for batch, name in ((64, "W1"), (256, "W1b")):
         sps = [r["samples_per_s"] for r in rs]
         med[(name, impl.split("-")[0])] = statistics.median(sps)
         print(f"| {name} (batch {batch}) | {impl} | {statistics.median(sps):,.0f} | "
-              f"{min(sps):,.0f}–{max(sps):,.0f} | {statistics.median(r['test_accuracy'] for r in rs):.4f} |")
+              f"{min(sps):,.0f}–{max(sps):,.0f} | {statistics.median(r['test_accuracy'] for r in rs):.4f} | "
+              f"{max(r.get('peak_rss_mb', 0) for r in rs):.0f} |")
 for name in ("W1", "W1b"):
     if (name, "cgrad") in med and (name, "pytorch") in med:
         print(f"{name}: cgrad / PyTorch = {med[(name, 'cgrad')] / med[(name, 'pytorch')]:.2f}x")

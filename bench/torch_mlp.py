@@ -8,6 +8,7 @@ import argparse
 import ctypes
 import gzip
 import json
+import resource
 import os
 import struct
 import time
@@ -73,7 +74,8 @@ def main():
     print(json.dumps({"impl": f"pytorch-{torch.__version__}", "batch": args.batch,
                       "threads": args.threads, "seconds": round(seconds, 4),
                       "samples_per_s": round(xs.shape[0] / seconds),
-                      "test_accuracy": round(acc, 4)}))
+                      "test_accuracy": round(acc, 4),
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
 if __name__ == "__main__":
