@@ -50,6 +50,9 @@ expect_in "interrupted after" "$WORK/int.err"
 expect_in "saved $WORK/int.safetensors" "$WORK/int.err"
 expect_exit 0 "$CGRAD" info "$WORK/int.safetensors"
 expect_in "done of 100000" "$WORK/out"
+# Read before the next command overwrites $WORK/out.
+done_epochs=$(sed -n 's/.*training: \([0-9]*\) epochs\? done.*/\1/p' "$WORK/out")
+[[ -n $done_epochs ]] || fail "info did not say how many epochs were done"
 
 # Stopped inside an epoch (the usual case), its order must be kept.
 if grep -q "(interrupted)" "$WORK/out"; then
@@ -58,7 +61,6 @@ if grep -q "(interrupted)" "$WORK/out"; then
     expect_in "saved inside epoch" "$WORK/err"
 fi
 # Resume two epochs beyond the interruption and compare with a straight run.
-done_epochs=$(sed -n 's/.*training: \([0-9]*\) epochs\? done.*/\1/p' "$WORK/out")
 target=$((done_epochs + 2))
 expect_exit 0 "$CGRAD" train --resume "$WORK/int.safetensors" --data "csv:$WORK/d.csv" \
     --val-split 0.2 --epochs $target --save "$WORK/int.safetensors" "${THREADS[@]}"
