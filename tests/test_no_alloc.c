@@ -1,0 +1,100 @@
+/* The steady-state training step allocates nothing: forward (fused dense,
+ * dropout), cross-entropy, backward, clipping and an Adam step, from the
+ * third step on. malloc/calloc/realloc/aligned_alloc are wrapped at link
+ * time (-Wl,--wrap, see tests/CMakeLists.txt), which counts every call made
+ * from cgrad's static library and this test (not from libgomp/OpenBLAS). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "cgrad.h"
+
+static long allocations;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
+
+void *__wrap_malloc(size_t n)
+{
+    allocations++;
+    return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    allocations++;
+    return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    allocations++;
+    return __real_realloc(p, n);
+}
+
+void *__wrap_aligned_alloc(size_t align, size_t n)
+{
+    allocations++;
+    return __real_aligned_alloc(align, n);
+}
+
+enum { BATCH = 32, IN = 20, HIDDEN = 64, CLASSES = 5 };
+
+static void train_step(cg_ctx *ctx, cg_params *params, cg_dense *layers, cg_optim *opt,
+                       const float *x, const int32_t *labels)
+{
+    cg_ctx_reset(ctx);
+    cg_tensor *input = cg_tensor_from(ctx, 2, (int64_t[]){BATCH, IN}, x);
+    cg_tensor *h = cg_dropout(ctx, cg_dense_forward(ctx, &layers[0], input), 0.2f);
+    cg_tensor *logits = cg_dense_forward(ctx, &layers[1], cg_gelu(ctx, h));
+    cg_tensor *loss = cg_cross_entropy(ctx, logits, labels);
+    cg_params_zero_grad(params);
+    assert_non_null(loss);
+    assert_int_equal(cg_backward(ctx, loss), CG_OK);
+    cg_params_clip_grad_norm(params, 1.0f);
+    assert_int_equal(cg_optim_step(opt), CG_OK);
+}
+
+static void training_step_allocates_nothing_after_warm_up(void **state)
+{
+    (void)state;
+    static float x[BATCH * IN];
+    static int32_t labels[BATCH];
+    cg_rng rng;
+    cg_rng_seed(&rng, 9);
+    for (int i = 0; i < BATCH * IN; i++) x[i] = cg_rng_normal(&rng);
+    for (int i = 0; i < BATCH; i++) labels[i] = (int32_t)cg_rng_below(&rng, CLASSES);
+
+    cg_params *params = cg_params_create();
+    cg_dense layers[2];
+    assert_int_equal(cg_dense_init(&layers[0], params, "0", IN, HIDDEN, true, CG_ACT_RELU, &rng), 0);
+    assert_int_equal(cg_dense_init(&layers[1], params, "1", HIDDEN, CLASSES, true, CG_ACT_NONE, &rng), 0);
+    cg_optim_config config = cg_optim_defaults(CG_OPTIM_ADAM);
+    cg_optim *opt = cg_optim_create(params, &config);
+    cg_ctx *ctx = cg_ctx_create(1024); /* small on purpose: the first step must grow it */
+    assert_non_null(opt);
+    assert_non_null(ctx);
+
+    for (int step = 0; step < 2; step++) train_step(ctx, params, layers, opt, x, labels);
+    long before = allocations;
+    for (int step = 0; step < 20; step++) train_step(ctx, params, layers, opt, x, labels);
+    assert_int_equal(allocations - before, 0);
+    assert_true(before > 0); /* the wrapper does see the library's allocations */
+
+    cg_optim_destroy(opt);
+    cg_ctx_destroy(ctx);
+    cg_params_destroy(params);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(training_step_allocates_nothing_after_warm_up),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
