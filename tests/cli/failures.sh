@@ -106,4 +106,20 @@ expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --init 
 expect_in 'tensor "layers.2.weight"' "$WORK/err"
 # A checkpoint of the same model works as --init (its optimizer state is ignored).
 expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --epochs 1 --init "$WORK/old.safetensors"
+# --- corrupt checkpoints and data files: exit 2 naming the file, no crash.
+head -c 200 "$WORK/old.safetensors" >"$WORK/truncated.safetensors"
+for cmd in "eval $WORK/truncated.safetensors --data csv:$WORK/d.csv" "info $WORK/truncated.safetensors" \
+           "predict $WORK/truncated.safetensors --data csv:$WORK/d.csv"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 "$CGRAD" $cmd
+    expect_in "truncated.safetensors" "$WORK/err"
+done
+expect_exit 2 "$CGRAD" train --resume "$WORK/truncated.safetensors" --data "csv:$WORK/d.csv"
+expect_in "truncated.safetensors" "$WORK/err"
+printf 'not a checkpoint at all' >"$WORK/garbage.safetensors"
+expect_exit 2 "$CGRAD" eval "$WORK/garbage.safetensors" --data "csv:$WORK/d.csv"
+expect_in "garbage.safetensors" "$WORK/err"
+printf '\x00\x00\x08\x03\x00\x00\x00\x05' >"$WORK/short-idx"   # claims 5 images, has none
+expect_exit 2 "$CGRAD" eval "$WORK/old.safetensors" --data "idx:$WORK/short-idx"
+expect_in "short-idx" "$WORK/err"
 echo "ok"
