@@ -105,7 +105,8 @@ static bool apply_flags(const train_args *t, cg_model_spec *spec)
         spec->train.batch = v;
     }
     if (t->seed) {
-        if (!cli_parse_int(CMD, "--seed", t->seed, 0, INT64_MAX, &v)) return false;
+        /* 2^53: the largest integer a model file (JSON number) holds exactly. */
+        if (!cli_parse_int(CMD, "--seed", t->seed, 0, INT64_C(1) << 53, &v)) return false;
         spec->train.seed = (uint64_t)v;
     }
     if (t->lr) {

@@ -34,6 +34,8 @@ expect_in "--data SPEC is required" "$WORK/err"
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --epochs zero
 expect_in "--epochs: expected an integer" "$WORK/err"
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --batch 0
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --seed 1152921504606846977
+expect_in "--seed" "$WORK/err"   # beyond 2^53 a checkpoint could not store it
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --lr -1
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --frobnicate
 expect_in 'unknown option "--frobnicate"' "$WORK/err"
