@@ -15,80 +15,31 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "fixtures.h"
 
 #define FIXTURE "fixtures/ops.safetensors"
 #define RTOL 1e-5
 #define ATOL 1e-6
 
-static cg_st_file *fixture;
-
 static int load_fixture(void **state)
 {
     (void)state;
-    if (cg_safetensors_load(FIXTURE, &fixture) != CG_OK) {
-        fprintf(stderr, "cannot load %s: %s\n", FIXTURE, cg_last_error());
-        return -1;
-    }
-    return 0;
-}
-
-static int free_fixture(void **state)
-{
-    (void)state;
-    cg_safetensors_free(fixture);
-    return 0;
+    return fx_load(FIXTURE);
 }
 
 /* ---- fixture access ---- */
 
-/* "<a>.<b>" into buf; a name that does not fit is a broken fixture. */
-static const char *join(char *buf, size_t size, const char *a, const char *b)
-{
-    if (snprintf(buf, size, "%s.%s", a, b) >= (int)size) fail_msg("name too long: %s.%s", a, b);
-    return buf;
-}
-
-static const char *meta_opt(const char *case_name, const char *field)
-{
-    char key[256];
-    return cg_st_meta(fixture, join(key, sizeof key, case_name, field));
-}
-
 static float meta_float(const char *case_name, const char *field)
 {
-    const char *v = meta_opt(case_name, field);
+    const char *v = fx_meta_opt(case_name, field);
     if (!v) fail_msg("fixture has no metadata \"%s.%s\"", case_name, field);
     return strtof(v, NULL);
-}
-
-static const cg_st_entry *entry(const char *case_name, const char *field)
-{
-    char name[256];
-    const cg_st_entry *e = cg_st_find(fixture, join(name, sizeof name, case_name, field));
-    if (!e) fail_msg("fixture has no tensor \"%s\"", name);
-    return e;
-}
-
-static int split_list(const char *list, char names[][64], int max)
-{
-    if (!list) fail_msg("fixture lacks a case list");
-    int n = 0;
-    const char *s = list;
-    while (*s && n < max) {
-        size_t len = strcspn(s, ",");
-        if (len >= 64) fail_msg("list entry too long in \"%s\"", list);
-        memcpy(names[n], s, len);
-        names[n++][len] = '\0';
-        s += len;
-        if (*s == ',') s++;
-    }
-    return n;
 }
 
 /* Arena tensor holding the F32 fixture tensor "<case>.<field>". */
 static cg_tensor *input(cg_ctx *ctx, const char *case_name, const char *field, bool grad)
 {
-    const cg_st_entry *e = entry(case_name, field);
+    const cg_st_entry *e = fx_entry(case_name, field);
     assert_int_equal(e->dtype, CG_DTYPE_F32);
     cg_tensor *t = cg_tensor_from(ctx, e->ndim, e->shape, e->data);
     assert_non_null(t);
@@ -100,7 +51,7 @@ static cg_tensor *input(cg_ctx *ctx, const char *case_name, const char *field, b
 static void check(const float *got, int64_t n, const char *case_name, const char *field)
 {
     if (!got) fail_msg("%s.%s: no result (%s)", case_name, field, cg_last_error());
-    const cg_st_entry *e = entry(case_name, field);
+    const cg_st_entry *e = fx_entry(case_name, field);
     int64_t want_n = 1;
     for (int i = 0; i < e->ndim; i++) want_n *= e->shape[i];
     if (want_n != n)
@@ -130,7 +81,7 @@ static void check_grad(const cg_tensor *t, const char *case_name, const char *fi
 
 static cg_tensor *apply_activation(cg_ctx *ctx, const char *case_name, cg_tensor *x)
 {
-    const char *op = meta_opt(case_name, "op");
+    const char *op = fx_meta_opt(case_name, "op");
     if (!op) fail_msg("%s: no op", case_name);
     if (!strcmp(op, "sigmoid")) return cg_sigmoid(ctx, x);
     if (!strcmp(op, "tanh")) return cg_tanh(ctx, x);
@@ -155,13 +106,13 @@ static void run_activation(const char *case_name, bool through_enum)
     cg_tensor *y;
     if (through_enum) {
         cg_activation act;
-        assert_true(cg_activation_from_name(meta_opt(case_name, "op"), &act));
+        assert_true(cg_activation_from_name(fx_meta_opt(case_name, "op"), &act));
         y = cg_activate(ctx, x, act);
     } else {
         y = apply_activation(ctx, case_name, x);
     }
     check_tensor(y, case_name, "y");
-    const cg_st_entry *dy = entry(case_name, "dy");
+    const cg_st_entry *dy = fx_entry(case_name, "dy");
     assert_int_equal(cg_backward_seeded(ctx, y, dy->data), CG_OK);
     check_grad(x, case_name, "dx");
     cg_ctx_destroy(ctx);
@@ -171,10 +122,10 @@ static void run_activation(const char *case_name, bool through_enum)
  * also go through cg_activate, whose enum fixes those defaults. */
 static bool uses_layer_defaults(const char *case_name)
 {
-    const char *op = meta_opt(case_name, "op");
+    const char *op = fx_meta_opt(case_name, "op");
     if (!strcmp(op, "softmax") || !strcmp(op, "log_softmax")) return false;
-    const char *alpha = meta_opt(case_name, "alpha");
-    const char *slope = meta_opt(case_name, "negative_slope");
+    const char *alpha = fx_meta_opt(case_name, "alpha");
+    const char *slope = fx_meta_opt(case_name, "negative_slope");
     return (!alpha || strtof(alpha, NULL) == 1.0f) && (!slope || strtof(slope, NULL) == 0.01f);
 }
 
@@ -182,7 +133,7 @@ static void activations_match_torch(void **state)
 {
     (void)state;
     char cases[32][64];
-    int n = split_list(cg_st_meta(fixture, "activation_cases"), cases, 32);
+    int n = fx_split_list(cg_st_meta(fx_file(), "activation_cases"), cases, 32);
     assert_true(n >= 13);
     for (int i = 0; i < n; i++) {
         run_activation(cases[i], false);
@@ -195,7 +146,7 @@ static void activations_match_torch(void **state)
 static cg_tensor *apply_loss(cg_ctx *ctx, const char *case_name, cg_tensor *x, int32_t *labels)
 {
     if (!strcmp(case_name, "cross_entropy")) {
-        const cg_st_entry *e = entry(case_name, "labels");
+        const cg_st_entry *e = fx_entry(case_name, "labels");
         assert_int_equal(e->dtype, CG_DTYPE_I64);
         const int64_t *l64 = e->data;
         for (int64_t i = 0; i < e->shape[0]; i++) labels[i] = (int32_t)l64[i];
@@ -213,7 +164,7 @@ static void losses_match_torch(void **state)
 {
     (void)state;
     char cases[16][64];
-    int n = split_list(cg_st_meta(fixture, "loss_cases"), cases, 16);
+    int n = fx_split_list(cg_st_meta(fx_file(), "loss_cases"), cases, 16);
     assert_int_equal(n, 4);
     for (int i = 0; i < n; i++) {
         cg_ctx *ctx = cg_ctx_create(0);
@@ -233,14 +184,14 @@ static void losses_match_torch(void **state)
 static bool has_tensor(const char *case_name, const char *field)
 {
     char name[256];
-    return cg_st_find(fixture, join(name, sizeof name, case_name, field)) != NULL;
+    return cg_st_find(fx_file(), fx_join(name, sizeof name, case_name, field)) != NULL;
 }
 
 static void linear_matches_torch(void **state)
 {
     (void)state;
     char cases[8][64];
-    int n = split_list(cg_st_meta(fixture, "linear_cases"), cases, 8);
+    int n = fx_split_list(cg_st_meta(fx_file(), "linear_cases"), cases, 8);
     assert_int_equal(n, 3);
     for (int i = 0; i < n; i++) {
         cg_ctx *ctx = cg_ctx_create(0);
@@ -248,10 +199,10 @@ static void linear_matches_torch(void **state)
         cg_tensor *w = input(ctx, cases[i], "w", true);
         cg_tensor *b = has_tensor(cases[i], "b") ? input(ctx, cases[i], "b", true) : NULL;
         cg_activation act;
-        assert_true(cg_activation_from_name(meta_opt(cases[i], "activation"), &act));
+        assert_true(cg_activation_from_name(fx_meta_opt(cases[i], "activation"), &act));
         cg_tensor *y = cg_linear(ctx, x, w, b, act);
         check_tensor(y, cases[i], "y");
-        assert_int_equal(cg_backward_seeded(ctx, y, entry(cases[i], "dy")->data), CG_OK);
+        assert_int_equal(cg_backward_seeded(ctx, y, fx_entry(cases[i], "dy")->data), CG_OK);
         check_grad(x, cases[i], "dx");
         check_grad(w, cases[i], "dw");
         if (b) check_grad(b, cases[i], "db");
@@ -266,5 +217,5 @@ int main(void)
         cmocka_unit_test(losses_match_torch),
         cmocka_unit_test(linear_matches_torch),
     };
-    return cmocka_run_group_tests(tests, load_fixture, free_fixture);
+    return cmocka_run_group_tests(tests, load_fixture, fx_free);
 }

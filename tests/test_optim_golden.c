@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "fixtures.h"
 #include "internal.h"
 
 #define FIXTURE "fixtures/optim.safetensors"
@@ -22,86 +23,37 @@
 #define OPTIM_RTOL 1e-5
 #define OPTIM_ATOL 1e-6
 
-static cg_st_file *fixture;
-
 static int load_fixture(void **state)
 {
     (void)state;
-    if (cg_safetensors_load(FIXTURE, &fixture) != CG_OK) {
-        fprintf(stderr, "cannot load %s: %s\n", FIXTURE, cg_last_error());
-        return -1;
-    }
-    return 0;
-}
-
-static int free_fixture(void **state)
-{
-    (void)state;
-    cg_safetensors_free(fixture);
-    return 0;
+    return fx_load(FIXTURE);
 }
 
 /* ---- fixture access ---- */
 
-/* "<a>.<b>" into buf; a name that does not fit is a broken fixture. */
-static const char *join(char *buf, size_t size, const char *a, const char *b)
-{
-    if (snprintf(buf, size, "%s.%s", a, b) >= (int)size) fail_msg("name too long: %s.%s", a, b);
-    return buf;
-}
-
-static const char *meta(const char *key)
-{
-    const char *v = cg_st_meta(fixture, key);
-    if (!v) fail_msg("fixture has no metadata \"%s\"", key);
-    return v;
-}
-
-static const char *meta_opt(const char *case_name, const char *field)
-{
-    char key[256];
-    return cg_st_meta(fixture, join(key, sizeof key, case_name, field));
-}
-
 static float meta_float(const char *case_name, const char *field, float fallback)
 {
-    const char *v = meta_opt(case_name, field);
+    const char *v = fx_meta_opt(case_name, field);
     return v ? strtof(v, NULL) : fallback;
 }
 
 static int64_t meta_int(const char *case_name, const char *field, int64_t fallback)
 {
-    const char *v = meta_opt(case_name, field);
+    const char *v = fx_meta_opt(case_name, field);
     return v ? strtoll(v, NULL, 10) : fallback;
 }
 
 /* F32 tensor "<case>.<field>" holding numel values. */
 static const float *tensor(const char *case_name, const char *field, int64_t numel)
 {
-    char name[256];
-    const cg_st_entry *e = cg_st_find(fixture, join(name, sizeof name, case_name, field));
-    if (!e) fail_msg("fixture has no tensor \"%s\"", name);
+    const cg_st_entry *e = fx_entry(case_name, field);
     assert_int_equal(e->dtype, CG_DTYPE_F32);
     int64_t n = 1;
     for (int i = 0; i < e->ndim; i++) n *= e->shape[i];
-    if (n != numel) fail_msg("%s: %lld values, expected %lld", name, (long long)n, (long long)numel);
+    if (n != numel)
+        fail_msg("%s.%s: %lld values, expected %lld", case_name, field, (long long)n,
+                 (long long)numel);
     return e->data;
-}
-
-/* Splits the comma-separated list in `list` into names[]; returns the count. */
-static int split_list(const char *list, char names[][64], int max)
-{
-    int n = 0;
-    const char *s = list;
-    while (*s && n < max) {
-        size_t len = strcspn(s, ",");
-        if (len >= 64) fail_msg("list entry too long in \"%s\"", list);
-        memcpy(names[n], s, len);
-        names[n++][len] = '\0';
-        s += len;
-        if (*s == ',') s++;
-    }
-    return n;
 }
 
 static void assert_close(const float *got, const float *want, int64_t n, double rtol, double atol,
@@ -142,7 +94,7 @@ static const float_field float_fields[] = {
 static cg_optim_config case_config(const char *case_name)
 {
     cg_optim_kind kind;
-    assert_true(cg_optim_kind_from_name(meta_opt(case_name, "kind"), &kind));
+    assert_true(cg_optim_kind_from_name(fx_meta_opt(case_name, "kind"), &kind));
     cg_optim_config c = cg_optim_defaults(kind);
     for (size_t i = 0; i < sizeof float_fields / sizeof float_fields[0]; i++) {
         float *field = (float *)((char *)&c + float_fields[i].offset);
@@ -176,24 +128,24 @@ static void set_grads(cg_params *p, const float *g)
 static void check_final_state(cg_optim *opt, const char *case_name)
 {
     char names[8][64], what[128];
-    int n = split_list(meta_opt(case_name, "state"), names, 8);
+    int n = fx_split_list(fx_meta_opt(case_name, "state"), names, 8);
     assert_int_equal(cg_optim_state_count(opt), n);
     for (int i = 0; i < n; i++) {
         char field[96];
-        const float *want = tensor(case_name, join(field, sizeof field, "state", names[i]),
+        const float *want = tensor(case_name, fx_join(field, sizeof field, "state", names[i]),
                                    OPTIM_NUMEL);
         size_t j = 0;
         while (j < cg_optim_state_count(opt) && strcmp(cg_optim_state_name(opt, j), names[i]))
             j++;
         if (j == cg_optim_state_count(opt)) fail_msg("%s: no state \"%s\"", case_name, names[i]);
-        join(what, sizeof what, case_name, names[i]);
+        fx_join(what, sizeof what, case_name, names[i]);
         assert_close(cg_optim_state_data(opt, j), want, OPTIM_NUMEL, OPTIM_RTOL, OPTIM_ATOL, what);
     }
 }
 
 static void run_optim_case(const char *case_name)
 {
-    int64_t steps = strtoll(meta("optim_steps"), NULL, 10);
+    int64_t steps = strtoll(fx_meta("optim_steps"), NULL, 10);
     const float *grads = tensor(case_name, "grads", steps * OPTIM_NUMEL);
     const float *want = tensor(case_name, "params", steps * OPTIM_NUMEL);
     cg_params *p = make_params(tensor(case_name, "p0", OPTIM_NUMEL));
@@ -205,7 +157,7 @@ static void run_optim_case(const char *case_name)
         assert_int_equal(cg_optim_step(opt), CG_OK);
         char what[128], step[32];
         snprintf(step, sizeof step, "step%lld", (long long)k + 1);
-        join(what, sizeof what, case_name, step);
+        fx_join(what, sizeof what, case_name, step);
         assert_close(cg_params_data(p), want + k * OPTIM_NUMEL, OPTIM_NUMEL, OPTIM_RTOL,
                      OPTIM_ATOL, what);
     }
@@ -219,7 +171,7 @@ static void optimizers_match_torch(void **state)
 {
     (void)state;
     char cases[64][64];
-    int n = split_list(meta("optim_cases"), cases, 64);
+    int n = fx_split_list(fx_meta("optim_cases"), cases, 64);
     assert_true(n >= 20);
     for (int i = 0; i < n; i++) run_optim_case(cases[i]);
 }
@@ -231,7 +183,7 @@ static void optimizers_match_torch(void **state)
  * must take the remaining steps bit for bit alike. */
 static void resume_case(const char *case_name, int64_t split)
 {
-    int64_t steps = strtoll(meta("optim_steps"), NULL, 10);
+    int64_t steps = strtoll(fx_meta("optim_steps"), NULL, 10);
     const float *grads = tensor(case_name, "grads", steps * OPTIM_NUMEL);
     cg_optim_config cfg = case_config(case_name);
     cg_params *pa = make_params(tensor(case_name, "p0", OPTIM_NUMEL));
@@ -271,7 +223,7 @@ static void resume_from_state_is_bit_identical(void **state)
 {
     (void)state;
     char cases[64][64];
-    int n = split_list(meta("optim_cases"), cases, 64);
+    int n = fx_split_list(fx_meta("optim_cases"), cases, 64);
     for (int i = 0; i < n; i++) {
         resume_case(cases[i], 1); /* SGD's first momentum step is special */
         resume_case(cases[i], 2);
@@ -283,7 +235,7 @@ static void resume_from_state_is_bit_identical(void **state)
 static cg_schedule case_schedule(const char *case_name)
 {
     cg_schedule s = {0};
-    assert_true(cg_schedule_kind_from_name(meta_opt(case_name, "kind"), &s.kind));
+    assert_true(cg_schedule_kind_from_name(fx_meta_opt(case_name, "kind"), &s.kind));
     s.base_lr = meta_float(case_name, "base_lr", 0.0f);
     s.step_size = meta_int(case_name, "step_size", 1);
     s.gamma = meta_float(case_name, "gamma", 1.0f);
@@ -298,11 +250,11 @@ static void schedules_match_torch(void **state)
 {
     (void)state;
     char cases[32][64];
-    int n = split_list(meta("sched_cases"), cases, 32);
+    int n = fx_split_list(fx_meta("sched_cases"), cases, 32);
     assert_true(n >= 8);
     for (int i = 0; i < n; i++) {
         char name[96];
-        const cg_st_entry *e = cg_st_find(fixture, join(name, sizeof name, cases[i], "lr"));
+        const cg_st_entry *e = cg_st_find(fx_file(), fx_join(name, sizeof name, cases[i], "lr"));
         assert_non_null(e);
         const float *want = e->data;
         cg_schedule s = case_schedule(cases[i]);
@@ -380,10 +332,10 @@ static void clip_grad_norm_matches_torch(void **state)
 {
     (void)state;
     char cases[8][64];
-    int n = split_list(meta("clip_cases"), cases, 8);
+    int n = fx_split_list(fx_meta("clip_cases"), cases, 8);
     assert_int_equal(n, 2);
     for (int i = 0; i < n; i++) {
-        cg_params *p = params_from_shapes(meta_opt(cases[i], "shapes"));
+        cg_params *p = params_from_shapes(fx_meta_opt(cases[i], "shapes"));
         int64_t numel = cg_params_numel(p);
         cg__params_finish_grads(p);
         memcpy(cg_params_grad(p), tensor(cases[i], "before", numel), (size_t)numel * sizeof(float));
@@ -399,7 +351,7 @@ static void regularize_matches_torch_autograd(void **state)
 {
     (void)state;
     char cases[8][64];
-    int n = split_list(meta("reg_cases"), cases, 8);
+    int n = fx_split_list(fx_meta("reg_cases"), cases, 8);
     assert_int_equal(n, 3);
     for (int i = 0; i < n; i++) {
         cg_params *p = cg_params_create();
@@ -590,5 +542,5 @@ int main(void)
         cmocka_unit_test(step_refuses_grown_params),
         cmocka_unit_test(unreached_params_step_with_zero_grad),
     };
-    return cmocka_run_group_tests(tests, load_fixture, free_fixture);
+    return cmocka_run_group_tests(tests, load_fixture, fx_free);
 }
