@@ -6,48 +6,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "cgrad.h"
-
-static char tmpdir[64];
+#include "tmpdir.h"
 
 static int make_tmpdir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg_data_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    DIR *d = opendir(tmpdir);
-    if (!d) return -1;
-    struct dirent *de;
-    char p[512];
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-            remove(p);
-        }
-    closedir(d);
-    return rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char p[4][512];
-    static int next;
-    next = (next + 1) % 4;
-    snprintf(p[next], sizeof p[next], "%s/%s", tmpdir, name);
-    return p[next];
+    return tmp_dir_create("cg_data");
 }
 
 static void write_bytes(const char *path, const void *bytes, size_t n)
@@ -296,7 +267,7 @@ static void idx_file_errors(void **state)
     (void)state;
     const char *missing = tmp_path("missing.idx");
     expect_idx_error(missing, NULL, CG_ERR_IO, "No such file or directory", missing);
-    expect_idx_error(tmpdir, NULL, CG_ERR_IO, "is not a regular file", tmpdir);
+    expect_idx_error(tmp_dir(), NULL, CG_ERR_IO, "is not a regular file", tmp_dir());
     const char *images = tmp_path("fe_i.idx"), *labels = tmp_path("fe_l.idx");
     write_small_mnist(images, labels, false);
     expect_idx_error(images, missing, CG_ERR_IO, "No such file or directory", missing);
@@ -496,7 +467,7 @@ static void spec_fashion_mnist_from_env_dir(void **state)
     write_idx(tmp_path("t10k-images-idx3-ubyte.gz"), true, 0x08, 3, (uint32_t[]){2, 28, 28}, px,
               sizeof px);
     write_idx(tmp_path("t10k-labels-idx1-ubyte.gz"), true, 0x08, 1, (uint32_t[]){2}, lab, 2);
-    setenv("CG_FASHION_MNIST_DIR", tmpdir, 1);
+    setenv("CG_FASHION_MNIST_DIR", tmp_dir(), 1);
     cg_dataset d;
     assert_int_equal(cg_dataset_load_spec(&d, "fashion-mnist:test", NULL), CG_OK);
     assert_int_equal(d.count, 2);
@@ -628,5 +599,5 @@ int main(void)
         cmocka_unit_test(split_makes_views),
         cmocka_unit_test(check_labels_names_sample),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, make_tmpdir, tmp_dir_remove);
 }

@@ -16,42 +16,17 @@
 #include <unistd.h>
 
 #include "cgrad.h"
-
-static char tmpdir[64];
+#include "tmpdir.h"
 
 static int make_tmpdir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg_st_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    DIR *d = opendir(tmpdir);
-    if (!d) return -1;
-    struct dirent *de;
-    char p[512];
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-            remove(p);
-        }
-    closedir(d);
-    return rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    return p;
+    return tmp_dir_create("cg_st");
 }
 
 static int count_dir_entries(void)
 {
-    DIR *d = opendir(tmpdir);
+    DIR *d = opendir(tmp_dir());
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d)))
@@ -353,7 +328,7 @@ static void missing_file_and_directory(void **state)
 {
     (void)state;
     expect_load_error(tmp_path("does-not-exist"), CG_ERR_IO, "cannot open");
-    expect_load_error(tmpdir, CG_ERR_IO, "not a regular file");
+    expect_load_error(tmp_dir(), CG_ERR_IO, "not a regular file");
 }
 
 static void save_rejects_bad_arguments(void **state)
@@ -385,7 +360,7 @@ static void save_to_missing_directory_fails_cleanly(void **state)
     float x = 1;
     cg_st_entry e = {.name = "x", .ndim = 0, .data = &x};
     char path[512];
-    snprintf(path, sizeof path, "%s/no/such/dir/out.safetensors", tmpdir);
+    snprintf(path, sizeof path, "%s/no/such/dir/out.safetensors", tmp_dir());
     int before = count_dir_entries();
     assert_int_equal(cg_safetensors_save(path, &e, 1, NULL, NULL, 0), CG_ERR_IO);
     assert_non_null(strstr(cg_last_error(), path));
@@ -399,7 +374,7 @@ static void save_to_unwritable_directory_fails_cleanly(void **state)
     (void)state;
     if (geteuid() == 0) skip();
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/ro", tmpdir);
+    snprintf(dir, sizeof dir, "%s/ro", tmp_dir());
     assert_int_equal(mkdir(dir, 0500), 0);
     char path[600];
     snprintf(path, sizeof path, "%s/out.safetensors", dir);
@@ -490,5 +465,5 @@ int main(void)
         cmocka_unit_test(failed_save_keeps_old_file),
         cmocka_unit_test(saved_file_is_not_private),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, make_tmpdir, tmp_dir_remove);
 }
