@@ -80,6 +80,19 @@ typedef struct cli_model {
 int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const char *model_path);
 void cli_model_release(cli_model *m);
 
+/* What eval and predict read besides their own flags. */
+typedef struct cli_infer_options {
+    const char *data, *model_path, *batch_text, *threads;
+} cli_infer_options;
+
+/* Is the current argument --data, --model, --batch or --threads? Then it is
+ * stored in *o. */
+bool cli_infer_option(cli_args *a, cli_infer_options *o);
+/* After parsing for eval and predict: checks for one checkpoint and --data,
+ * reads --batch (default 1024), applies --threads and loads the model.
+ * Returns an exit code; on EXIT_OK, *m holds the model (release it). */
+int cli_infer_setup(cli_model *m, int64_t *batch, const cli_args *a, const cli_infer_options *o);
+
 /* Sets the thread count from --threads text (NULL: all cores). */
 bool cli_set_threads(const char *cmd, const char *text);
 

@@ -58,6 +58,25 @@ void cli_model_release(cli_model *m)
     *m = (cli_model){0};
 }
 
+bool cli_infer_option(cli_args *a, cli_infer_options *o)
+{
+    return cli_option(a, "--data", &o->data) || cli_option(a, "--model", &o->model_path) ||
+           cli_option(a, "--batch", &o->batch_text) || cli_option(a, "--threads", &o->threads);
+}
+
+int cli_infer_setup(cli_model *m, int64_t *batch, const cli_args *a, const cli_infer_options *o)
+{
+    if (a->failed) return EXIT_USAGE;
+    if (a->n_positional != 1)
+        return cli_fail(EXIT_USAGE, a->cmd, "expected one checkpoint; see --help");
+    if (!o->data) return cli_fail(EXIT_USAGE, a->cmd, "--data SPEC is required; see --help");
+    *batch = 1024;
+    if (o->batch_text && !cli_parse_int(a->cmd, "--batch", o->batch_text, 1, INT32_MAX, batch))
+        return EXIT_USAGE;
+    if (!cli_set_threads(a->cmd, o->threads)) return EXIT_USAGE;
+    return cli_model_load(m, a->cmd, a->positional[0], o->model_path);
+}
+
 bool cli_set_threads(const char *cmd, const char *text)
 {
     int64_t n = 0;

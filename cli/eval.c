@@ -28,7 +28,7 @@ int cmd_eval(int argc, char **argv)
 {
     cli_args a;
     cli_args_init(&a, CMD, argc, argv);
-    const char *data = NULL, *model_path = NULL, *batch_text = NULL, *threads = NULL;
+    cli_infer_options o = {0};
     bool json = false;
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
@@ -37,24 +37,17 @@ int cmd_eval(int argc, char **argv)
         }
         if (cli_flag(&a, "--json"))
             json = true;
-        else if (!cli_option(&a, "--data", &data) && !cli_option(&a, "--model", &model_path) &&
-                 !cli_option(&a, "--batch", &batch_text) && !cli_option(&a, "--threads", &threads))
+        else if (!cli_infer_option(&a, &o))
             cli_unknown(&a);
     }
-    if (a.failed) return EXIT_USAGE;
-    if (a.n_positional != 1) return cli_fail(EXIT_USAGE, CMD, "expected one checkpoint; see --help");
-    if (!data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
-    int64_t batch = 1024;
-    if (batch_text && !cli_parse_int(CMD, "--batch", batch_text, 1, INT32_MAX, &batch))
-        return EXIT_USAGE;
-    if (!cli_set_threads(CMD, threads)) return EXIT_USAGE;
 
     cli_model m;
-    int code = cli_model_load(&m, CMD, a.positional[0], model_path);
+    int64_t batch;
+    int code = cli_infer_setup(&m, &batch, &a, &o);
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
-    if (cli_load_data(&d, data, cg_model_get_spec(m.model)) != CG_OK ||
+    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model)) != CG_OK ||
         cg_evaluate(m.model, &d, batch, &r) != CG_OK) {
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
     } else if (json) {
