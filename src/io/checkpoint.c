@@ -206,16 +206,26 @@ cg_status cg_checkpoint_check_writable(const char *path)
 
 /* ------------------------------------------------------------ loading */
 
-static bool meta_i64(const cg_st_file *f, const char *key, int64_t *out)
+/* Counts in a checkpoint are refused beyond 2^53: no real run gets there,
+ * and the limit keeps step + 1 and the other sums from overflowing. */
+#define MAX_COUNT (INT64_C(1) << 53)
+
+static cg_status bad_meta(const char *path, const char *key, const char *expected)
+{
+    return cg_set_error(CG_ERR_FORMAT, "%s: __metadata__ \"%s\" is missing or not %s", path, key,
+                        expected);
+}
+
+static cg_status meta_count(const char *path, const cg_st_file *f, const char *key, int64_t *out)
 {
     const char *v = cg_st_meta(f, key);
-    if (!v) return false;
     char *end;
     errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end) return false;
+    long long x = v ? strtoll(v, &end, 10) : -1;
+    if (!v || errno || end == v || *end || x < 0 || x > MAX_COUNT)
+        return bad_meta(path, key, "an integer in [0, 2^53]");
     *out = x;
-    return true;
+    return CG_OK;
 }
 
 static bool meta_u64(const cg_st_file *f, const char *key, uint64_t *out)
@@ -241,20 +251,44 @@ static bool meta_double(const cg_st_file *f, const char *key, double *out)
     return true;
 }
 
+/* A finite number >= 0 (sums of losses, seconds, learning rates). */
+static cg_status meta_nonneg(const char *path, const cg_st_file *f, const char *key, double *out)
+{
+    if (!meta_double(f, key, out) || !isfinite(*out) || *out < 0)
+        return bad_meta(path, key, "a finite number >= 0");
+    return CG_OK;
+}
+
+static cg_status read_counts(const char *path, const cg_st_file *f, cg_train_state *st)
+{
+    cg_status s = meta_count(path, f, "epoch", &st->epoch);
+    if (s == CG_OK) s = meta_count(path, f, "step", &st->step);
+    if (s == CG_OK) s = meta_count(path, f, "batch_in_epoch", &st->batch_in_epoch);
+    if (s == CG_OK) s = meta_count(path, f, "epoch_correct", &st->correct);
+    if (s == CG_OK) s = meta_count(path, f, "epoch_seen", &st->seen);
+    if (s != CG_OK) return s;
+    /* Every finished epoch took at least one step. */
+    if (st->step < st->epoch + st->batch_in_epoch)
+        return cg_set_error(CG_ERR_FORMAT, "%s: __metadata__ step %lld is less than the %lld epochs "
+                                           "and %lld batches done",
+                            path, (long long)st->step, (long long)st->epoch,
+                            (long long)st->batch_in_epoch);
+    return CG_OK;
+}
+
 static cg_status read_state(const char *path, const cg_st_file *f, cg_train_state *st)
 {
     double lr = 0;
-    bool ok = meta_i64(f, "epoch", &st->epoch) && meta_i64(f, "step", &st->step) &&
-              meta_i64(f, "batch_in_epoch", &st->batch_in_epoch) &&
-              meta_u64(f, "rng_state", &st->rng.state) && meta_u64(f, "rng_inc", &st->rng.inc) &&
-              meta_double(f, "epoch_loss_sum", &st->loss_sum) &&
-              meta_i64(f, "epoch_correct", &st->correct) && meta_i64(f, "epoch_seen", &st->seen) &&
-              meta_double(f, "lr", &lr);
+    cg_status s = read_counts(path, f, st);
+    /* PCG's increment is odd by construction (cg_rng_seed). */
+    if (s == CG_OK && !(meta_u64(f, "rng_state", &st->rng.state) &&
+                        meta_u64(f, "rng_inc", &st->rng.inc) && (st->rng.inc & 1u)))
+        s = bad_meta(path, "rng_state\" or \"rng_inc", "a PCG state (unsigned, odd increment)");
+    if (s == CG_OK) s = meta_nonneg(path, f, "epoch_loss_sum", &st->loss_sum);
+    if (s == CG_OK) s = meta_nonneg(path, f, "lr", &lr);
     st->seconds = 0.0;
-    if (ok && st->batch_in_epoch > 0) ok = meta_double(f, "epoch_seconds", &st->seconds);
-    if (!ok || st->epoch < 0 || st->step < 0 || st->batch_in_epoch < 0 || st->seen < 0)
-        return cg_set_error(CG_ERR_FORMAT, "%s: training state in __metadata__ is incomplete or "
-                                           "malformed (epoch, step, rng_state, ...)", path);
+    if (s == CG_OK && st->batch_in_epoch > 0) s = meta_nonneg(path, f, "epoch_seconds", &st->seconds);
+    if (s != CG_OK) return s;
     st->lr = (float)lr;
     /* Metrics are informational: absent ones stay unknown. */
     st->train_loss = st->train_accuracy = st->val_loss = st->val_accuracy = NAN;
@@ -345,12 +379,21 @@ cg_status cg_checkpoint_restore_optim(const cg_checkpoint *ck, cg_model *model, 
     if (!step || step->dtype != CG_DTYPE_I64 || step->ndim != 0)
         return cg_set_error(CG_ERR_FORMAT, "optimizer step count \"%s\" (I64 scalar) is missing",
                             OPTIM_STEP_NAME);
+    int64_t steps;
+    memcpy(&steps, step->data, sizeof steps);
+    /* The optimizer steps once per training step: a count that disagrees
+     * would silently change Adam's bias correction. */
+    if (steps < 0 || steps > MAX_COUNT)
+        return cg_set_error(CG_ERR_FORMAT, "optimizer step count \"%s\" is %lld, not in [0, 2^53]",
+                            OPTIM_STEP_NAME, (long long)steps);
+    if (ck->has_state && steps != ck->state.step)
+        return cg_set_error(CG_ERR_FORMAT, "optimizer step count \"%s\" is %lld but __metadata__ "
+                                           "step is %lld", OPTIM_STEP_NAME, (long long)steps,
+                            (long long)ck->state.step);
     cg_params *params = cg_model_params(model);
     cg_status s = restore_buffers(ck, params, opt, false);
     if (s != CG_OK) return s;
     restore_buffers(ck, params, opt, true);
-    int64_t steps;
-    memcpy(&steps, step->data, sizeof steps);
     cg_optim_set_step_count(opt, steps);
     return CG_OK;
 }

@@ -7,6 +7,9 @@ safetensors code) and a pure-Python MLP forward pass, for the CLI tests.
   safetensors_py.py loss FILE.safetensors DATA.csv
       checks FILE against the format spec and prints the model's mean
       cross-entropy and accuracy on DATA (header row, 4 features, class)
+  safetensors_py.py tamper IN OUT KEY=VALUE... [NAME:=INT...]
+      copies IN with __metadata__ KEY set to VALUE and the I64 scalar tensor
+      NAME set to INT, as someone editing a checkpoint by hand would
 """
 import json
 import math
@@ -87,6 +90,25 @@ def loss(path, csv_path):
     print("%.8f %.8f" % (total / n, right / n))
 
 
+def tamper(src, dst, edits):
+    raw = open(src, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = raw[8 + n:]
+    for edit in edits:
+        if ":=" in edit:
+            name, value = edit.split(":=", 1)
+            begin, end = header[name]["data_offsets"]
+            data = data[:begin] + struct.pack("<q", int(value)) + data[end:]
+        else:
+            key, value = edit.split("=", 1)
+            header["__metadata__"][key] = value
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(dst, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+
+
 def main():
     if sys.argv[1] == "write":
         t = weights()
@@ -99,6 +121,8 @@ def main():
         write(sys.argv[2], t)
     elif sys.argv[1] == "loss":
         loss(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "tamper":
+        tamper(sys.argv[2], sys.argv[3], sys.argv[4:])
 
 
 if __name__ == "__main__":
