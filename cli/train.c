@@ -206,7 +206,7 @@ static int check_mid_epoch_resume(const session *s)
     const cg_train_config *was = &s->ck->spec->train, *now = &s->spec->train;
     if (s->ck->state.batch_in_epoch == 0) return EXIT_OK;
     if (was->batch == now->batch && was->seed == now->seed && was->shuffle == now->shuffle &&
-        s->ck->state.seen <= s->train->count)
+        s->ck->state.seen < s->train->count)
         return EXIT_OK;
     return cli_fail(EXIT_USAGE, CMD,
                     "%s was saved inside epoch %lld; resume it with the same data, --batch "
@@ -215,9 +215,29 @@ static int check_mid_epoch_resume(const session *s)
                     (unsigned long long)was->seed);
 }
 
+/* A checkpoint's stored train.epochs is its run's total (--epochs applied),
+ * which the run never passes, and inside an epoch the batches done account
+ * for exactly the samples seen: a file that says otherwise was altered. */
+static int check_resume_position(const session *s)
+{
+    const cg_train_state *st = &s->ck->state;
+    const cg_train_config *was = &s->ck->spec->train;
+    bool ok = st->epoch <= was->epochs;
+    if (st->batch_in_epoch > 0)
+        ok = ok && st->epoch < was->epochs && st->seen % was->batch == 0 &&
+             st->seen / was->batch == st->batch_in_epoch;
+    if (ok) return EXIT_OK;
+    return cli_fail(EXIT_USAGE, CMD,
+                    "%s: the training state in __metadata__ (epoch %lld, batch %lld, %lld samples "
+                    "seen) does not fit its model's train settings (epochs %lld, batch %lld)",
+                    s->args.resume, (long long)st->epoch, (long long)st->batch_in_epoch,
+                    (long long)st->seen, (long long)was->epochs, (long long)was->batch);
+}
+
 static int resume_state(session *s)
 {
-    int code = check_mid_epoch_resume(s);
+    int code = check_resume_position(s);
+    if (code == EXIT_OK) code = check_mid_epoch_resume(s);
     if (code == EXIT_OK) code = load_weights(s, s->args.resume, s->ck->file);
     if (code != EXIT_OK) return code;
     if (cg_checkpoint_restore_optim(s->ck, s->model, s->opt) != CG_OK)

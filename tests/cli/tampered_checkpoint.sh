@@ -33,6 +33,15 @@ tampered '__metadata__ "epoch" is missing or not an integer' epoch=-1
 tampered '__metadata__ "step" is missing or not an integer' step=9223372036854775807
 tampered '__metadata__ "epoch_correct" is missing or not an integer' epoch_correct=-7
 tampered '__metadata__ step 4 is less than the 1000000 epochs' epoch=1000000
+# More epochs than the run's total (was "already trained; nothing to do",
+# exit 0), and a mid-epoch position that does not match the samples seen.
+tampered 'the training state in __metadata__ (epoch 3, batch 0' epoch=3 step=4 optim.step:=4
+tampered 'the training state in __metadata__ (epoch 0, batch 2, 64 samples' epoch=0 batch_in_epoch=2 epoch_seen=64 epoch_seconds=1
+# 4 of 4 batches done yet still inside the epoch (was: the epoch finished
+# with no step and its figures made up).
+$ST tamper "$WORK/ck.safetensors" "$WORK/t.safetensors" epoch=0 batch_in_epoch=4 epoch_seen=64 epoch_seconds=1
+expect_exit 2 "$CGRAD" train --resume "$WORK/t.safetensors" --data "csv:$WORK/d.csv" --epochs 3 "${THREADS[@]}"
+expect_in "t.safetensors was saved inside epoch 1" "$WORK/err"
 # Sums and the RNG.
 tampered '__metadata__ "epoch_loss_sum" is missing or not a finite number' epoch_loss_sum=nan
 tampered '__metadata__ "rng_state" or "rng_inc" is missing or not a PCG state' rng_inc=4
