@@ -350,6 +350,11 @@ static int run_training(session *s)
     cli_progress_clear(&progress);
     if (status != CG_OK) return report_failure(s, status);
     print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    /* Ctrl-C during the last step or the last validation: the run finished
+     * (and was saved), but the user asked to stop, so say so and exit 130. */
+    if (interrupt_flag)
+        return cli_fail(EXIT_INTERRUPTED, CMD, "interrupted as the last epoch finished; the run is "
+                                               "complete%s", s->args.save ? " and saved" : "");
     return EXIT_OK;
 }
 

@@ -201,9 +201,30 @@ static void report_batch(run *r, int64_t epoch, double t0)
     r->o->on_batch(r->o->user, &p);
 }
 
+/* Finite gradients can still carry the weights to Inf (a huge learning
+ * rate): such weights must never replace the last good checkpoint. */
+static cg_status check_weights(run *r)
+{
+    if (all_finite(cg_params_data(r->params), cg_params_numel(r->params))) return CG_OK;
+    const char *name = "?";
+    for (size_t i = 0; i < cg_params_count(r->params); i++) {
+        const cg_tensor *t = cg_params_at(r->params, i);
+        if (!all_finite(t->data, t->size)) {
+            name = t->name;
+            break;
+        }
+    }
+    return cg_set_error(CG_ERR_NUMERIC,
+                        "after step %lld the weights of \"%s\" are not finite (NaN or Inf); "
+                        "stopped without saving them",
+                        (long long)r->state->step, name);
+}
+
 static cg_status save(run *r)
 {
     if (!r->o->save_path) return CG_OK;
+    cg_status s = check_weights(r);
+    if (s != CG_OK) return s;
     return cg_checkpoint_save(r->o->save_path, r->model, r->o->save_spec, r->opt, r->state);
 }
 
@@ -260,7 +281,10 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
 static cg_status run_epoch(run *r, int64_t epoch)
 {
     float lr = cg_schedule_lr(&r->o->schedule, epoch);
-    if (!isfinite(lr)) return cg_last_status();
+    if (isnan(lr) && cg_last_status() != CG_OK) return cg_last_status(); /* invalid schedule */
+    if (!isfinite(lr))
+        return cg_set_error(CG_ERR_NUMERIC, "the learning rate of epoch %lld overflows (%g)",
+                            (long long)epoch + 1, (double)lr);
     cg_optim_set_lr(r->opt, lr);
     r->state->lr = lr;
     epoch_order(r, epoch);

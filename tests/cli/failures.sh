@@ -82,6 +82,25 @@ grep -qE "step [0-9]+ \(epoch 2, batch [0-9]+\): the (loss is (NaN|infinite)|gra
 expect_in "was left as it was" "$WORK/err"
 cmp "$WORK/good.safetensors" "$WORK/good.copy" || fail "NaN stop modified the last checkpoint"
 ls "$WORK" | grep -q '\.tmp' && fail "temporary file left behind"
+# Finite loss and gradients can still carry the weights to Inf: regression
+# targets of 1e15 give gradients ~1e16, and epoch 2's lr of 1e28 makes the
+# update overflow. With one batch per epoch that step is the epoch's last,
+# right before its save; the checkpoint of epoch 1 must survive it.
+for i in $(seq 16); do echo "$((i % 3)),$((i % 5)),1,$((i % 2)),1e15"; done >"$WORK/huge.csv"
+cat >"$WORK/overflow.json" <<'JSON'
+{"input": [4], "layers": [{"type": "dense", "units": 1}], "loss": "mse",
+ "optimizer": {"type": "sgd", "lr": 1e-10},
+ "schedule": {"type": "step", "step_size": 1, "gamma": 1e38},
+ "train": {"epochs": 1, "batch": 16}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/overflow.json" --data "csv:$WORK/huge.csv" \
+    --save "$WORK/one.safetensors" "${THREADS[@]}"
+cp "$WORK/one.safetensors" "$WORK/one.copy"
+expect_exit 1 "$CGRAD" train --resume "$WORK/one.safetensors" --data "csv:$WORK/huge.csv" \
+    --epochs 2 --save "$WORK/one.safetensors" "${THREADS[@]}"
+expect_in 'the weights of "layers.0.' "$WORK/err"
+expect_in "was left as it was" "$WORK/err"
+cmp "$WORK/one.safetensors" "$WORK/one.copy" || fail "exploded weights replaced the last checkpoint"
 
 # --- saving: an impossible path is refused before training; a save that
 # fails half-way (file size limit) leaves the old checkpoint intact.
