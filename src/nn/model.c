@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct model_step {
@@ -314,6 +315,14 @@ static cg_status check_entry(const cg_tensor *p, const cg_st_entry *e)
     if (!same)
         return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" has shape %s, the model needs %s",
                             p->name, got, cg_shape_str(p, want, sizeof want));
+    /* Loading NaN/Inf weights would only fail later, as a NaN loss or NaN
+     * predictions; refuse them here, where the file is to blame. */
+    const float *v = e->data;
+    for (int64_t i = 0; i < p->size; i++)
+        if (!isfinite(v[i]))
+            return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" holds a non-finite value (%g) at "
+                                               "element %lld",
+                                p->name, (double)v[i], (long long)i);
     return CG_OK;
 }
 

@@ -51,4 +51,9 @@ expect_in 'tensor "layers.2.bias" is missing' "$WORK/err"
 $ST write "$WORK/shape.safetensors" --reshape layers.0.weight
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --init "$WORK/shape.safetensors"
 expect_in 'tensor "layers.0.weight" has shape [4, 5], the model needs [5, 4]' "$WORK/err"
+$ST write "$WORK/nan.safetensors" --nan layers.2.weight
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --init "$WORK/nan.safetensors"
+expect_in 'tensor "layers.2.weight" holds a non-finite value (nan) at element 0' "$WORK/err"
+expect_exit 2 "$CGRAD" eval "$WORK/nan.safetensors" --model "$WORK/model.json" --data "csv:$WORK/d.csv"
+expect_in "non-finite" "$WORK/err"
 echo "ok"

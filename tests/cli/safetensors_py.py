@@ -2,7 +2,7 @@
 """An independent safetensors reader/writer (struct + json only, no cgrad or
 safetensors code) and a pure-Python MLP forward pass, for the CLI tests.
 
-  safetensors_py.py write OUT.safetensors [--drop NAME] [--reshape NAME]
+  safetensors_py.py write OUT.safetensors [--drop NAME] [--reshape NAME] [--nan NAME]
       writes deterministic weights for the 4-5-3 tanh MLP of init_independent.sh
   safetensors_py.py loss FILE.safetensors DATA.csv
       checks FILE against the format spec and prints the model's mean
@@ -118,6 +118,9 @@ def main():
         if "--reshape" in args:
             name = args[args.index("--reshape") + 1]
             t[name] = (list(reversed(t[name][0])), t[name][1])
+        if "--nan" in args:
+            name = args[args.index("--nan") + 1]
+            t[name] = (t[name][0], [float("nan")] + list(t[name][1][1:]))
         write(sys.argv[2], t)
     elif sys.argv[1] == "loss":
         loss(sys.argv[2], sys.argv[3])
