@@ -22,15 +22,6 @@ static void usage(FILE *out)
           out);
 }
 
-static void shape_text(int ndim, const int64_t *shape, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 (long long)shape[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
 /* 1234567 -> "1,234,567": parameter counts are read at a glance. */
 static const char *grouped(int64_t v, char *buf, size_t size)
 {
@@ -79,14 +70,14 @@ static void print_schedule(const cg_model_spec *spec)
 static void print_model(const cg_model_spec *spec)
 {
     char buf[128], num[32];
-    shape_text(spec->input_ndim, spec->input, buf, sizeof buf);
+    cg_dims_str(spec->input_ndim, spec->input, buf, sizeof buf);
     printf("input: %s\n", buf);
     printf("%4s  %-28s %-16s %12s\n", "#", "layer", "output", "parameters");
     for (size_t i = 0; i < spec->n_layers; i++) {
         const cg_layer_spec *l = &spec->layers[i];
         char name[64], out[64];
         layer_text(l, name, sizeof name);
-        shape_text(l->out_ndim, l->out_shape, out, sizeof out);
+        cg_dims_str(l->out_ndim, l->out_shape, out, sizeof out);
         printf("%4zu  %-28s %-16s %12s\n", i, name, out, grouped(l->n_params, num, sizeof num));
     }
     printf("parameters: %s (%.2f MiB as float32)\n", grouped(spec->n_params, num, sizeof num),
@@ -137,7 +128,7 @@ static void print_tensors(const cg_st_file *f, bool list)
             params++;
         if (list) {
             char shape[128];
-            shape_text(e->ndim, e->shape, shape, sizeof shape);
+            cg_dims_str(e->ndim, e->shape, shape, sizeof shape);
             printf("  %-40s %s %s\n", e->name, dtype_name(e->dtype), shape);
         }
     }

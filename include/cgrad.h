@@ -115,8 +115,10 @@ typedef struct cg_tensor {
 /* Heap tensor (zero-filled), independent of any context. Free with cg_tensor_free. */
 cg_tensor *cg_tensor_create(int ndim, const int64_t *shape);
 void cg_tensor_free(cg_tensor *t);
-/* Writes "[2, 3, 4]" into buf; returns buf. */
+/* Writes "[2, 3, 4]" into buf (truncated to fit); returns buf. */
 const char *cg_shape_str(const cg_tensor *t, char *buf, size_t bufsize);
+/* The same for a shape given as ndim dimensions. */
+const char *cg_dims_str(int ndim, const int64_t *dims, char *buf, size_t bufsize);
 bool cg_tensor_same_shape(const cg_tensor *a, const cg_tensor *b);
 /* Marks a tensor as a leaf whose gradient is wanted (e.g. an input). */
 void cg_tensor_set_requires_grad(cg_tensor *t, bool requires_grad);

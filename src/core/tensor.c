@@ -108,19 +108,21 @@ void cg_tensor_free(cg_tensor *t)
     free(t);
 }
 
+const char *cg_dims_str(int ndim, const int64_t *dims, char *buf, size_t bufsize)
+{
+    if (!buf || bufsize == 0) return buf;
+    size_t used = (size_t)snprintf(buf, bufsize, "[");
+    for (int i = 0; i < ndim && dims && used < bufsize; i++)
+        used += (size_t)snprintf(buf + used, bufsize - used, i ? ", %lld" : "%lld",
+                                 (long long)dims[i]);
+    if (used < bufsize) snprintf(buf + used, bufsize - used, "]");
+    return buf;
+}
+
 const char *cg_shape_str(const cg_tensor *t, char *buf, size_t bufsize)
 {
-    size_t pos = 0;
-    if (!buf || bufsize == 0) return buf;
-    if (!t) {
-        snprintf(buf, bufsize, "(null)");
-        return buf;
-    }
-    pos += (size_t)snprintf(buf, bufsize, "[");
-    for (int i = 0; i < t->ndim && pos < bufsize; i++)
-        pos += (size_t)snprintf(buf + pos, bufsize - pos, i ? ", %lld" : "%lld",
-                                (long long)t->shape[i]);
-    if (pos < bufsize) snprintf(buf + pos, bufsize - pos, "]");
+    if (t) return cg_dims_str(t->ndim, t->shape, buf, bufsize);
+    if (buf && bufsize) snprintf(buf, bufsize, "(null)");
     return buf;
 }
 

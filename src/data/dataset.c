@@ -27,15 +27,6 @@ void cg_dataset_free(cg_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
-static void shape_to_str(int ndim, const int64_t *shape, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 (long long)shape[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
 cg_status cg__check_sample_shape(const char *what, int ndim, const int64_t *shape,
                                  int64_t sample_size)
 {
@@ -50,7 +41,7 @@ cg_status cg__check_sample_shape(const char *what, int ndim, const int64_t *shap
     }
     if (n != sample_size) {
         char buf[160];
-        shape_to_str(ndim, shape, buf, sizeof buf);
+        cg_dims_str(ndim, shape, buf, sizeof buf);
         return cg_set_error(CG_ERR_ARG,
                             "%s: sample shape %s has %lld elements but each sample has %lld values",
                             what, buf, (long long)n, (long long)sample_size);

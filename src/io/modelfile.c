@@ -292,15 +292,6 @@ static bool checked_add(int64_t a, int64_t b, int64_t *out)
     return true;
 }
 
-static void shape_text(int ndim, const int64_t *shape, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 (long long)shape[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
 static bool shape_numel(int ndim, const int64_t *shape, int64_t *out)
 {
     int64_t n = 1;
@@ -339,7 +330,7 @@ static cg_status infer_dense(cg_layer_spec *l, json_path *p)
 {
     if (l->in_ndim != 1) {
         char shape[128];
-        shape_text(l->in_ndim, l->in_shape, shape, sizeof shape);
+        cg_dims_str(l->in_ndim, l->in_shape, shape, sizeof shape);
         return fail(p, "dense needs a flat input, got %s; add {\"type\": \"flatten\"} before it",
                     shape);
     }
@@ -498,7 +489,7 @@ static cg_status check_loss_fits_output(const cg_model_spec *spec, json_path *p)
 {
     if (spec->loss != CG_LOSS_CROSS_ENTROPY) return CG_OK;
     char shape[128];
-    shape_text(spec->output_ndim, spec->output, shape, sizeof shape);
+    cg_dims_str(spec->output_ndim, spec->output, shape, sizeof shape);
     if (spec->output_ndim != 1)
         return fail(p, "cross_entropy needs the model's output to be [classes], got %s; add a "
                        "flatten and a dense layer", shape);

@@ -254,17 +254,10 @@ static cg_status check_sample_shape(const cg_model_spec *spec, const cg_dataset 
     bool same = d->sample_ndim == spec->input_ndim;
     for (int i = 0; same && i < d->sample_ndim; i++) same = d->sample_shape[i] == spec->input[i];
     if (same) return CG_OK;
-    char got[128] = "[", want[128] = "[";
-    for (int i = 0; i < d->sample_ndim; i++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
-                 (long long)d->sample_shape[i]);
-    for (int i = 0; i < spec->input_ndim; i++)
-        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? ", " : "",
-                 (long long)spec->input[i]);
-    strcat(got, "]");
-    strcat(want, "]");
+    char got[160], want[160];
     return cg_set_error(CG_ERR_ARG, "%s: samples have shape %s, the model's input is %s",
-                        d->source, got, want);
+                        d->source, cg_dims_str(d->sample_ndim, d->sample_shape, got, sizeof got),
+                        cg_dims_str(spec->input_ndim, spec->input, want, sizeof want));
 }
 
 static cg_status check_targets(const cg_model_spec *spec, const cg_dataset *d)
@@ -300,21 +293,17 @@ cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data)
 
 static cg_status check_entry(const cg_tensor *p, const cg_st_entry *e)
 {
-    char want[96], got[96] = "[";
+    char want[160], got[160];
     if (!e) return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" is missing", p->name);
     if (e->dtype != CG_DTYPE_F32)
         return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" must be F32, the file has another dtype",
                             p->name);
     bool same = e->ndim == p->ndim;
-    for (int d = 0; d < e->ndim; d++) {
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "",
-                 (long long)e->shape[d]);
-        same = same && d < p->ndim && e->shape[d] == p->shape[d];
-    }
-    snprintf(got + strlen(got), sizeof got - strlen(got), "]");
+    for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == p->shape[d];
     if (!same)
         return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" has shape %s, the model needs %s",
-                            p->name, got, cg_shape_str(p, want, sizeof want));
+                            p->name, cg_dims_str(e->ndim, e->shape, got, sizeof got),
+                            cg_shape_str(p, want, sizeof want));
     /* Loading NaN/Inf weights would only fail later, as a NaN loss or NaN
      * predictions; refuse them here, where the file is to blame. */
     const float *v = e->data;
