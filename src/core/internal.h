@@ -99,6 +99,9 @@ cg_tensor *cg__shape_error(const char *op, const cg_tensor *a, const cg_tensor *
 /* Sum of n floats in double, in fixed chunks: the same result for any
  * thread count (ops/reduce.c). */
 double cg__sum_all(const float *x, int64_t n);
+/* dst[c] (=, or += when acc) s·Σ_r src[r·inner + c], each column summed in
+ * row order whatever the thread count (ops/reduce.c). */
+void cg__sum_rows(float *dst, const float *src, float s, int64_t rows, int64_t inner, bool acc);
 
 /* Argument guard used by every op: returns true if any input is NULL (the
  * error was set by the op that produced it, or is set here). */

@@ -180,24 +180,6 @@ static void scaled_copy(float *dst, const float *src, float s, int64_t n, bool a
     }
 }
 
-#define COL_BLOCK 256
-
-/* dst[c] (= or +=) s·Σ_r src[r·inner + c]: column blocks split across
- * threads, each column summed in row order. */
-static void sum_rows(float *dst, const float *src, float s, int64_t rows, int64_t inner,
-                     bool acc)
-{
-#pragma omp parallel for schedule(static) if (rows * inner > 32768)
-    for (int64_t c0 = 0; c0 < inner; c0 += COL_BLOCK) {
-        int64_t len = inner - c0 < COL_BLOCK ? inner - c0 : COL_BLOCK;
-        float col[COL_BLOCK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            const float *row = src + r * inner + c0;
-            for (int64_t c = 0; c < len; c++) col[c] += row[c];
-        }
-        for (int64_t c = 0; c < len; c++) dst[c0 + c] = (acc ? dst[c0 + c] : 0.0f) + s * col[c];
-    }
-}
 
 /* Any broadcast: each element of operand k sums the output positions it
  * was repeated to. The innermost repeated dim is a plain strided loop; an
@@ -255,7 +237,7 @@ static void reduce_to_operand(float *dst, bool acc, const float *src, float s, c
     else if (size == 1)
         dst[0] = (acc ? dst[0] : 0.0f) + s * (float)cg__sum_all(src, bc->n);
     else if ((inner = row_length(bc, op)) > 0)
-        sum_rows(dst, src, s, bc->n / inner, inner, acc);
+        cg__sum_rows(dst, src, s, bc->n / inner, inner, acc);
     else
         sum_strided(dst, src, s, bc, k, size, acc);
 }

@@ -79,26 +79,6 @@ cg_tensor *cg_matmul(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, bool trans_a, bool
 /* y = act(z), z = x·wᵀ + b with x [N,in], w [out,in], b [out]. Backward:
  *   dz = dy ⊙ act'(z);  dw += dzᵀ·x;  db += Σ_rows dz;  dx += dz·w */
 
-#define BIAS_BLOCK 64
-
-static void bias_grad(const float *dz, float *db, int64_t rows, int64_t cols, bool acc)
-{
-    /* Blocks of columns split across threads; within a block the rows are
-     * added in order, a whole row segment at a time (contiguous, so it
-     * vectorises). Each column's sum runs in row order whatever the thread
-     * count, so the result does not depend on it. */
-#pragma omp parallel for schedule(static) if (rows * cols > 32768)
-    for (int64_t c0 = 0; c0 < cols; c0 += BIAS_BLOCK) {
-        int64_t width = cols - c0 < BIAS_BLOCK ? cols - c0 : BIAS_BLOCK;
-        float s[BIAS_BLOCK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            const float *row = dz + r * cols + c0;
-            for (int64_t c = 0; c < width; c++) s[c] += row[c];
-        }
-        for (int64_t c = 0; c < width; c++) db[c0 + c] = acc ? db[c0 + c] + s[c] : s[c];
-    }
-}
-
 static void linear_backward(cg_ctx *ctx, cg_node *node)
 {
     cg_tensor *x = node->inputs[0], *w = node->inputs[1], *y = node->out;
@@ -116,7 +96,7 @@ static void linear_backward(cg_ctx *ctx, cg_node *node)
     float *dw = cg__grad_dest(ctx, w, &acc);
     if (dw) gemm(true, false, out, in, N, dz, out, x->data, in, acc, dw);
     float *db = b ? cg__grad_dest(ctx, b, &acc) : NULL;
-    if (db) bias_grad(dz, db, N, out, acc);
+    if (db) cg__sum_rows(db, dz, 1.0f, N, out, acc);
     float *dx = cg__grad_dest(ctx, x, &acc);
     if (dx) gemm(false, false, N, in, out, dz, out, w->data, in, acc, dx);
 }

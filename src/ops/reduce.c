@@ -123,3 +123,22 @@ cg_tensor *cg_mean(cg_ctx *ctx, cg_tensor *x, int axis, bool keepdim)
 {
     return reduce(ctx, &cg_op_mean, x, axis, keepdim);
 }
+
+#define COL_BLOCK 256
+
+/* dst[c] (= or +=) s·Σ_r src[r·inner + c]: column blocks split across
+ * threads, each column summed in row order. */
+void cg__sum_rows(float *dst, const float *src, float s, int64_t rows, int64_t inner,
+                  bool acc)
+{
+#pragma omp parallel for schedule(static) if (rows * inner > 32768)
+    for (int64_t c0 = 0; c0 < inner; c0 += COL_BLOCK) {
+        int64_t len = inner - c0 < COL_BLOCK ? inner - c0 : COL_BLOCK;
+        float col[COL_BLOCK] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = src + r * inner + c0;
+            for (int64_t c = 0; c < len; c++) col[c] += row[c];
+        }
+        for (int64_t c = 0; c < len; c++) dst[c0 + c] = (acc ? dst[c0 + c] : 0.0f) + s * col[c];
+    }
+}
