@@ -1,4 +1,5 @@
-/* Model files: JSON text -> validated cg_model_spec, and back.
+/* Model files: JSON text -> validated cg_model_spec. Writing a spec back as
+ * JSON is modelfile_write.c; its training-memory estimate, modelfile_memory.c.
  *
  * Everything is checked before anything is built, and every message starts
  * with the JSON path of the offending value, because a model file is written
@@ -7,6 +8,7 @@
  * unflattened image, a product that overflows) is refused here too. */
 #include "internal.h"
 #include "fileio.h"
+#include "modelfile_internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Model files are small; anything larger is a mistake (e.g. a data file). */
 #define MODEL_FILE_MAX_BYTES (16u << 20)
@@ -278,28 +279,8 @@ static cg_status require_object(const cJSON *v, json_path *p)
 
 /* ------------------------------------------------------------ shapes */
 
-static bool checked_mul(int64_t a, int64_t b, int64_t *out)
-{
-    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return false;
-    *out = a * b;
-    return true;
-}
-
-static bool checked_add(int64_t a, int64_t b, int64_t *out)
-{
-    if (a < 0 || b < 0 || a > INT64_MAX - b) return false;
-    *out = a + b;
-    return true;
-}
-
-static bool shape_numel(int ndim, const int64_t *shape, int64_t *out)
-{
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        if (!checked_mul(n, shape[i], &n)) return false;
-    *out = n;
-    return true;
-}
+/* Overflow checks (checked_mul, checked_add, shape_numel) live in
+ * modelfile_internal.h, shared with the memory estimate. */
 
 static cg_status parse_input(const cJSON *root, json_path *p, cg_model_spec *spec)
 {
@@ -690,77 +671,6 @@ static cg_status parse_train(const cJSON *root, json_path *p, cg_model_spec *spe
     return s;
 }
 
-/* ------------------------------------------------------------ memory */
-
-static int optim_state_buffers(const cg_optim_config *c)
-{
-    switch (c->kind) {
-    case CG_OPTIM_SGD: return c->momentum > 0.0f;
-    case CG_OPTIM_ADAM:
-    case CG_OPTIM_ADAMW: return c->amsgrad ? 3 : 2;
-    case CG_OPTIM_RMSPROP: return 1 + (c->momentum > 0.0f) + c->centered;
-    case CG_OPTIM_ADAGRAD: return 1;
-    }
-    return 3;
-}
-
-cg_status cg_model_spec_memory(const cg_model_spec *spec, int64_t batch, uint64_t *bytes)
-{
-    if (!spec || !bytes || batch < 1) return cg_set_error(CG_ERR_ARG, "cg_model_spec_memory: bad argument");
-    /* Parameters: values, gradients and the optimizer's buffers. */
-    int64_t param_floats, act_per_sample = 0, act_floats, total;
-    bool ok = checked_mul(spec->n_params, 2 + optim_state_buffers(&spec->optim), &param_floats);
-    ok = ok && shape_numel(spec->input_ndim, spec->input, &act_per_sample);
-    for (size_t i = 0; ok && i < spec->n_layers; i++) {
-        int64_t out;
-        /* Each layer's output and its gradient. */
-        ok = shape_numel(spec->layers[i].out_ndim, spec->layers[i].out_shape, &out) &&
-             checked_mul(out, 2, &out) && checked_add(act_per_sample, out, &act_per_sample);
-    }
-    ok = ok && checked_mul(act_per_sample, batch, &act_floats) &&
-         checked_add(param_floats, act_floats, &total) && checked_mul(total, 4, &total);
-    if (!ok)
-        return cg_set_error(CG_ERR_NOMEM, "model too large: training it needs more than 8 EiB "
-                                          "(%lld parameters)", (long long)spec->n_params);
-    *bytes = (uint64_t)total;
-    return CG_OK;
-}
-
-static uint64_t physical_memory(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0) return UINT64_MAX; /* unknown: let the allocator decide */
-    return (uint64_t)pages * (uint64_t)page;
-}
-
-static void bytes_text(double bytes, char *buf, size_t size)
-{
-    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    int u = 0;
-    while (bytes >= 1024.0 && u < 6) {
-        bytes /= 1024.0;
-        u++;
-    }
-    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-}
-
-cg_status cg_model_spec_check_memory(const cg_model_spec *spec, int64_t batch)
-{
-    uint64_t need;
-    cg_status s = cg_model_spec_memory(spec, batch, &need);
-    if (s != CG_OK) return s;
-    uint64_t have = physical_memory();
-    if (need <= have) return CG_OK;
-    char need_text[32], have_text[32];
-    bytes_text((double)need, need_text, sizeof need_text);
-    bytes_text((double)have, have_text, sizeof have_text);
-    return cg_set_error(CG_ERR_NOMEM,
-                        "model too large: training it needs %s (%lld parameters with their "
-                        "gradients and optimizer state, plus activations for batch %lld), more "
-                        "than this machine's %s of memory",
-                        need_text, (long long)spec->n_params, (long long)batch, have_text);
-}
-
 /* ------------------------------------------------------------ top level */
 
 static cg_status parse_root(const cJSON *root, cg_model_spec *spec)
@@ -873,144 +783,4 @@ cg_schedule cg_model_spec_schedule(const cg_model_spec *spec, float lr, int64_t 
     if (s.kind == CG_SCHED_COSINE && s.t_max == 0)
         s.t_max = epochs - s.warmup > 1 ? epochs - s.warmup : 1;
     return s;
-}
-
-/* ------------------------------------------------------------ back to JSON */
-
-/* The shortest decimal that reads back as the same float, so a saved model
- * file shows 0.001 rather than 0.0010000000474974513. */
-static cJSON *float_json(float v)
-{
-    char buf[32];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
-        if (strtof(buf, NULL) == v) break;
-    }
-    return cJSON_CreateRaw(buf);
-}
-
-static void add_float(cJSON *obj, const char *key, float v)
-{
-    cJSON_AddItemToObject(obj, key, float_json(v));
-}
-
-static void add_int(cJSON *obj, const char *key, int64_t v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", (long long)v);
-    cJSON_AddItemToObject(obj, key, cJSON_CreateRaw(buf));
-}
-
-static cJSON *layer_json(const cg_layer_spec *l)
-{
-    cJSON *o = cJSON_CreateObject();
-    switch (l->kind) {
-    case CG_LAYER_DENSE:
-        cJSON_AddStringToObject(o, "type", "dense");
-        add_int(o, "units", l->units);
-        cJSON_AddStringToObject(o, "activation", cg_activation_name(l->activation));
-        cJSON_AddBoolToObject(o, "bias", l->bias);
-        break;
-    case CG_LAYER_DROPOUT:
-        cJSON_AddStringToObject(o, "type", "dropout");
-        add_float(o, "rate", l->rate);
-        break;
-    case CG_LAYER_FLATTEN: cJSON_AddStringToObject(o, "type", "flatten"); break;
-    case CG_LAYER_ACTIVATION:
-        cJSON_AddStringToObject(o, "type", cg_activation_name(l->activation));
-        if (l->activation == CG_ACT_LEAKY_RELU) add_float(o, "negative_slope", l->act_param);
-        if (l->activation == CG_ACT_ELU) add_float(o, "alpha", l->act_param);
-        break;
-    }
-    return o;
-}
-
-static cJSON *optimizer_json(const cg_optim_config *c)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", cg_optim_kind_name(c->kind));
-    add_float(o, "lr", c->lr);
-    switch (c->kind) {
-    case CG_OPTIM_SGD:
-        add_float(o, "momentum", c->momentum);
-        add_float(o, "dampening", c->dampening);
-        cJSON_AddBoolToObject(o, "nesterov", c->nesterov);
-        break;
-    case CG_OPTIM_ADAM:
-    case CG_OPTIM_ADAMW: {
-        cJSON *betas = cJSON_AddArrayToObject(o, "betas");
-        cJSON_AddItemToArray(betas, float_json(c->beta1));
-        cJSON_AddItemToArray(betas, float_json(c->beta2));
-        add_float(o, "eps", c->eps);
-        cJSON_AddBoolToObject(o, "amsgrad", c->amsgrad);
-        break;
-    }
-    case CG_OPTIM_RMSPROP:
-        add_float(o, "alpha", c->alpha);
-        add_float(o, "eps", c->eps);
-        add_float(o, "momentum", c->momentum);
-        cJSON_AddBoolToObject(o, "centered", c->centered);
-        break;
-    case CG_OPTIM_ADAGRAD:
-        add_float(o, "lr_decay", c->lr_decay);
-        add_float(o, "initial_accumulator_value", c->initial_accumulator_value);
-        add_float(o, "eps", c->eps);
-        break;
-    }
-    add_float(o, "weight_decay", c->weight_decay);
-    return o;
-}
-
-static cJSON *schedule_json(const cg_schedule *s)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", cg_schedule_kind_name(s->kind));
-    if (s->kind == CG_SCHED_STEP) add_int(o, "step_size", s->step_size);
-    if (s->kind == CG_SCHED_STEP || s->kind == CG_SCHED_EXPONENTIAL) add_float(o, "gamma", s->gamma);
-    if (s->kind == CG_SCHED_COSINE) {
-        if (s->t_max > 0) add_int(o, "t_max", s->t_max);
-        add_float(o, "eta_min", s->eta_min);
-    }
-    add_int(o, "warmup_epochs", s->warmup);
-    add_float(o, "warmup_start_factor", s->warmup_start_factor);
-    return o;
-}
-
-static cJSON *train_json(const cg_train_config *t)
-{
-    cJSON *o = cJSON_CreateObject();
-    add_int(o, "epochs", t->epochs);
-    add_int(o, "batch", t->batch);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->seed);
-    cJSON_AddItemToObject(o, "seed", cJSON_CreateRaw(buf));
-    cJSON_AddBoolToObject(o, "shuffle", t->shuffle);
-    add_float(o, "clip_grad_norm", t->clip_grad_norm);
-    return o;
-}
-
-char *cg_model_spec_to_json(const cg_model_spec *spec)
-{
-    if (!spec) {
-        cg_set_error(CG_ERR_ARG, "cg_model_spec_to_json: spec is NULL");
-        return NULL;
-    }
-    cJSON *root = cJSON_CreateObject();
-    cJSON *input = cJSON_AddArrayToObject(root, "input");
-    for (int i = 0; i < spec->input_ndim; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld", (long long)spec->input[i]);
-        cJSON_AddItemToArray(input, cJSON_CreateRaw(buf));
-    }
-    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    for (size_t i = 0; i < spec->n_layers; i++)
-        cJSON_AddItemToArray(layers, layer_json(&spec->layers[i]));
-    cJSON_AddStringToObject(root, "loss", cg_loss_name(spec->loss));
-    cJSON_AddItemToObject(root, "optimizer", optimizer_json(&spec->optim));
-    cJSON_AddItemToObject(root, "schedule", schedule_json(&spec->schedule));
-    cJSON_AddItemToObject(root, "train", train_json(&spec->train));
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text) cg_set_error(CG_ERR_NOMEM, "cg_model_spec_to_json: out of memory");
-    return text;
 }
