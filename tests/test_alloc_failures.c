@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "cgrad.h"
 
@@ -127,10 +128,54 @@ static void every_allocation_failure_is_reported(void **state)
     rmdir(dir);
 }
 
+/* cJSON lives in its own shared library, out of reach of --wrap, so its
+ * allocations are routed through the wrapper with cJSON_InitHooks. A model
+ * file written back must be whole or refused: a dropped key would read back
+ * as a different model. */
+static void model_file_write_is_whole_or_refused(void **state)
+{
+    (void)state;
+    static const char *const model =
+        "{\"input\": [1, 4, 4], \"layers\": [{\"type\": \"flatten\"},"
+        " {\"type\": \"dense\", \"units\": 8, \"activation\": \"relu\"},"
+        " {\"type\": \"dropout\", \"rate\": 0.25}, {\"type\": \"leaky_relu\"},"
+        " {\"type\": \"dense\", \"units\": 3}], \"loss\": \"cross_entropy\","
+        " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.002},"
+        " \"schedule\": {\"type\": \"cosine\", \"warmup_epochs\": 1},"
+        " \"train\": {\"epochs\": 2, \"batch\": 4, \"seed\": 7}}";
+    cg_model_spec *spec;
+    assert_int_equal(cg_model_spec_parse(model, &spec), CG_OK);
+    char *whole = cg_model_spec_to_json(spec);
+    assert_non_null(whole);
+    cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = __wrap_malloc, .free_fn = free});
+    long refused = 0;
+    for (long n = 0;; n++) {
+        countdown = n;
+        injected = false;
+        cg_clear_error();
+        char *text = cg_model_spec_to_json(spec);
+        countdown = -1;
+        if (text) {
+            assert_string_equal(text, whole);
+            free(text);
+        } else {
+            refused++;
+            assert_int_equal(cg_last_status(), CG_ERR_NOMEM);
+        }
+        if (!injected) break;
+        assert_true(n < 10000);
+    }
+    cJSON_InitHooks(NULL);
+    assert_true(refused > 20);
+    free(whole);
+    cg_model_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_allocation_failure_is_reported),
+        cmocka_unit_test(model_file_write_is_whole_or_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
