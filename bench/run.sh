@@ -25,8 +25,10 @@ echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; thread
 echo "# OpenBLAS kernel: $(LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 -c 'import ctypes;l=ctypes.CDLL("libopenblas.so.0");l.openblas_get_corename.restype=ctypes.c_char_p;print(l.openblas_get_corename().decode())' 2>/dev/null || echo unknown)"
 for batch in 64 256; do
   for ((r = 1; r <= runs; r++)); do
+    sleep 1   # let the previous process's threads wind down
     "$build/bench/bench_mlp" --batch "$batch" --threads "$threads" --seed "$r" | tee -a "$results"
     if [[ $have_torch == 1 ]]; then
+      sleep 1
       LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 bench/torch_mlp.py --batch "$batch" \
         --threads "$threads" --seed "$r" | tee -a "$results"
     fi
