@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything cgrad's build, tests and default data need, from Debian.
 # Idempotent: packages already present are left alone. Run as root (or with sudo).
-#   --with-torch   also install PyTorch (Debian's python3-torch), needed only to
-#                  regenerate test fixtures, run the interop tests and benchmarks.
+#   --with-torch   also install PyTorch (Debian's python3-torch) and, when pip
+#                  allows, PyPI's safetensors: needed only to regenerate test
+#                  fixtures, run the interop tests and the benchmarks.
 set -euo pipefail
 
 packages=(
@@ -21,13 +22,20 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
-  echo "install-deps: all packages present"
-  exit 0
+  echo "install-deps: all Debian packages present"
+else
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Test-only, best effort: the reference safetensors implementation (PyPI has
+# it, Debian does not) for tests/cli/safetensors_official.sh, which is skipped
+# without it.
+if [[ "${1:-}" == "--with-torch" ]] && ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+  python3 -m pip install -q safetensors numpy 2>/dev/null ||
+    echo "install-deps: safetensors (PyPI) not installed; its interop test will be skipped"
+fi
