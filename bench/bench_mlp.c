@@ -93,9 +93,8 @@ int main(int argc, char **argv)
     cg_optim *opt = cg_optim_create(m.params, &config);
     cg_ctx *ctx = cg_ctx_create(0);
     int64_t *order = malloc((size_t)train.count * sizeof *order);
-    float *xb = malloc((size_t)(batch * 784) * sizeof *xb);
     int32_t *yb = malloc((size_t)batch * sizeof *yb);
-    if (!opt || !ctx || !order || !xb || !yb) die("setup");
+    if (!opt || !ctx || !order || !yb) die("setup");
     cg_rng rng;
     cg_rng_seed(&rng, seed);
 
@@ -107,8 +106,9 @@ int main(int argc, char **argv)
         for (int64_t s = 0; s < train.count; s += batch) {
             int64_t n = train.count - s < batch ? train.count - s : batch;
             cg_ctx_reset(ctx);
-            cg_dataset_batch(&train, order + s, n, xb, yb, NULL);
-            cg_tensor *x = cg_tensor_from(ctx, 2, (int64_t[]){n, 784}, xb);
+            /* Gather straight into the step's input tensor, as the CLI does. */
+            cg_tensor *x = cg_tensor_new(ctx, 2, (int64_t[]){n, 784});
+            if (!x || cg_dataset_batch(&train, order + s, n, x->data, yb, NULL)) die("batch");
             cg_tensor *loss = cg_cross_entropy(ctx, forward(ctx, &m, x), yb);
             cg_params_zero_grad(m.params);
             if (!loss || cg_backward(ctx, loss) || cg_optim_step(opt)) die("training step");
@@ -125,7 +125,6 @@ int main(int argc, char **argv)
            (double)(train.count * epochs) / seconds, acc, cg_ctx_arena_peak(ctx),
            (double)usage.ru_maxrss / 1024.0);
     free(order);
-    free(xb);
     free(yb);
     cg_ctx_destroy(ctx);
     cg_optim_destroy(opt);
