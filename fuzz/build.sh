@@ -6,10 +6,17 @@ set -eu
 cd "$(dirname "$0")/.."
 CC=${CC:-clang}
 FLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core -Isrc/io"
-CORE="src/core/error.c src/io/fileio.c"
+CORE="src/core/error.c src/core/tensor.c src/core/arena.c src/io/fileio.c"
 mkdir -p fuzz/bin
 $CC $FLAGS -o fuzz/bin/fuzz_safetensors fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE -lcjson -lm
 if [ -d src/data ] && ls src/data/*.c >/dev/null 2>&1; then
   $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lz -lm
   $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lz -lm
 fi
+# The model-file parser reaches name tables across the library (activations,
+# optimizers, schedules), so this target links the whole library but
+# threads.c (gcc's omp.h); OpenMP pragmas are ignored without -fopenmp.
+BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
+LIB_SOURCES=$(find src -name '*.c' ! -name threads.c | sort)
+$CC $FLAGS -Isrc/ops -I/usr/include/x86_64-linux-gnu/openblas-openmp -o fuzz/bin/fuzz_modelfile \
+  fuzz/fuzz_modelfile.c $LIB_SOURCES -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lcjson -lz -lm
