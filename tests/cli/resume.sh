@@ -18,9 +18,14 @@ expect_exit 0 "$CGRAD" train --resume "$WORK/resumed.safetensors" --data "csv:$W
 expect_in "epoch 2/2" "$WORK/out"
 cmp "$WORK/straight.safetensors" "$WORK/resumed.safetensors" \
     || fail "1 epoch + resume differs from 2 epochs straight"
-# The same with the model file given again, and --log appending.
-expect_exit 0 train --resume "$WORK/epoch1.safetensors" --epochs 2 --save "$WORK/resumed2.safetensors"
+# The same with the model file given again, and --log appending: the
+# resumed run adds its epoch to the first run's line.
+expect_exit 0 train --epochs 1 --log "$WORK/run.jsonl"
+expect_exit 0 train --resume "$WORK/epoch1.safetensors" --epochs 2 --save "$WORK/resumed2.safetensors" \
+    --log "$WORK/run.jsonl"
 cmp "$WORK/straight.safetensors" "$WORK/resumed2.safetensors" || fail "resume with MODEL.json differs"
+[[ $(wc -l <"$WORK/run.jsonl") == 2 ]] || fail "--log should hold epochs 1 and 2 after the resume"
+expect_in '"epoch":2,' "$WORK/run.jsonl"
 # Nothing left to do.
 expect_exit 0 train --resume "$WORK/straight.safetensors" --epochs 2
 expect_in "nothing to do" "$WORK/out"
@@ -67,4 +72,21 @@ expect_exit 0 "$CGRAD" train --resume "$WORK/int.safetensors" --data "csv:$WORK/
 expect_exit 0 train --epochs $target --save "$WORK/ref.safetensors"
 cmp "$WORK/int.safetensors" "$WORK/ref.safetensors" \
     || fail "interrupted + resumed run differs from a straight run of $target epochs"
+# Ctrl-C without --save: still exit 130, saying nothing was saved.
+: >"$WORK/log2.jsonl"
+"$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" "${THREADS[@]}" --epochs 100000 \
+    --log "$WORK/log2.jsonl" >"$WORK/int2.out" 2>"$WORK/int2.err" &
+pid=$!
+(sleep 60 & s=$!; trap 'kill $s; exit 0' TERM; wait $s; kill -9 $pid) >/dev/null 2>&1 &
+watchdog=$!
+for ((i = 0; i < 600; i++)); do
+    [[ -s "$WORK/log2.jsonl" ]] && break
+    sleep 0.05
+done
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+kill $watchdog 2>/dev/null || true
+[[ $rc == 130 ]] || { cat "$WORK/int2.err"; fail "SIGINT without --save: expected exit 130, got $rc"; }
+expect_in "nothing saved" "$WORK/int2.err"
 echo "ok"
