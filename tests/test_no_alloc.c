@@ -91,10 +91,61 @@ static void training_step_allocates_nothing_after_warm_up(void **state)
     cg_params_destroy(params);
 }
 
+/* The library's training loop (cg_train: model file, shuffled batches,
+ * dropout, validation) allocates per run, never per step or epoch: 1 epoch
+ * and 4 epochs of 20 steps each make the same number of allocations. */
+static long allocations_of_training(int64_t epochs, const cg_dataset *data)
+{
+    static const char *json =
+        "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 32, \"activation\": \"relu\"},"
+        " {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 3}],"
+        " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+        " \"schedule\": {\"type\": \"cosine\", \"warmup_epochs\": 1},"
+        " \"train\": {\"epochs\": 1, \"batch\": 8, \"clip_grad_norm\": 1.0}}";
+    cg_model_spec *spec = NULL;
+    assert_int_equal(cg_model_spec_parse(json, &spec), CG_OK);
+    cg_rng rng;
+    cg_rng_seed(&rng, 2);
+    cg_model *model = cg_model_create(spec, &rng);
+    cg_optim *opt = cg_optim_create(cg_model_params(model), &spec->optim);
+    assert_non_null(model);
+    assert_non_null(opt);
+    cg_train_options o = cg_train_options_from_spec(spec, spec->optim.lr);
+    o.epochs = epochs;
+    o.schedule = cg_model_spec_schedule(spec, spec->optim.lr, epochs);
+    cg_train_state state = cg_train_state_init(o.seed);
+    long before = allocations;
+    assert_int_equal(cg_train(model, opt, data, data, &o, &state), CG_OK);
+    long made = allocations - before;
+    assert_int_equal(state.step, epochs * 20);
+    cg_optim_destroy(opt);
+    cg_model_destroy(model);
+    cg_model_spec_free(spec);
+    return made;
+}
+
+static void training_loop_allocates_per_run_only(void **state)
+{
+    (void)state;
+    enum { COUNT = 160 };
+    static float x[COUNT * 4];
+    static int32_t labels[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        labels[i] = i % 3;
+        for (int j = 0; j < 4; j++) x[i * 4 + j] = (float)((i * 7 + j * 3) % 11) / 11.0f - 0.4f;
+    }
+    cg_dataset data = {.count = COUNT, .sample_ndim = 1, .sample_shape = {4}, .sample_size = 4,
+                       .x = x, .labels = labels, .num_classes = 3, .source = "test data"};
+    long one = allocations_of_training(1, &data);
+    long four = allocations_of_training(4, &data);
+    assert_int_equal(four, one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(training_step_allocates_nothing_after_warm_up),
+        cmocka_unit_test(training_loop_allocates_per_run_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,33 +70,42 @@ static void fill_range(int64_t *idx, int64_t first, int64_t n)
 typedef cg_status (*batch_fn)(void *user, int64_t first, int64_t n, const cg_tensor *out,
                               const cg_batch_buffers *buf);
 
+/* One batch's indices and targets, in the arena of the step: evaluation
+ * (every epoch's validation included) then allocates nothing after the
+ * arena has grown to fit its first batch. */
+static cg_status batch_scratch(cg_ctx *ctx, const cg_dataset *data, int64_t n, int64_t **idx,
+                               cg_batch_buffers *buf)
+{
+    *buf = (cg_batch_buffers){0};
+    *idx = cg_arena_alloc(&ctx->arena, (size_t)n * sizeof **idx);
+    if (data->labels) buf->labels = cg_arena_alloc(&ctx->arena, (size_t)n * sizeof *buf->labels);
+    if (data->y) buf->targets = cg__scratch(ctx, n * data->target_size);
+    bool ok = *idx && (!data->labels || buf->labels) && (!data->y || buf->targets);
+    return ok ? CG_OK : cg_last_status();
+}
+
 static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
                                 int64_t batch, batch_fn fn, void *user)
 {
     if (batch < 1) return cg_set_error(CG_ERR_ARG, "batch size must be >= 1, got %lld", (long long)batch);
-    cg_batch_buffers buf;
-    int64_t *idx = malloc((size_t)batch * sizeof *idx);
-    cg_status s = idx ? cg__batch_buffers_init(&buf, data, batch)
-                      : cg_set_error(CG_ERR_NOMEM, "evaluation: out of memory");
-    if (s != CG_OK) {
-        free(idx);
-        return s;
-    }
     bool was_training = cg_ctx_training(ctx), had_grad = cg_ctx_grad_enabled(ctx);
     cg_ctx_set_training(ctx, false);
     cg_ctx_set_grad_enabled(ctx, false);
+    cg_status s = CG_OK;
     for (int64_t first = 0; s == CG_OK && first < data->count; first += batch) {
         int64_t n = data->count - first < batch ? data->count - first : batch;
-        fill_range(idx, first, n);
         cg_ctx_reset(ctx);
+        int64_t *idx;
+        cg_batch_buffers buf;
+        s = batch_scratch(ctx, data, n, &idx, &buf);
+        if (s != CG_OK) break;
+        fill_range(idx, first, n);
         cg_tensor *out = cg_model_forward(ctx, model, cg__gather(ctx, data, idx, n, &buf));
         s = out ? fn(user, first, n, out, &buf) : cg_last_status();
     }
     cg_ctx_reset(ctx);
     cg_ctx_set_training(ctx, was_training);
     cg_ctx_set_grad_enabled(ctx, had_grad);
-    cg__batch_buffers_release(&buf);
-    free(idx);
     return s;
 }
 
