@@ -77,6 +77,9 @@ typedef struct cli_model {
 } cli_model;
 
 /* Returns an exit code (EXIT_OK on success; the message is printed). */
+/* cg_model_load_weights, with a note on stderr for each buffer the file lacks. */
+cg_status cli_load_weights(cg_model *model, const char *cmd, const char *path,
+                           const cg_st_file *file);
 int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const char *model_path);
 void cli_model_release(cli_model *m);
 

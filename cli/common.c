@@ -2,6 +2,7 @@
  * checkpoints, thread settings. */
 #include "cli.h"
 
+#include <stdio.h>
 #include <string.h>
 
 cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model)
@@ -12,6 +13,24 @@ cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *
         opts.num_classes = (int32_t)model->output[0];
     memcpy(opts.sample_shape, model->input, sizeof opts.sample_shape);
     return cg_dataset_load_spec(out, spec, &opts);
+}
+
+typedef struct missing_note {
+    const char *cmd, *path;
+} missing_note;
+
+static void note_missing_buffer(void *user, const char *name)
+{
+    const missing_note *n = user;
+    fprintf(stderr, "cgrad %s: note: %s has no buffer \"%s\"; it keeps PyTorch's initial value\n",
+            n->cmd, n->path, name);
+}
+
+cg_status cli_load_weights(cg_model *model, const char *cmd, const char *path,
+                           const cg_st_file *file)
+{
+    missing_note note = {cmd, path};
+    return cg_model_load_weights(model, file, note_missing_buffer, &note);
 }
 
 static cg_model *build_model(const cg_model_spec *spec)
@@ -42,7 +61,7 @@ int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const c
         cli_model_release(m);
         return cli_fail_lib(EXIT_FAILURE_OTHER, cmd);
     }
-    if (cg_model_load_weights(m->model, m->ck->file) != CG_OK) {
+    if (cli_load_weights(m->model, cmd, ckpt_path, m->ck->file) != CG_OK) {
         int code = cli_fail(EXIT_USAGE, cmd, "%s: %s", ckpt_path, cg_last_error());
         cli_model_release(m);
         return code;

@@ -36,18 +36,20 @@ static const char *grouped(int64_t v, char *buf, size_t size)
     return buf;
 }
 
-static void layer_text(const cg_layer_spec *l, char *buf, size_t size)
+/* Where a layer's inputs come from: "input", a layer's name, or "#<i>". */
+static void inputs_text(const cg_model_spec *spec, const cg_layer_spec *l, char *buf, size_t size)
 {
-    switch (l->kind) {
-    case CG_LAYER_DENSE:
-        snprintf(buf, size, "dense %lld%s%s%s", (long long)l->units,
-                 l->activation != CG_ACT_NONE ? " " : "",
-                 l->activation != CG_ACT_NONE ? cg_activation_name(l->activation) : "",
-                 l->bias ? "" : " (no bias)");
-        break;
-    case CG_LAYER_DROPOUT: snprintf(buf, size, "dropout %g", (double)l->rate); break;
-    case CG_LAYER_FLATTEN: snprintf(buf, size, "flatten"); break;
-    case CG_LAYER_ACTIVATION: snprintf(buf, size, "%s", cg_activation_name(l->activation)); break;
+    buf[0] = '\0';
+    for (int k = 0; k < l->n_inputs; k++) {
+        int src = l->inputs[k];
+        char one[CG_LAYER_NAME_MAX + 8];
+        if (src == CG_LAYER_INPUT)
+            snprintf(one, sizeof one, "input");
+        else if (spec->layers[src].name[0])
+            snprintf(one, sizeof one, "%s", spec->layers[src].name);
+        else
+            snprintf(one, sizeof one, "#%d", src);
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", k ? ", " : "", one);
     }
 }
 
@@ -67,21 +69,50 @@ static void print_schedule(const cg_model_spec *spec)
     printf(" (per epoch)\n");
 }
 
+static bool is_graph(const cg_model_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_layers; i++)
+        if (spec->layers[i].name[0] || spec->layers[i].explicit_inputs) return true;
+    return false;
+}
+
+/* One row a layer, like Keras' model.summary(); a model with names or
+ * explicit inputs (a graph) also gets each layer's name and inputs. */
+static void print_layers(const cg_model_spec *spec)
+{
+    char num[32];
+    bool graph = is_graph(spec);
+    printf("%4s  ", "#");
+    if (graph) printf("%-12s ", "name");
+    printf("%-28s ", "layer");
+    if (graph) printf("%-20s ", "inputs");
+    printf("%-16s %12s\n", "output", "parameters");
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        char what[64], from[96], out[64];
+        cg_layer_describe(l, what, sizeof what);
+        inputs_text(spec, l, from, sizeof from);
+        cg_dims_str(l->out_ndim, l->out_shape, out, sizeof out);
+        printf("%4zu  ", i);
+        if (graph) printf("%-12s ", l->name[0] ? l->name : "-");
+        printf("%-28s ", what);
+        if (graph) printf("%-20s ", from);
+        printf("%-16s %12s\n", out, grouped(l->n_params, num, sizeof num));
+    }
+}
+
 static void print_model(const cg_model_spec *spec)
 {
     char buf[128], num[32];
+    if (spec->name[0]) printf("name: %s\n", spec->name);
+    if (spec->description[0]) printf("description: %s\n", spec->description);
     cg_dims_str(spec->input_ndim, spec->input, buf, sizeof buf);
     printf("input: %s\n", buf);
-    printf("%4s  %-28s %-16s %12s\n", "#", "layer", "output", "parameters");
-    for (size_t i = 0; i < spec->n_layers; i++) {
-        const cg_layer_spec *l = &spec->layers[i];
-        char name[64], out[64];
-        layer_text(l, name, sizeof name);
-        cg_dims_str(l->out_ndim, l->out_shape, out, sizeof out);
-        printf("%4zu  %-28s %-16s %12s\n", i, name, out, grouped(l->n_params, num, sizeof num));
-    }
-    printf("parameters: %s (%.2f MiB as float32)\n", grouped(spec->n_params, num, sizeof num),
+    print_layers(spec);
+    printf("parameters: %s trainable (%.2f MiB as float32)", grouped(spec->n_params, num, sizeof num),
            (double)spec->n_params * 4.0 / (1024.0 * 1024.0));
+    if (spec->n_buffers > 0) printf(", %s in buffers", grouped(spec->n_buffers, num, sizeof num));
+    printf("\n");
     printf("loss: %s\n", cg_loss_name(spec->loss));
     printf("training defaults: %lld epochs, batch %lld, seed %llu%s", (long long)spec->train.epochs,
            (long long)spec->train.batch, (unsigned long long)spec->train.seed,

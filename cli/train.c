@@ -185,7 +185,7 @@ static int load_data(session *s)
 
 static int load_weights(session *s, const char *path, const cg_st_file *file)
 {
-    if (cg_model_load_weights(s->model, file) != CG_OK)
+    if (cli_load_weights(s->model, CMD, path, file) != CG_OK)
         return cli_fail(EXIT_USAGE, CMD, "%s: %s", path, cg_last_error());
     return EXIT_OK;
 }

@@ -525,34 +525,58 @@ cg_status cg_dataset_split(const cg_dataset *d, double val_fraction, cg_dataset 
 /* Models from model files (src/nn/model.c, src/io/modelfile.c)             */
 /* ------------------------------------------------------------------------ */
 
-/* A model file (JSON, see docs and models/) describes a sequential model:
+/* A model file (JSON, see docs/model-file.md and models/) describes a model:
  * an input shape, a list of layers, a loss, an optimizer, an LR schedule and
- * training defaults. Parsing validates everything and infers every layer's
- * shape before anything is allocated; errors name the JSON path, e.g.
+ * training defaults. Layers run in file order; each takes the previous
+ * layer's output unless it names its "inputs" (earlier layers' names or
+ * "input"), so a model is a graph: skip connections merge with "add" or
+ * "concat". The model's output is the last layer's. Parsing validates
+ * everything and infers every layer's shape before anything is allocated;
+ * errors name the JSON path, e.g.
  * `layers[2].units: expected a positive integer, got "ten"`. */
 
-typedef enum cg_layer_kind {
-    CG_LAYER_DENSE = 0,   /* torch.nn.Linear (+ optional fused activation) */
-    CG_LAYER_DROPOUT,     /* torch.nn.Dropout */
-    CG_LAYER_FLATTEN,     /* torch.nn.Flatten: [d1, d2, ...] -> [d1*d2*...] */
-    CG_LAYER_ACTIVATION   /* standalone activation, e.g. {"type": "relu"} */
-} cg_layer_kind;
+/* A layer type: one file in src/nn/layers/, one entry in the layer table. */
+typedef struct cg_layer_type cg_layer_type;
 
-/* One layer of a model file, with its inferred per-sample shapes (the batch
+size_t cg_layer_type_count(void);
+const cg_layer_type *cg_layer_type_at(size_t i);
+/* The type a model file's "type" names (case-insensitive; activation names
+ * such as "relu" are the activation layer), or NULL. */
+const cg_layer_type *cg_layer_type_find(const char *name);
+/* Its model-file name: "dense", "dropout", "flatten", "activation", "add",
+ * "concat", ... */
+const char *cg_layer_type_name(const cg_layer_type *type);
+
+#define CG_LAYER_MAX_INPUTS 8
+#define CG_LAYER_NAME_MAX 64
+#define CG_LAYER_CONFIG_BYTES 256
+/* inputs[] value meaning the model's input. */
+#define CG_LAYER_INPUT (-1)
+
+/* One layer of a model, with its inferred per-sample shapes (the batch
  * dimension is not included). */
 typedef struct cg_layer_spec {
-    cg_layer_kind kind;
-    int64_t units;              /* DENSE: output features */
-    bool bias;                  /* DENSE */
-    cg_activation activation;   /* DENSE (fused, NONE if absent) and ACTIVATION */
-    float rate;                 /* DROPOUT: probability of zeroing */
-    float act_param;            /* ACTIVATION: leaky_relu's negative_slope, elu's alpha */
-    int in_ndim;
-    int64_t in_shape[CG_MAX_DIMS];
+    const cg_layer_type *type;
+    char name[CG_LAYER_NAME_MAX];   /* "" when unnamed */
+    int n_inputs;
+    int inputs[CG_LAYER_MAX_INPUTS];     /* earlier layer indices, or CG_LAYER_INPUT */
+    bool explicit_inputs;                /* "inputs" was written (else: the previous layer) */
+    int in_ndim[CG_LAYER_MAX_INPUTS];
+    int64_t in_shape[CG_LAYER_MAX_INPUTS][CG_MAX_DIMS];
     int out_ndim;
     int64_t out_shape[CG_MAX_DIMS];
-    int64_t n_params;           /* trainable values this layer owns */
+    int64_t n_params;               /* trainable values this layer owns */
+    int64_t n_buffers;              /* non-trainable values (e.g. running statistics) */
+    /* The type's own settings, laid out by its file; read them through
+     * cg_layer_describe or the model file cg_model_spec_to_json writes. */
+    union {
+        double align;
+        unsigned char bytes[CG_LAYER_CONFIG_BYTES];
+    } config;
 } cg_layer_spec;
+
+/* One line about a layer, as `cgrad info` prints it ("dense 256 relu"). */
+const char *cg_layer_describe(const cg_layer_spec *layer, char *buf, size_t size);
 
 typedef enum cg_loss_kind {
     CG_LOSS_CROSS_ENTROPY = 0,  /* logits [N,C], integer class targets */
@@ -569,8 +593,6 @@ const char *cg_loss_name(cg_loss_kind loss);
 /* Does the loss take class indices as targets? (Only cross-entropy; BCE
  * takes real targets but still has a thresholded accuracy.) */
 bool cg_loss_is_classification(cg_loss_kind loss);
-/* "dense", "dropout", "flatten" or "activation". */
-const char *cg_layer_kind_name(cg_layer_kind kind);
 
 /* Training defaults of a model file ("train": {...}); command-line flags
  * override them. */
@@ -582,14 +604,20 @@ typedef struct cg_train_config {
     float clip_grad_norm;   /* clip the global gradient norm to this; 0: off */
 } cg_train_config;
 
+#define CG_MODEL_NAME_MAX 128
+#define CG_MODEL_DESCRIPTION_MAX 2048
+
 typedef struct cg_model_spec {
+    char name[CG_MODEL_NAME_MAX];                 /* the model file's "name", or "" */
+    char description[CG_MODEL_DESCRIPTION_MAX];   /* its "description", or "" */
     int input_ndim;
     int64_t input[CG_MAX_DIMS];     /* per-sample input shape */
     size_t n_layers;
     cg_layer_spec *layers;
     int output_ndim;
     int64_t output[CG_MAX_DIMS];    /* per-sample output shape */
-    int64_t n_params;
+    int64_t n_params;               /* trainable values */
+    int64_t n_buffers;              /* non-trainable values */
     cg_loss_kind loss;
     cg_optim_config optim;
     /* Evaluated once per epoch. base_lr is ignored (optim.lr is used) and a
@@ -609,6 +637,31 @@ cg_status cg_model_spec_load(const char *path, cg_model_spec **out);
 void cg_model_spec_free(cg_model_spec *spec);
 /* A deep copy (NULL with the error set when out of memory). */
 cg_model_spec *cg_model_spec_clone(const cg_model_spec *spec);
+/* ---- building a spec in C, through the same layer table and checks as a
+ * model file (errors name "layers[<i>].<key>") ---------------------------- */
+
+/* An empty spec for samples of shape input[0..input_ndim): no layers yet,
+ * the model file's defaults for loss, optimizer, schedule and training. */
+cg_model_spec *cg_model_spec_create(int input_ndim, const int64_t *input);
+/* Appends one layer, given as the JSON object a model file's "layers" array
+ * would hold, e.g. {"type": "dense", "units": 64, "activation": "relu",
+ * "name": "h1"}; the layer's shape is inferred at once. */
+cg_status cg_model_spec_add_layer(cg_model_spec *spec, const char *layer_json);
+/* The same with printf-style formatting. */
+cg_status cg_model_spec_add_layerf(cg_model_spec *spec, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Sets a top-level section from its JSON value: "loss" ("\"mse\""),
+ * "optimizer", "schedule", "train" (objects), "name", "description". */
+cg_status cg_model_spec_set(cg_model_spec *spec, const char *section, const char *value_json);
+/* Whole-model checks a parsed file always passes and a spec built in C must
+ * pass before cg_model_create (which runs it): at least one layer, every
+ * layer's output used by a later layer except the last one's, the loss fits
+ * the output, training fits in memory. */
+cg_status cg_model_spec_check(const cg_model_spec *spec);
+
 /* The spec as a model file with every default filled in (malloc'ed, free()
  * it); parsing it gives back the same spec. Checkpoints store this text. */
 char *cg_model_spec_to_json(const cg_model_spec *spec);
@@ -622,8 +675,8 @@ cg_status cg_model_spec_check_memory(const cg_model_spec *spec, int64_t batch);
 /* Resolved schedule for a run of `epochs` epochs starting from lr. */
 cg_schedule cg_model_spec_schedule(const cg_model_spec *spec, float lr, int64_t epochs);
 
-/* A sequential model built from a spec: parameters named "layers.<i>.weight"
- * and "layers.<i>.bias", <i> being the layer's index in the model file, with
+/* A model built from a spec: parameters named "layers.<i>.weight" and
+ * "layers.<i>.bias", <i> being the layer's index in the spec's layers, with
  * PyTorch's layouts and default initialisation. */
 typedef struct cg_model cg_model;
 
@@ -633,7 +686,7 @@ cg_model *cg_model_create(const cg_model_spec *spec, cg_rng *rng);
 void cg_model_destroy(cg_model *model);
 /* The model's own copy of its spec. */
 const cg_model_spec *cg_model_get_spec(const cg_model *model);
-/* Its parameters, in layer order (for optimizers and checkpoints). */
+/* Its trainable parameters, in layer order (for optimizers and checkpoints). */
 cg_params *cg_model_params(cg_model *model);
 /* x: [N, input...] -> [N, output...]. Dropout is active when the context is
  * in training mode. */
@@ -647,10 +700,33 @@ cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
  * (logit > 0) against (target > 0.5) per value for BCE; 0 for regression. */
 int64_t cg_model_count_correct(const cg_model *model, const cg_tensor *output,
                                const int32_t *labels, const float *targets);
-/* Copies every parameter from a safetensors file (F32, same name and shape).
- * Tensors that are not parameters are ignored. A missing or mis-shaped
- * parameter is CG_ERR_FORMAT naming it; the model is then unchanged. */
-cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file);
+/* Buffers: non-trainable tensors a layer keeps (batch norm's running_mean,
+ * running_var and int64 num_batches_tracked), named like parameters
+ * ("layers.<i>.running_mean"), saved in checkpoints, never optimized. */
+typedef struct cg_buffer {
+    const char *name;
+    cg_dtype dtype;            /* CG_DTYPE_F32 or CG_DTYPE_I64 */
+    int ndim;
+    int64_t shape[CG_MAX_DIMS];
+    int64_t size;              /* elements */
+    void *data;
+} cg_buffer;
+
+size_t cg_model_buffer_count(const cg_model *model);
+cg_buffer *cg_model_buffer_at(cg_model *model, size_t i);
+
+/* Called for each buffer a weights file lacks; the buffer keeps its
+ * default (PyTorch's initial value). */
+typedef void (*cg_missing_buffer_fn)(void *user, const char *name);
+
+/* Copies every parameter and buffer from a safetensors file (same name,
+ * shape and dtype: F32, I64 for integer buffers), e.g. a PyTorch
+ * state_dict saved with safetensors. Tensors the model does not have are
+ * ignored. A missing or mis-shaped parameter is CG_ERR_FORMAT naming it
+ * (the model is then unchanged); a missing buffer keeps its default and is
+ * reported to on_missing (may be NULL). */
+cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file,
+                                cg_missing_buffer_fn on_missing, void *user);
 
 /* ------------------------------------------------------------------------ */
 /* Training loop and checkpoints (src/train/)                               */
@@ -680,7 +756,8 @@ typedef struct cg_train_state {
 cg_train_state cg_train_state_init(uint64_t seed);
 
 /* ---- checkpoints: safetensors files --------------------------------------
- * Tensors: the parameters ("layers.<i>.weight", PyTorch layouts) and, when
+ * Tensors: the parameters ("layers.<i>.weight", PyTorch layouts), the buffers
+ * ("layers.<i>.running_mean") and, when
  * an optimizer is given, its state per parameter ("optim.<buffer>.<param>",
  * e.g. "optim.exp_avg.layers.0.weight") and step count ("optim.step", I64
  * scalar). __metadata__: "format" ("pt"), "cgrad_format_version", "model"

@@ -56,8 +56,9 @@ static void parses_mlp_and_infers_shapes(void **state)
     assert_int_equal(spec->layers[0].out_ndim, 1);
     assert_int_equal(spec->layers[0].out_shape[0], 16);
     assert_int_equal(spec->layers[1].n_params, 16 * 16 + 16);
-    assert_int_equal(spec->layers[1].activation, CG_ACT_RELU);
-    assert_float_equal(spec->layers[2].rate, 0.2f, 0);
+    char text[64];
+    assert_string_equal(cg_layer_describe(&spec->layers[1], text, sizeof text), "dense 16 relu");
+    assert_string_equal(cg_layer_describe(&spec->layers[2], text, sizeof text), "dropout 0.2");
     assert_int_equal(spec->layers[3].n_params, 16 * 10 + 10);
     assert_int_equal(spec->n_params, 16 * 16 + 16 + 16 * 10 + 10);
     assert_int_equal(spec->output_ndim, 1);
@@ -87,7 +88,8 @@ static void defaults_when_sections_are_absent(void **state)
     assert_int_equal(spec->optim.kind, CG_OPTIM_ADAM);
     assert_float_equal(spec->optim.lr, 1e-3f, 0);
     assert_int_equal(spec->schedule.kind, CG_SCHED_CONSTANT);
-    assert_true(spec->layers[0].bias);
+    char text[64];
+    assert_string_equal(cg_layer_describe(&spec->layers[0], text, sizeof text), "dense 2");
     cg_model_spec_free(spec);
 }
 
@@ -179,7 +181,7 @@ static void unknown_keys_types_and_names(void **state)
 {
     (void)state;
     expect_error(with_dense("\"unit\": 4"), CG_ERR_FORMAT,
-                 "layers[0]: unknown key \"unit\" (expected one of: type, units, activation, bias)");
+                 "layers[0]: unknown key \"unit\" (expected one of: type, name, inputs, units, activation, bias, negative_slope, alpha)");
     expect_error(with_dense("\"units\": 4, \"units\": 5"), CG_ERR_FORMAT,
                  "layers[0]: key \"units\" appears twice");
     expect_error("{\"input\": [4], \"layers\": [{\"type\": \"conv9d\"}]}", CG_ERR_FORMAT,
@@ -328,7 +330,7 @@ static void load_weights_names_missing_and_misshaped(void **state)
     cg_st_file *f;
     assert_int_equal(cg_safetensors_load(path, &f), CG_OK);
     float before = cg_params_find(cg_model_params(m), "layers.1.bias")->data[0];
-    assert_int_equal(cg_model_load_weights(m, f), CG_ERR_FORMAT);
+    assert_int_equal(cg_model_load_weights(m, f, NULL, NULL), CG_ERR_FORMAT);
     assert_non_null(strstr(cg_last_error(),
                            "tensor \"layers.3.weight\" has shape [16, 10], the model needs [10, 16]"));
     /* Nothing was copied. */
@@ -336,7 +338,7 @@ static void load_weights_names_missing_and_misshaped(void **state)
     cg_safetensors_free(f);
     assert_int_equal(cg_safetensors_save(path, entries, 2, NULL, NULL, 0), CG_OK);
     assert_int_equal(cg_safetensors_load(path, &f), CG_OK);
-    assert_int_equal(cg_model_load_weights(m, f), CG_ERR_FORMAT);
+    assert_int_equal(cg_model_load_weights(m, f, NULL, NULL), CG_ERR_FORMAT);
     assert_non_null(strstr(cg_last_error(), "tensor \"layers.3.weight\" is missing"));
     cg_safetensors_free(f);
     remove(path);

@@ -107,7 +107,7 @@ static void checkpoint_round_trip(void **state)
 
     run b;
     run_open(&b);
-    assert_int_equal(cg_model_load_weights(b.model, ck->file), CG_OK);
+    assert_int_equal(cg_model_load_weights(b.model, ck->file, NULL, NULL), CG_OK);
     assert_int_equal(cg_checkpoint_restore_optim(ck, b.model, b.opt), CG_OK);
     assert_same_params(a.model, b.model);
     assert_int_equal(cg_optim_step_count(b.opt), 6);
@@ -155,7 +155,7 @@ static void mid_epoch_resume_equals_straight_run(void **state)
     assert_int_equal(cg_checkpoint_load(path, &ck), CG_OK);
     run second;
     run_open(&second);
-    assert_int_equal(cg_model_load_weights(second.model, ck->file), CG_OK);
+    assert_int_equal(cg_model_load_weights(second.model, ck->file, NULL, NULL), CG_OK);
     assert_int_equal(cg_checkpoint_restore_optim(ck, second.model, second.opt), CG_OK);
     second.state = ck->state;
     assert_int_equal(cg_train(second.model, second.opt, &d, NULL, &second.o, &second.state), CG_OK);

@@ -113,4 +113,43 @@ bool cg__null_input(const char *op, cg_tensor *const *xs, int n);
 void cg__params_finish_grads(cg_params *p);
 
 
+/* ---- overflow-checked size arithmetic (shape inference, memory estimates):
+ * false, *out untouched, when a negative operand or an overflow makes the
+ * result meaningless ---- */
+
+static inline bool cg__checked_mul(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return false;
+    *out = a * b;
+    return true;
+}
+
+static inline bool cg__checked_add(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0 || a > INT64_MAX - b) return false;
+    *out = a + b;
+    return true;
+}
+
+static inline bool cg__shape_numel(int ndim, const int64_t *shape, int64_t *out)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        if (!cg__checked_mul(n, shape[i], &n)) return false;
+    *out = n;
+    return true;
+}
+
+/* ---- a model's buffers: named non-trainable tensors (nn/buffers.c) ---- */
+
+typedef struct cg_buffers cg_buffers;
+
+cg_buffers *cg__buffers_create(void);
+void cg__buffers_destroy(cg_buffers *b);
+/* A zero-filled buffer; NULL with the error set (duplicate name, no memory). */
+void *cg__buffers_add(cg_buffers *b, const char *name, cg_dtype dtype, int ndim,
+                      const int64_t *shape);
+size_t cg__buffers_count(const cg_buffers *b);
+cg_buffer *cg__buffers_at(cg_buffers *b, size_t i);
+
 #endif

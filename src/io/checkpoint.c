@@ -124,6 +124,16 @@ static void add_param_entries(entry_list *l, cg_params *params)
     }
 }
 
+static void add_buffer_entries(entry_list *l, cg_model *model)
+{
+    for (size_t i = 0; i < cg_model_buffer_count(model); i++) {
+        const cg_buffer *b = cg_model_buffer_at(model, i);
+        cg_st_entry *e = &l->items[l->n++];
+        *e = (cg_st_entry){.name = b->name, .dtype = b->dtype, .ndim = b->ndim, .data = b->data};
+        memcpy(e->shape, b->shape, sizeof e->shape);
+    }
+}
+
 static bool add_optim_entries(entry_list *l, cg_params *params, cg_optim *opt, int64_t *step)
 {
     const float *base = cg_params_data(params);
@@ -178,13 +188,17 @@ cg_status cg_checkpoint_save(const char *path, cg_model *model, const cg_model_s
     cg_params *params = cg_model_params(model);
     size_t n_params = cg_params_count(params);
     size_t n_optim = opt ? cg_optim_state_count(opt) * n_params : 0;
-    entry_list l = {.items = calloc(n_params + n_optim + 1, sizeof *l.items),
+    size_t n_buffers = cg_model_buffer_count(model);
+    entry_list l = {.items = calloc(n_params + n_buffers + n_optim + 1, sizeof *l.items),
                     .names = calloc(n_optim + 1, sizeof *l.names)};
     meta_list m = {.n = 0};
     int64_t step = 0;
     cg_status s = CG_OK;
     if (!l.items || !l.names) s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
-    if (s == CG_OK) add_param_entries(&l, params);
+    if (s == CG_OK) {
+        add_param_entries(&l, params);
+        add_buffer_entries(&l, model);
+    }
     if (s == CG_OK && opt && !add_optim_entries(&l, params, opt, &step))
         s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
     if (s == CG_OK && !build_meta(&m, model, spec, opt, state))

@@ -1,36 +1,30 @@
-/* What the model-file sources share (modelfile.c parses and validates,
- * modelfile_memory.c estimates training memory, modelfile_write.c writes a
- * spec back as JSON). Not installed. */
+/* What the model-file sources share: modelfile.c parses the top level and
+ * the sections, modelfile_graph.c the layers and how they connect,
+ * modelfile_build.c builds a spec from C, modelfile_write.c writes one back,
+ * modelfile_memory.c estimates training memory. Not installed. */
 #ifndef CGRAD_MODELFILE_INTERNAL_H
 #define CGRAD_MODELFILE_INTERNAL_H
 
-#include <stdbool.h>
-#include <stdint.h>
+#include "internal.h"
+#include "json_read.h"
 
-/* Overflow-checked size arithmetic for shape inference and the memory
- * estimate: false (and *out untouched) when a negative operand or an
- * overflow makes the result meaningless. */
-static inline bool checked_mul(int64_t a, int64_t b, int64_t *out)
-{
-    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return false;
-    *out = a * b;
-    return true;
-}
+/* Appends the layer described by obj (a "layers" entry) to spec, p being
+ * its path ("layers[i]"): common keys (type, name, inputs) here, the rest by
+ * its type's table entry, then its shapes. `later` (may be NULL) is the
+ * next entry of the same array, so that an input naming a later layer is
+ * told apart from an unknown one. */
+cg_status cg__spec_add_layer(cg_model_spec *spec, const cJSON *obj, cg_json_path *p,
+                             const cJSON *later);
+/* Every layer's output is used by a later layer, except the last one's. */
+cg_status cg__spec_check_graph(const cg_model_spec *spec);
 
-static inline bool checked_add(int64_t a, int64_t b, int64_t *out)
-{
-    if (a < 0 || b < 0 || a > INT64_MAX - b) return false;
-    *out = a + b;
-    return true;
-}
-
-static inline bool shape_numel(int ndim, const int64_t *shape, int64_t *out)
-{
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        if (!checked_mul(n, shape[i], &n)) return false;
-    *out = n;
-    return true;
-}
+/* The model file's defaults for loss, optimizer, schedule and training. */
+void cg__spec_set_defaults(cg_model_spec *spec);
+/* Parses one top-level section of root ("loss", "optimizer", "schedule",
+ * "train", "name", "description") into spec. */
+cg_status cg__spec_parse_section(const cJSON *root, cg_json_path *p, cg_model_spec *spec,
+                                 const char *section);
+/* The loss fits the model's output (cross_entropy needs [classes >= 2]). */
+cg_status cg__spec_check_loss(const cg_model_spec *spec, cg_json_path *p);
 
 #endif

@@ -2,7 +2,7 @@
  * so that a model too large for this machine is refused with the numbers
  * instead of dying in the allocator halfway through. */
 #include "internal.h"
-#include "modelfile_internal.h"
+#include "layer.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -19,21 +19,34 @@ static int optim_state_buffers(const cg_optim_config *c)
     return 3;
 }
 
+/* Floats per sample of one step's activations: the input, each layer's
+ * output and its gradient, and what the layer keeps besides. */
+static bool activations_per_sample(const cg_model_spec *spec, int64_t *out)
+{
+    int64_t total;
+    bool ok = cg__shape_numel(spec->input_ndim, spec->input, &total);
+    for (size_t i = 0; ok && i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        int64_t n, scratch = l->type->scratch_floats ? l->type->scratch_floats(l) : 0;
+        ok = cg__shape_numel(l->out_ndim, l->out_shape, &n) && cg__checked_mul(n, 2, &n) &&
+             cg__checked_add(total, n, &total) && cg__checked_add(total, scratch, &total);
+    }
+    *out = total;
+    return ok;
+}
+
 cg_status cg_model_spec_memory(const cg_model_spec *spec, int64_t batch, uint64_t *bytes)
 {
     if (!spec || !bytes || batch < 1) return cg_set_error(CG_ERR_ARG, "cg_model_spec_memory: bad argument");
-    /* Parameters: values, gradients and the optimizer's buffers. */
-    int64_t param_floats, act_per_sample = 0, act_floats, total;
-    bool ok = checked_mul(spec->n_params, 2 + optim_state_buffers(&spec->optim), &param_floats);
-    ok = ok && shape_numel(spec->input_ndim, spec->input, &act_per_sample);
-    for (size_t i = 0; ok && i < spec->n_layers; i++) {
-        int64_t out;
-        /* Each layer's output and its gradient. */
-        ok = shape_numel(spec->layers[i].out_ndim, spec->layers[i].out_shape, &out) &&
-             checked_mul(out, 2, &out) && checked_add(act_per_sample, out, &act_per_sample);
-    }
-    ok = ok && checked_mul(act_per_sample, batch, &act_floats) &&
-         checked_add(param_floats, act_floats, &total) && checked_mul(total, 4, &total);
+    /* Parameters with their gradients and the optimizer's buffers; buffers
+     * counted as 8 bytes a value, the most any takes. */
+    int64_t param_floats, buffer_floats, per_sample, act_floats, total;
+    bool ok = cg__checked_mul(spec->n_params, 2 + optim_state_buffers(&spec->optim), &param_floats) &&
+              cg__checked_mul(spec->n_buffers, 2, &buffer_floats) &&
+              cg__checked_add(param_floats, buffer_floats, &param_floats);
+    ok = ok && activations_per_sample(spec, &per_sample);
+    ok = ok && cg__checked_mul(per_sample, batch, &act_floats) &&
+         cg__checked_add(param_floats, act_floats, &total) && cg__checked_mul(total, 4, &total);
     if (!ok)
         return cg_set_error(CG_ERR_NOMEM, "model too large: training it needs more than 8 EiB "
                                           "(%lld parameters)", (long long)spec->n_params);

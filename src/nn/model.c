@@ -1,11 +1,15 @@
-/* A sequential model built from a validated cg_model_spec.
+/* A model built from a validated cg_model_spec: its layers compiled into a
+ * list of steps over value slots.
  *
- * The layer list is compiled into a shorter list of steps: a dense layer
- * followed by a standalone activation becomes one fused cg_linear, flattening
- * a leaf input is a free re-labelling of its shape, and dropout with rate 0
- * disappears. Parameter names keep the model file's layer indices, so the
- * checkpoint reads like the file (and like the equivalent torch.nn.Sequential). */
+ * Slot 0 holds the model's input and slot i+1 the output of layer i. A layer
+ * that is the identity at run time (dropout 0, flattening a flat input) is
+ * no step: its slot is its input's. A layer whose only user is the next
+ * layer may absorb it (a dense layer takes a following activation into its
+ * fused kernel), and the pair is one step. Parameter names keep the spec's
+ * layer indices, so a checkpoint reads like the model file (and like the
+ * equivalent torch.nn.ModuleList). */
 #include "internal.h"
+#include "layer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,74 +17,84 @@
 #include <string.h>
 
 typedef struct model_step {
-    cg_layer_kind kind;
-    cg_dense dense;            /* DENSE */
-    float rate;                /* DROPOUT */
-    cg_activation activation;  /* ACTIVATION */
-    float act_param;           /* ACTIVATION: leaky_relu slope, elu alpha */
+    const cg_layer_spec *layer;
+    void *state;
+    int n_inputs;
+    int inputs[CG_LAYER_MAX_INPUTS];   /* slots */
+    int output;                        /* slot */
 } model_step;
 
 struct cg_model {
     cg_model_spec *spec;
     cg_params *params;
+    cg_buffers *buffers;
     model_step *steps;
     size_t n_steps;
+    int *slot;                 /* slot holding layer i's output */
+    unsigned char *states;     /* every layer's run-time state */
 };
 
-/* Activations cg_linear can apply itself (leaky_relu/elu only with their
- * default parameters, which is all the fused kernel knows). */
-static bool fusable(const cg_layer_spec *l)
+/* ------------------------------------------------------------ compile */
+
+static size_t state_offset(const cg_model_spec *spec, size_t i)
 {
-    if (l->kind != CG_LAYER_ACTIVATION) return false;
-    if (l->activation == CG_ACT_LEAKY_RELU) return l->act_param == 0.01f;
-    if (l->activation == CG_ACT_ELU) return l->act_param == 1.0f;
-    return true;
+    size_t off = 0;
+    for (size_t k = 0; k < i; k++) off += (spec->layers[k].type->state_size + 15) & ~(size_t)15;
+    return off;
 }
 
-static cg_status add_dense(cg_model *m, size_t i, model_step *step, cg_rng *rng)
+static int users(const cg_model_spec *spec, size_t i)
 {
-    const cg_layer_spec *l = &m->spec->layers[i];
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "layers.%zu", i);
-    step->kind = CG_LAYER_DENSE;
-    return cg_dense_init(&step->dense, m->params, prefix, l->in_shape[0], l->units, l->bias,
-                         l->activation, rng);
+    int n = 0;
+    for (size_t k = i + 1; k < spec->n_layers; k++)
+        for (int j = 0; j < spec->layers[k].n_inputs; j++) n += spec->layers[k].inputs[j] == (int)i;
+    return n;
+}
+
+/* Can layer i's step take in layer i+1? */
+static bool absorbs_next(cg_model *m, size_t i, void *state)
+{
+    const cg_model_spec *spec = m->spec;
+    if (i + 1 >= spec->n_layers || !spec->layers[i].type->absorb) return false;
+    const cg_layer_spec *next = &spec->layers[i + 1];
+    if (next->n_inputs != 1 || next->inputs[0] != (int)i || users(spec, i) != 1) return false;
+    return spec->layers[i].type->absorb(state, next);
+}
+
+static int input_slot(const cg_model *m, int source)
+{
+    return source == CG_LAYER_INPUT ? 0 : m->slot[source];
+}
+
+static cg_status compile_layer(cg_model *m, size_t *i, cg_rng *rng)
+{
+    const cg_layer_spec *l = &m->spec->layers[*i];
+    if (l->type->is_identity && l->type->is_identity(l)) {
+        m->slot[*i] = input_slot(m, l->inputs[0]);
+        return CG_OK;
+    }
+    model_step *step = &m->steps[m->n_steps++];
+    step->layer = l;
+    step->state = m->states + state_offset(m->spec, *i);
+    step->n_inputs = l->n_inputs;
+    for (int k = 0; k < l->n_inputs; k++) step->inputs[k] = input_slot(m, l->inputs[k]);
+    if (l->type->build) {
+        cg_layer_build b = {.params = m->params, .buffers = m->buffers, .rng = rng};
+        snprintf(b.prefix, sizeof b.prefix, "layers.%zu", *i);
+        cg_status s = l->type->build(&b, l, step->state);
+        if (s != CG_OK) return s;
+    }
+    if (absorbs_next(m, *i, step->state)) ++*i;
+    step->output = (int)*i + 1;
+    m->slot[*i] = step->output;
+    return CG_OK;
 }
 
 static cg_status compile(cg_model *m, cg_rng *rng)
 {
-    const cg_model_spec *spec = m->spec;
-    for (size_t i = 0; i < spec->n_layers; i++) {
-        const cg_layer_spec *l = &spec->layers[i];
-        model_step *step = &m->steps[m->n_steps];
-        switch (l->kind) {
-        case CG_LAYER_DENSE: {
-            cg_status s = add_dense(m, i, step, rng);
-            if (s != CG_OK) return s;
-            bool fuse_next = l->activation == CG_ACT_NONE && i + 1 < spec->n_layers &&
-                             fusable(&spec->layers[i + 1]);
-            if (fuse_next) step->dense.activation = spec->layers[++i].activation;
-            break;
-        }
-        case CG_LAYER_DROPOUT:
-            if (l->rate == 0.0f) continue;
-            step->kind = CG_LAYER_DROPOUT;
-            step->rate = l->rate;
-            break;
-        case CG_LAYER_FLATTEN:
-            if (l->in_ndim == 1) continue;
-            step->kind = CG_LAYER_FLATTEN;
-            break;
-        case CG_LAYER_ACTIVATION:
-            if (l->activation == CG_ACT_NONE) continue;
-            step->kind = CG_LAYER_ACTIVATION;
-            step->activation = l->activation;
-            step->act_param = l->act_param;
-            break;
-        }
-        m->n_steps++;
-    }
-    return CG_OK;
+    cg_status s = CG_OK;
+    for (size_t i = 0; s == CG_OK && i < m->spec->n_layers; i++) s = compile_layer(m, &i, rng);
+    return s;
 }
 
 cg_model *cg_model_create(const cg_model_spec *spec, cg_rng *rng)
@@ -89,12 +103,16 @@ cg_model *cg_model_create(const cg_model_spec *spec, cg_rng *rng)
         cg_set_error(CG_ERR_ARG, "cg_model_create: spec or rng is NULL");
         return NULL;
     }
+    if (cg_model_spec_check(spec) != CG_OK) return NULL;
     cg_model *m = calloc(1, sizeof *m);
     if (!m) goto nomem;
     m->spec = cg_model_spec_clone(spec);
     m->params = cg_params_create();
+    m->buffers = cg__buffers_create();
     m->steps = calloc(spec->n_layers, sizeof *m->steps);
-    if (!m->spec || !m->params || !m->steps) goto nomem;
+    m->slot = calloc(spec->n_layers, sizeof *m->slot);
+    m->states = calloc(state_offset(spec, spec->n_layers) + 1, 1);
+    if (!m->spec || !m->params || !m->buffers || !m->steps || !m->slot || !m->states) goto nomem;
     if (compile(m, rng) != CG_OK) {
         cg_model_destroy(m);
         return NULL;
@@ -111,13 +129,23 @@ void cg_model_destroy(cg_model *model)
     if (!model) return;
     cg_model_spec_free(model->spec);
     cg_params_destroy(model->params);
+    cg__buffers_destroy(model->buffers);
     free(model->steps);
+    free(model->slot);
+    free(model->states);
     free(model);
 }
 
 const cg_model_spec *cg_model_get_spec(const cg_model *model) { return model ? model->spec : NULL; }
 
 cg_params *cg_model_params(cg_model *model) { return model ? model->params : NULL; }
+
+size_t cg_model_buffer_count(const cg_model *model) { return model ? cg__buffers_count(model->buffers) : 0; }
+
+cg_buffer *cg_model_buffer_at(cg_model *model, size_t i)
+{
+    return model ? cg__buffers_at(model->buffers, i) : NULL;
+}
 
 /* ------------------------------------------------------------ forward */
 
@@ -129,38 +157,11 @@ static bool input_matches(const cg_model_spec *spec, const cg_tensor *x)
     return true;
 }
 
-/* Flattening a tensor no gradient flows through needs no copy and no tape
- * entry: a second header over the same data will do. */
-static cg_tensor *flatten(cg_ctx *ctx, cg_tensor *x)
+static cg_tensor *run_step(cg_ctx *ctx, const model_step *step, cg_tensor **slots)
 {
-    if (!x || x->requires_grad || x->node) return cg_flatten(ctx, x);
-    cg_tensor *view = cg_arena_alloc(&ctx->arena, sizeof *view);
-    if (!view) return NULL;
-    *view = *x;
-    view->ndim = 2;
-    view->shape[1] = x->size / x->shape[0];
-    view->grad = NULL;
-    view->owns_data = false;
-    view->name = NULL;
-    return view;
-}
-
-static cg_tensor *activate(cg_ctx *ctx, const model_step *step, cg_tensor *x)
-{
-    if (step->activation == CG_ACT_LEAKY_RELU) return cg_leaky_relu(ctx, x, step->act_param);
-    if (step->activation == CG_ACT_ELU) return cg_elu(ctx, x, step->act_param);
-    return cg_activate(ctx, x, step->activation);
-}
-
-static cg_tensor *run_step(cg_ctx *ctx, const model_step *step, cg_tensor *x)
-{
-    switch (step->kind) {
-    case CG_LAYER_DENSE: return cg_dense_forward(ctx, &step->dense, x);
-    case CG_LAYER_DROPOUT: return cg_dropout(ctx, x, step->rate);
-    case CG_LAYER_FLATTEN: return flatten(ctx, x);
-    case CG_LAYER_ACTIVATION: return activate(ctx, step, x);
-    }
-    return x;
+    cg_tensor *in[CG_LAYER_MAX_INPUTS];
+    for (int k = 0; k < step->n_inputs; k++) in[k] = slots[step->inputs[k]];
+    return step->layer->type->forward(ctx, step->layer, step->state, in, step->n_inputs);
 }
 
 cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
@@ -180,8 +181,17 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
         cg_set_error(CG_ERR_ARG, "model input must be %s, got %s", want, got);
         return NULL;
     }
-    for (size_t i = 0; i < model->n_steps && x; i++) x = run_step(ctx, &model->steps[i], x);
-    return x;
+    /* The slots live in the step's arena: no allocation once it has grown. */
+    size_t n_slots = model->spec->n_layers + 1;
+    cg_tensor **slots = cg_arena_alloc(&ctx->arena, n_slots * sizeof *slots);
+    if (!slots) return NULL;
+    slots[0] = x;
+    for (size_t i = 0; i < model->n_steps; i++) {
+        cg_tensor *y = run_step(ctx, &model->steps[i], slots);
+        if (!y) return NULL;
+        slots[model->steps[i].output] = y;
+    }
+    return slots[model->slot[model->spec->n_layers - 1]];
 }
 
 /* ------------------------------------------------------------ loss and accuracy */
@@ -291,43 +301,65 @@ cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data)
 
 /* ------------------------------------------------------------ weights from a file */
 
-static cg_status check_entry(const cg_tensor *p, const cg_st_entry *e)
+static const char *dtype_name(cg_dtype d) { return d == CG_DTYPE_I64 ? "I64" : "F32"; }
+
+static cg_status check_entry(const char *name, cg_dtype dtype, int ndim, const int64_t *shape,
+                             const cg_st_entry *e)
 {
     char want[160], got[160];
-    if (!e) return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" is missing", p->name);
-    if (e->dtype != CG_DTYPE_F32)
-        return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" must be F32, the file has another dtype",
-                            p->name);
-    bool same = e->ndim == p->ndim;
-    for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == p->shape[d];
+    if (!e) return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" is missing", name);
+    if (e->dtype != dtype)
+        return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" must be %s, the file has %s", name,
+                            dtype_name(dtype), dtype_name(e->dtype));
+    bool same = e->ndim == ndim;
+    for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == shape[d];
     if (!same)
-        return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" has shape %s, the model needs %s",
-                            p->name, cg_dims_str(e->ndim, e->shape, got, sizeof got),
-                            cg_shape_str(p, want, sizeof want));
+        return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" has shape %s, the model needs %s", name,
+                            cg_dims_str(e->ndim, e->shape, got, sizeof got),
+                            cg_dims_str(ndim, shape, want, sizeof want));
+    if (dtype != CG_DTYPE_F32) return CG_OK;
     /* Loading NaN/Inf weights would only fail later, as a NaN loss or NaN
      * predictions; refuse them here, where the file is to blame. */
     const float *v = e->data;
-    for (int64_t i = 0; i < p->size; i++)
+    int64_t size = cg__numel(ndim, shape);
+    for (int64_t i = 0; i < size; i++)
         if (!isfinite(v[i]))
             return cg_set_error(CG_ERR_FORMAT, "tensor \"%s\" holds a non-finite value (%g) at "
                                                "element %lld",
-                                p->name, (double)v[i], (long long)i);
+                                name, (double)v[i], (long long)i);
     return CG_OK;
 }
 
-cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file)
+static size_t dtype_bytes(cg_dtype d) { return d == CG_DTYPE_I64 ? sizeof(int64_t) : sizeof(float); }
+
+cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file,
+                                cg_missing_buffer_fn on_missing, void *user)
 {
     if (!model || !file) return cg_set_error(CG_ERR_ARG, "cg_model_load_weights: NULL argument");
-    size_t n = cg_params_count(model->params);
+    size_t n = cg_params_count(model->params), nb = cg__buffers_count(model->buffers);
     /* Check everything first so a bad file leaves the model as it was. */
     for (size_t i = 0; i < n; i++) {
         const cg_tensor *p = cg_params_at(model->params, i);
-        cg_status s = check_entry(p, cg_st_find(file, p->name));
+        cg_status s = check_entry(p->name, CG_DTYPE_F32, p->ndim, p->shape, cg_st_find(file, p->name));
+        if (s != CG_OK) return s;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const cg_buffer *b = cg__buffers_at(model->buffers, i);
+        const cg_st_entry *e = cg_st_find(file, b->name);
+        cg_status s = e ? check_entry(b->name, b->dtype, b->ndim, b->shape, e) : CG_OK;
         if (s != CG_OK) return s;
     }
     for (size_t i = 0; i < n; i++) {
         cg_tensor *p = cg_params_at(model->params, i);
         memcpy(p->data, cg_st_find(file, p->name)->data, (size_t)p->size * sizeof(float));
+    }
+    for (size_t i = 0; i < nb; i++) {
+        cg_buffer *b = cg__buffers_at(model->buffers, i);
+        const cg_st_entry *e = cg_st_find(file, b->name);
+        if (e)
+            memcpy(b->data, e->data, (size_t)b->size * dtype_bytes(b->dtype));
+        else if (on_missing)
+            on_missing(user, b->name);
     }
     return CG_OK;
 }

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #define ACT_CHUNK 16384
 
@@ -26,12 +27,12 @@ bool cg_activation_from_name(const char *name, cg_activation *out)
         cg_set_error(CG_ERR_ARG, "cg_activation_from_name: NULL argument");
         return false;
     }
-    if (strcmp(name, "linear") == 0 || strcmp(name, "identity") == 0) {
+    if (strcasecmp(name, "linear") == 0 || strcasecmp(name, "identity") == 0) {
         *out = CG_ACT_NONE;
         return true;
     }
     for (size_t i = 0; i < N_ACTS; i++) {
-        if (strcmp(name, act_names[i]) == 0) {
+        if (strcasecmp(name, act_names[i]) == 0) {
             *out = (cg_activation)i;
             return true;
         }

@@ -1,0 +1,175 @@
+/* dense: a fully connected layer laid out and initialised as torch.nn.Linear
+ * (weight [out, in], bias [out]), with an optional fused activation that
+ * runs in the GEMM's epilogue (ops/matmul.c, cg_linear). */
+#include "layer.h"
+
+#include <stdio.h>
+
+/* cg_linear hands sizes to BLAS as int. */
+#define MAX_FEATURES INT32_MAX
+
+typedef struct dense_config {
+    int64_t units;
+    bool bias;
+    cg_act_spec act;          /* NONE when absent */
+} dense_config;
+CG_LAYER_CONFIG_FITS(dense_config);
+
+typedef struct dense_state {
+    cg_dense dense;           /* its activation: what the fused kernel applies */
+    cg_act_spec after;        /* an activation the kernel cannot fuse (a non-default slope/alpha) */
+} dense_state;
+
+/* ------------------------------------------------ torch.nn.Linear */
+
+cg_status cg_dense_init(cg_dense *layer, cg_params *params, const char *prefix,
+                        int64_t in_features, int64_t out_features, bool bias,
+                        cg_activation activation, cg_rng *rng)
+{
+    if (!layer || !params || !prefix || !rng)
+        return cg_set_error(CG_ERR_ARG, "cg_dense_init: NULL argument");
+    if (in_features <= 0 || out_features <= 0)
+        return cg_set_error(CG_ERR_ARG, "dense %s: sizes must be positive, got in=%lld out=%lld",
+                            prefix, (long long)in_features, (long long)out_features);
+    char name[256];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    layer->weight = cg_params_add(params, name, 2, (int64_t[]){out_features, in_features});
+    if (!layer->weight) return cg_last_status();
+    layer->bias = NULL;
+    if (bias) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        layer->bias = cg_params_add(params, name, 1, (int64_t[]){out_features});
+        if (!layer->bias) return cg_last_status();
+    }
+    layer->in_features = in_features;
+    layer->out_features = out_features;
+    layer->activation = activation;
+    cg_init_kaiming_uniform(layer->weight, sqrtf(5.0f), rng);
+    if (layer->bias) {
+        float bound = 1.0f / sqrtf((float)in_features);
+        cg_init_uniform(layer->bias, -bound, bound, rng);
+    }
+    return CG_OK;
+}
+
+cg_tensor *cg_dense_forward(cg_ctx *ctx, const cg_dense *layer, cg_tensor *x)
+{
+    if (!layer) {
+        cg_set_error(CG_ERR_ARG, "cg_dense_forward: layer is NULL");
+        return NULL;
+    }
+    return cg_linear(ctx, x, layer->weight, layer->bias, layer->activation);
+}
+
+/* ------------------------------------------------ the layer-table entry */
+
+static const char *const keys[] = {"units", "activation", "bias", "negative_slope", "alpha", NULL};
+
+static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_layer_spec *l)
+{
+    dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    *c = (dense_config){.bias = true, .act = {CG_ACT_NONE, 0.0f}};
+    if (!cJSON_GetObjectItemCaseSensitive(obj, "units"))
+        return cg__json_fail(p, "dense layer needs \"units\"");
+    cg_status s = cg__json_read_int(obj, "units", p, 1, MAX_FEATURES, &c->units);
+    if (s == CG_OK) s = cg__json_read_bool(obj, "bias", p, &c->bias);
+    if (s == CG_OK) s = cg__json_read_activation(obj, "activation", p, &c->act.act);
+    if (s == CG_OK) s = cg__act_read_param(obj, p, &c->act);
+    return s;
+}
+
+static cg_status infer(cg_layer_spec *l, cg_json_path *p)
+{
+    const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    char shape[128];
+    if (l->in_ndim[0] != 1)
+        return cg__json_fail(p, "dense needs a flat input, got %s; add {\"type\": \"flatten\"} "
+                                "before it", cg__layer_in_str(l, 0, shape, sizeof shape));
+    int64_t in = l->in_shape[0][0];
+    if (in > MAX_FEATURES)
+        return cg__json_fail(p, "dense input has %lld features; at most %d are supported",
+                             (long long)in, MAX_FEATURES);
+    l->out_ndim = 1;
+    l->out_shape[0] = c->units;
+    int64_t weights;
+    if (!cg__checked_mul(c->units, in, &weights) ||
+        !cg__checked_add(weights, c->bias ? c->units : 0, &l->n_params))
+        return cg__json_fail(p, "the parameter count (%lld x %lld) overflows",
+                             (long long)c->units, (long long)in);
+    return CG_OK;
+}
+
+static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
+{
+    const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    cg__jw_string(w, obj, "type", "dense");
+    cg__jw_int(w, obj, "units", c->units);
+    cg__jw_string(w, obj, "activation", cg_activation_name(c->act.act));
+    cg__act_write_param(w, obj, c->act);
+    cg__jw_bool(w, obj, "bias", c->bias);
+}
+
+static void describe(const cg_layer_spec *l, char *buf, size_t size)
+{
+    const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    char act[48] = "";
+    if (c->act.act != CG_ACT_NONE) {
+        act[0] = ' ';
+        cg__act_text(c->act, act + 1, sizeof act - 1);
+    }
+    snprintf(buf, size, "dense %lld%s%s", (long long)c->units, act, c->bias ? "" : " (no bias)");
+}
+
+/* The fused kernel knows leaky_relu and elu only with PyTorch's defaults. */
+static bool kernel_fusable(cg_act_spec a) { return a.param == cg__act_default_param(a.act); }
+
+static void set_activation(dense_state *st, cg_act_spec a)
+{
+    bool fuse = kernel_fusable(a);
+    st->dense.activation = fuse ? a.act : CG_ACT_NONE;
+    st->after = fuse ? (cg_act_spec){CG_ACT_NONE, 0.0f} : a;
+}
+
+static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
+{
+    const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    dense_state *st = state;
+    cg_status s = cg_dense_init(&st->dense, b->params, b->prefix, l->in_shape[0][0], c->units,
+                                c->bias, CG_ACT_NONE, b->rng);
+    if (s == CG_OK) set_activation(st, c->act);
+    return s;
+}
+
+static bool absorb(void *state, const cg_layer_spec *next)
+{
+    dense_state *st = state;
+    cg_act_spec a;
+    if (st->dense.activation != CG_ACT_NONE || st->after.act != CG_ACT_NONE ||
+        !cg__layer_as_activation(next, &a))
+        return false;
+    set_activation(st, a);
+    return true;
+}
+
+static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
+                          cg_tensor *const *x, int n)
+{
+    const dense_state *st = state;
+    cg_tensor *y = cg_dense_forward(ctx, &st->dense, x[0]);
+    return st->after.act == CG_ACT_NONE ? y : cg__act_apply(ctx, y, st->after);
+}
+
+const cg_layer_type cg__layer_dense = {
+    .name = "dense",
+    .keys = keys,
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .parse = parse,
+    .infer = infer,
+    .write = write,
+    .describe = describe,
+    .state_size = sizeof(dense_state),
+    .build = build,
+    .absorb = absorb,
+    .forward = forward,
+};
