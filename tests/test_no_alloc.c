@@ -93,15 +93,30 @@ static void training_step_allocates_nothing_after_warm_up(void **state)
 
 /* The library's training loop (cg_train: model file, shuffled batches,
  * dropout, validation) allocates per run, never per step or epoch: 1 epoch
- * and 4 epochs of 20 steps each make the same number of allocations. */
-static long allocations_of_training(int64_t epochs, const cg_dataset *data)
+ * and 4 epochs of 20 steps each make the same number of allocations, for a
+ * chain and for a graph with a skip connection. */
+static const char *const CHAIN =
+    "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 32, \"activation\": \"relu\"},"
+    " {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 3}],"
+    " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+    " \"schedule\": {\"type\": \"cosine\", \"warmup_epochs\": 1},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8, \"clip_grad_norm\": 1.0}}";
+
+/* A graph: a skip connection (add) around two dense layers, and a concat. */
+static const char *const GRAPH =
+    "{\"input\": [4], \"layers\": ["
+    " {\"type\": \"dense\", \"units\": 16, \"activation\": \"relu\", \"name\": \"stem\"},"
+    " {\"type\": \"dense\", \"units\": 16, \"activation\": \"tanh\"},"
+    " {\"type\": \"dropout\", \"rate\": 0.2},"
+    " {\"type\": \"dense\", \"units\": 16, \"name\": \"branch\"},"
+    " {\"type\": \"add\", \"inputs\": [\"stem\", \"branch\"], \"name\": \"sum\"},"
+    " {\"type\": \"concat\", \"inputs\": [\"sum\", \"input\"]},"
+    " {\"type\": \"dense\", \"units\": 3}],"
+    " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8}}";
+
+static long allocations_of_training(const char *json, int64_t epochs, const cg_dataset *data)
 {
-    static const char *json =
-        "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 32, \"activation\": \"relu\"},"
-        " {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 3}],"
-        " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
-        " \"schedule\": {\"type\": \"cosine\", \"warmup_epochs\": 1},"
-        " \"train\": {\"epochs\": 1, \"batch\": 8, \"clip_grad_norm\": 1.0}}";
     cg_model_spec *spec = NULL;
     assert_int_equal(cg_model_spec_parse(json, &spec), CG_OK);
     cg_rng rng;
@@ -136,9 +151,8 @@ static void training_loop_allocates_per_run_only(void **state)
     }
     cg_dataset data = {.count = COUNT, .sample_ndim = 1, .sample_shape = {4}, .sample_size = 4,
                        .x = x, .labels = labels, .num_classes = 3, .source = "test data"};
-    long one = allocations_of_training(1, &data);
-    long four = allocations_of_training(4, &data);
-    assert_int_equal(four, one);
+    assert_int_equal(allocations_of_training(CHAIN, 4, &data), allocations_of_training(CHAIN, 1, &data));
+    assert_int_equal(allocations_of_training(GRAPH, 4, &data), allocations_of_training(GRAPH, 1, &data));
 }
 
 int main(void)
