@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 CC=${CC:-clang}
-FLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core -Isrc/io"
+FLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core -Isrc/io -Isrc/nn/layers"
 CORE="src/core/error.c src/core/tensor.c src/core/arena.c src/io/fileio.c"
 mkdir -p fuzz/bin
 $CC $FLAGS -o fuzz/bin/fuzz_safetensors fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE -lcjson -lm

@@ -34,7 +34,7 @@ static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
 
 static void describe(const cg_layer_spec *l, char *buf, size_t size)
 {
-    snprintf(buf, size, "add %d", l->n_inputs);
+    snprintf(buf, size, "add");
 }
 
 static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,

@@ -67,7 +67,7 @@ static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
 
 static void describe(const cg_layer_spec *l, char *buf, size_t size)
 {
-    snprintf(buf, size, "concat %d, axis %lld", l->n_inputs,
+    snprintf(buf, size, "concat axis %lld",
              (long long)CG_LAYER_CONFIG(l, concat_config)->axis);
 }
 
