@@ -79,13 +79,13 @@ cg_status cg_model_spec_set(cg_model_spec *spec, const char *section, const char
 {
     if (!spec || !section) return cg_set_error(CG_ERR_ARG, "cg_model_spec_set: NULL argument");
     cJSON *value = parse_json(value_json, section);
+    if (!value) return CG_ERR_FORMAT;
     cJSON *root = cJSON_CreateObject();
-    if (!value || !root) {
+    if (!root || !cJSON_AddItemToObject(root, section, value)) {
         cJSON_Delete(value);
         cJSON_Delete(root);
-        return value ? cg_set_error(CG_ERR_NOMEM, "cg_model_spec_set: out of memory") : CG_ERR_FORMAT;
+        return cg_set_error(CG_ERR_NOMEM, "cg_model_spec_set: out of memory");
     }
-    cJSON_AddItemToObject(root, section, value);
     cg_json_path p = {.len = 0};
     cg_model_spec trial = *spec;  /* a failed set leaves the spec as it was */
     cg_status s = cg__spec_parse_section(root, &p, &trial, section);
