@@ -101,6 +101,8 @@ static void graph_mistakes_name_the_path(void **state)
     expect_error(ONE_DENSE("{\"type\": \"add\"}"), "layers[1].inputs: add takes 2 to 8 inputs, got 1");
     expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"inputs\": [\"a\", \"input\"]}"),
                  "layers[1].inputs: dense takes 1 input, got 2");
+    expect_error(ONE_DENSE("{\"type\": \"ReLU\", \"inputs\": [\"a\", \"a\"]}"),
+                 "layers[1].inputs: ReLU takes 1 input, got 2");
     expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": []}"),
                  "layers[1].inputs: expected an array of 1 to 8 layer names, got []");
     expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", 1]}"),

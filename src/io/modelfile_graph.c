@@ -26,13 +26,17 @@ static const cg_layer_type *find_type(const cJSON *obj, cg_json_path *p, const c
     }
     const cg_layer_type *t = cg_layer_type_find(*type_name);
     if (t) return t;
-    char list[256] = "";
-    for (size_t i = 0; i < cg_layer_type_count(); i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                 cg_layer_type_name(cg_layer_type_at(i)));
+    /* The names a file may use: a type with aliases (the activation layer)
+     * is written by them. */
+    char list[512] = "";
+    for (size_t i = 0; i < cg_layer_type_count(); i++) {
+        const cg_layer_type *type = cg_layer_type_at(i);
+        const char *const own[] = {type->name, NULL};
+        for (const char *const *n = type->aliases ? type->aliases : own; *n; n++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", *n);
+    }
     size_t mark = cg__json_key(p, "type");
-    cg__json_fail(p, "unknown layer type \"%s\" (expected %s; activations by name, e.g. relu)",
-                  *type_name, list);
+    cg__json_fail(p, "unknown layer type \"%s\" (expected one of: %s)", *type_name, list);
     cg__json_restore(p, mark);
     return NULL;
 }
@@ -132,17 +136,17 @@ static cg_status parse_inputs(const cJSON *obj, cg_json_path *p, const cg_model_
     return s;
 }
 
-static cg_status check_input_count(const cg_layer_spec *l, cg_json_path *p)
+static cg_status check_input_count(const cg_layer_spec *l, const char *type_name, cg_json_path *p)
 {
     const cg_layer_type *t = l->type;
     if (l->n_inputs >= t->min_inputs && l->n_inputs <= t->max_inputs) return CG_OK;
     size_t mark = cg__json_key(p, "inputs");
     cg_status s;
     if (t->min_inputs == t->max_inputs)
-        s = cg__json_fail(p, "%s takes %d input%s, got %d", t->name, t->min_inputs,
+        s = cg__json_fail(p, "%s takes %d input%s, got %d", type_name, t->min_inputs,
                           t->min_inputs == 1 ? "" : "s", l->n_inputs);
     else
-        s = cg__json_fail(p, "%s takes %d to %d inputs, got %d (list them in \"inputs\")", t->name,
+        s = cg__json_fail(p, "%s takes %d to %d inputs, got %d (list them in \"inputs\")", type_name,
                           t->min_inputs, t->max_inputs, l->n_inputs);
     cg__json_restore(p, mark);
     return s;
@@ -171,7 +175,7 @@ static cg_status parse_layer(const cJSON *obj, cg_json_path *p, const cg_model_s
     if ((s = cg__json_check_keys(obj, p, common_keys, l->type->keys)) != CG_OK) return s;
     if ((s = parse_name(obj, p, spec, l)) != CG_OK) return s;
     if ((s = parse_inputs(obj, p, spec, later, l)) != CG_OK) return s;
-    if ((s = check_input_count(l, p)) != CG_OK) return s;
+    if ((s = check_input_count(l, type_name, p)) != CG_OK) return s;
     if ((s = l->type->parse(obj, p, type_name, l)) != CG_OK) return s;
     copy_input_shapes(spec, l);
     l->out_ndim = 0;
