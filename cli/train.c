@@ -3,8 +3,11 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,19 +36,27 @@ static void usage(FILE *out)
           "                        state, RNG state and position; MODEL.json may be left out\n"
           "  --save OUT.safetensors  checkpoint after every epoch, when interrupted, and at\n"
           "                        the end (written atomically)\n"
-          "  --log FILE            one JSON object per epoch (appended to with --resume)\n"
+          "  --log FILE            one JSON object per epoch; an existing FILE is refused\n"
+          "                        unless --log-append (add to it) or --force (replace it)\n"
+          "  --allow-data-change   resume on data other than the run's (see below)\n"
           "  -h, --help            this help\n"
           "\n"
-          "Ctrl-C finishes the current step, saves to --save and exits with 130.\n"
+          "A resumed run continues the run it resumes: unless given again, --save is the\n"
+          "checkpoint resumed from, and the run's --val/--val-split and --log are reused\n"
+          "(appending). The checkpoint records a fingerprint of the training data; resuming\n"
+          "on other data is refused unless --allow-data-change.\n"
+          "\n"
+          "Ctrl-C, SIGTERM and SIGHUP finish the current step, save to --save and exit\n"
+          "with 128 + the signal's number (130, 143, 129); a second signal stops at once.\n"
           "Exit status: 0 done, 1 failure while training (NaN/Inf, failed save),\n"
-          "2 bad usage or input, 130 interrupted.\n",
+          "2 bad usage or input, 129/130/143 interrupted.\n",
           out);
 }
 
 typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
     const char *epochs, *batch, *lr, *seed, *val_split;
-    bool no_shuffle;
+    bool no_shuffle, log_append, force, allow_data_change;
 } train_args;
 
 /* Returns -1 to go on, or an exit code. */
@@ -68,10 +79,15 @@ static int parse_args(train_args *t, int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         }
-        if (cli_flag(&a, "--no-shuffle")) {
-            t->no_shuffle = true;
-            continue;
-        }
+        struct {
+            const char *name;
+            bool *dst;
+        } flags[] = {{"--no-shuffle", &t->no_shuffle}, {"--log-append", &t->log_append},
+                     {"--force", &t->force}, {"--allow-data-change", &t->allow_data_change}};
+        bool flagged = false;
+        for (size_t i = 0; !flagged && i < sizeof flags / sizeof flags[0]; i++)
+            if ((flagged = cli_flag(&a, flags[i].name))) *flags[i].dst = true;
+        if (flagged) continue;
         bool matched = false;
         for (size_t i = 0; !matched && i < sizeof options / sizeof options[0]; i++)
             matched = cli_option(&a, options[i].name, options[i].dst);
@@ -85,6 +101,8 @@ static int parse_args(train_args *t, int argc, char **argv)
     if (!t->data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
     if (t->val && t->val_split) return cli_fail(EXIT_USAGE, CMD, "give --val or --val-split, not both");
     if (t->init && t->resume) return cli_fail(EXIT_USAGE, CMD, "give --init or --resume, not both");
+    if (t->log_append && t->force)
+        return cli_fail(EXIT_USAGE, CMD, "give --log-append or --force, not both");
     return -1;
 }
 
@@ -127,6 +145,8 @@ typedef struct session {
     cg_optim *opt;
     cg_train_state state;
     FILE *log;
+    char fingerprint[96];          /* of --data, before any split */
+    const char *meta[9];           /* the run's settings, recorded in checkpoints */
 } session;
 
 static void session_release(session *s)
@@ -140,9 +160,52 @@ static void session_release(session *s)
     cg_checkpoint_free(s->ck);
 }
 
+static void note(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cgrad %s: note: ", CMD);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* A resumed run continues the run it resumes: where to save, what to
+ * validate on and where to log come from the checkpoint unless given. */
+static void inherit_run_settings(session *s)
+{
+    train_args *t = &s->args;
+    const cg_st_file *f = s->ck->file;
+    const char *val = cg_st_meta(f, "run_val"), *split = cg_st_meta(f, "run_val_split");
+    const char *log = cg_st_meta(f, "run_log");
+    if (!t->save) {
+        t->save = t->resume;
+        note("saving to %s, the checkpoint resumed from (--save to change)", t->save);
+    }
+    if (!t->val && !t->val_split) {
+        if ((t->val = val)) note("validating on %s, as the run did", val);
+        if ((t->val_split = split)) note("holding out the last %s of the data for validation, as "
+                                         "the run did", split);
+    } else if ((val && (!t->val || strcmp(t->val, val) != 0)) ||
+               (split && (!t->val_split || strcmp(t->val_split, split) != 0))) {
+        note("validation changed: the run used %s %s", val ? "--val" : "--val-split",
+             val ? val : split);
+    }
+    if (!t->log && log) {
+        t->log = log;
+        note("logging to %s (appending), as the run did", log);
+    }
+}
+
 static int load_config(session *s)
 {
-    const train_args *t = &s->args;
+    train_args *t = &s->args;
     if (t->resume) {
         if (cg_checkpoint_load(t->resume, &s->ck) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
         if (!s->ck->has_state || !s->ck->spec)
@@ -150,6 +213,7 @@ static int load_config(session *s)
                             "%s is not a cgrad training checkpoint (no training state in its "
                             "metadata); use --init to start from its weights",
                             t->resume);
+        inherit_run_settings(s);
     }
     if (t->model_path) {
         if (cg_model_spec_load(t->model_path, &s->spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
@@ -167,6 +231,7 @@ static int load_data(session *s)
 {
     const train_args *t = &s->args;
     if (cli_load_data(&s->data, t->data, s->spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    cg_dataset_fingerprint(&s->data, s->fingerprint, sizeof s->fingerprint);
     s->train = &s->data;
     if (t->val) {
         if (cli_load_data(&s->val_data, t->val, s->spec) != CG_OK)
@@ -234,9 +299,26 @@ static int check_resume_position(const session *s)
                     (long long)st->seen, (long long)was->epochs, (long long)was->batch);
 }
 
+/* Resuming on other data would continue a run that never was. */
+static int check_same_data(const session *s)
+{
+    const char *was = cg_st_meta(s->ck->file, "run_data");
+    if (!was || strcmp(was, s->fingerprint) == 0) return EXIT_OK;
+    if (s->args.allow_data_change) {
+        note("--data %s (%s) differs from the run's data (%s); continuing on it as asked",
+             s->args.data, s->fingerprint, was);
+        return EXIT_OK;
+    }
+    return cli_fail(EXIT_USAGE, CMD,
+                    "%s was trained on other data (%s); --data %s has %s. Resume on the run's "
+                    "data, or pass --allow-data-change",
+                    s->args.resume, was, s->args.data, s->fingerprint);
+}
+
 static int resume_state(session *s)
 {
-    int code = check_resume_position(s);
+    int code = check_same_data(s);
+    if (code == EXIT_OK) code = check_resume_position(s);
     if (code == EXIT_OK) code = check_mid_epoch_resume(s);
     if (code == EXIT_OK) code = load_weights(s, s->args.resume, s->ck->file);
     if (code != EXIT_OK) return code;
@@ -267,7 +349,12 @@ static int open_outputs(session *s)
     if (t->save && cg_checkpoint_check_writable(t->save) != CG_OK)
         return cli_fail(EXIT_USAGE, CMD, "--save: %s", cg_last_error());
     if (t->log) {
-        s->log = fopen(t->log, t->resume ? "a" : "w");
+        struct stat st;
+        bool exists = stat(t->log, &st) == 0 && st.st_size > 0;
+        if (exists && !t->resume && !t->log_append && !t->force)
+            return cli_fail(EXIT_USAGE, CMD, "--log: %s exists; --log-append adds to it, --force "
+                                             "replaces it", t->log);
+        s->log = fopen(t->log, t->force && !t->resume ? "w" : "a");
         if (!s->log) return cli_fail(EXIT_USAGE, CMD, "--log: cannot open %s", t->log);
     }
     return EXIT_OK;
@@ -275,23 +362,32 @@ static int open_outputs(session *s)
 
 /* ------------------------------------------------------------ running */
 
+/* The signal that asked training to stop (0: none). */
 static volatile sig_atomic_t interrupt_flag;
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    interrupt_flag = 1;
-    /* A second Ctrl-C stops at once. */
-    signal(SIGINT, SIG_DFL);
+    interrupt_flag = sig;
+    /* A second signal stops at once (the checkpoint on disk stays whole:
+     * saves are atomic). */
+    signal(sig, SIG_DFL);
 }
 
-static void install_sigint(void)
+/* Ctrl-C, and what batch schedulers and `docker stop` send before killing
+ * (SIGTERM) or a closed terminal (SIGHUP): save and exit, losing nothing. */
+static void install_stop_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < 3; i++) sigaction(signals[i], &sa, NULL);
+}
+
+static const char *signal_text(int sig)
+{
+    return sig == SIGTERM ? " by SIGTERM" : sig == SIGHUP ? " by SIGHUP" : "";
 }
 
 static void print_summary(const session *s, double seconds)
@@ -315,13 +411,31 @@ static int report_failure(const session *s, cg_status status)
 {
     const char *save = s->args.save;
     if (status == CG_ERR_INTERRUPTED) {
-        if (save) return cli_fail(EXIT_INTERRUPTED, CMD, "%s; saved %s (resume with --resume %s)",
-                                  cg_last_error(), save, save);
-        return cli_fail(EXIT_INTERRUPTED, CMD, "%s; nothing saved (no --save)", cg_last_error());
+        int code = 128 + interrupt_flag, sig = interrupt_flag;
+        if (save) return cli_fail(code, CMD, "%s%s; saved %s (resume with --resume %s)",
+                                  cg_last_error(), signal_text(sig), save, save);
+        return cli_fail(code, CMD, "%s%s; nothing saved (no --save)", cg_last_error(),
+                        signal_text(sig));
     }
     if (status == CG_ERR_NUMERIC && save)
         return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s; %s was left as it was", cg_last_error(), save);
     return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+}
+
+/* What a resumed run needs to continue this one (see inherit_run_settings). */
+static const char *const *run_meta(session *s)
+{
+    const train_args *t = &s->args;
+    size_t n = 0;
+    const char *pairs[][2] = {{"run_data", s->fingerprint}, {"run_val", t->val},
+                              {"run_val_split", t->val_split}, {"run_log", t->log}};
+    for (size_t i = 0; i < 4; i++) {
+        if (!pairs[i][1] || !pairs[i][1][0]) continue;
+        s->meta[n++] = pairs[i][0];
+        s->meta[n++] = pairs[i][1];
+    }
+    s->meta[n] = NULL;
+    return s->meta;
 }
 
 static int run_training(session *s)
@@ -335,6 +449,7 @@ static int run_training(session *s)
     cg_train_options o = cg_train_options_from_spec(spec, spec->optim.lr);
     o.save_path = s->args.save;
     o.save_spec = spec;
+    o.save_meta = run_meta(s);
     o.stop = &interrupt_flag;
     cli_progress progress;
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
@@ -342,7 +457,7 @@ static int run_training(session *s)
     o.on_batch = cli_progress_batch;
     o.on_epoch = cli_progress_epoch;
     o.user = &progress;
-    install_sigint();
+    install_stop_signals();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cg_status status = cg_train(s->model, s->opt, s->train, s->val, &o, &s->state);
@@ -353,8 +468,9 @@ static int run_training(session *s)
     /* Ctrl-C during the last step or the last validation: the run finished
      * (and was saved), but the user asked to stop, so say so and exit 130. */
     if (interrupt_flag)
-        return cli_fail(EXIT_INTERRUPTED, CMD, "interrupted as the last epoch finished; the run is "
-                                               "complete%s", s->args.save ? " and saved" : "");
+        return cli_fail(128 + interrupt_flag, CMD, "interrupted%s as the last epoch finished; the "
+                        "run is complete%s", signal_text(interrupt_flag),
+                        s->args.save ? " and saved" : "");
     return EXIT_OK;
 }
 

@@ -499,6 +499,12 @@ cg_status cg_dataset_load_spec(cg_dataset *out, const char *spec, const cg_data_
  * zeroed data sets are fine. */
 void cg_dataset_free(cg_dataset *d);
 
+/* A fingerprint of the samples and targets, "<count> samples, crc32 <hex>"
+ * (CRC-32 of the values' bytes, targets included), so that a checkpoint can
+ * tell whether it is resumed on the data it was trained on. Writes "" for
+ * an empty or NULL data set. */
+void cg_dataset_fingerprint(const cg_dataset *d, char *buf, size_t size);
+
 /* Changes the sample shape; the number of elements must stay the same. */
 cg_status cg_dataset_reshape(cg_dataset *d, int sample_ndim, const int64_t *sample_shape);
 
@@ -770,6 +776,12 @@ cg_train_state cg_train_state_init(uint64_t seed);
  * own (e.g. with command-line overrides applied). */
 cg_status cg_checkpoint_save(const char *path, cg_model *model, const cg_model_spec *spec,
                              cg_optim *opt, const cg_train_state *state);
+/* The same with more __metadata__: extra_meta is a NULL-terminated list of
+ * key, value strings (e.g. {"run_log", "metrics.jsonl", NULL}); keys should
+ * not be cgrad's own (a "run_" prefix is kept free for callers). */
+cg_status cg_checkpoint_save_with(const char *path, cg_model *model, const cg_model_spec *spec,
+                                  cg_optim *opt, const cg_train_state *state,
+                                  const char *const *extra_meta);
 
 typedef struct cg_checkpoint {
     cg_st_file *file;
@@ -842,6 +854,7 @@ typedef struct cg_train_options {
     cg_schedule schedule;       /* lr of each epoch */
     const char *save_path;      /* checkpoint after every epoch and when stopped; NULL: none */
     const cg_model_spec *save_spec;  /* configuration recorded in checkpoints; NULL: the model's */
+    const char *const *save_meta;    /* more __metadata__ for them (cg_checkpoint_save_with); may be NULL */
     /* Polled between steps; when it becomes non-zero (e.g. from a SIGINT
      * handler) training stops after the current step, saves to save_path and
      * returns CG_ERR_INTERRUPTED. May be NULL. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* Below this many floats per batch, starting threads costs more than the copy. */
 #define BATCH_PARALLEL_FLOATS (1 << 16)
@@ -150,4 +151,29 @@ cg_status cg_dataset_split(const cg_dataset *d, double val_fraction, cg_dataset 
     *train_out = train;
     *val_out = val;
     return CG_OK;
+}
+
+/* zlib's CRC-32 takes at most UINT_MAX bytes a call. */
+static unsigned long crc_of(unsigned long crc, const void *data, size_t bytes)
+{
+    const unsigned char *p = data;
+    while (bytes > 0) {
+        size_t n = bytes < (1u << 30) ? bytes : (1u << 30);
+        crc = crc32(crc, p, (uInt)n);
+        p += n;
+        bytes -= n;
+    }
+    return crc;
+}
+
+void cg_dataset_fingerprint(const cg_dataset *d, char *buf, size_t size)
+{
+    if (!buf || size == 0) return;
+    buf[0] = '\0';
+    if (!d || d->count < 1 || !d->x) return;
+    unsigned long crc = crc32(0L, Z_NULL, 0);
+    crc = crc_of(crc, d->x, (size_t)(d->count * d->sample_size) * sizeof *d->x);
+    if (d->labels) crc = crc_of(crc, d->labels, (size_t)d->count * sizeof *d->labels);
+    if (d->y) crc = crc_of(crc, d->y, (size_t)(d->count * d->target_size) * sizeof *d->y);
+    snprintf(buf, size, "%lld samples, crc32 %08lx", (long long)d->count, crc);
 }

@@ -32,7 +32,7 @@ cg_train_state cg_train_state_init(uint64_t seed)
 
 /* ------------------------------------------------------------ metadata */
 
-#define MAX_META 24
+#define MAX_META 40
 
 typedef struct meta_list {
     const char *keys[MAX_META];
@@ -167,7 +167,7 @@ static void entry_list_free(entry_list *l)
 }
 
 static bool build_meta(meta_list *m, cg_model *model, const cg_model_spec *spec, cg_optim *opt,
-                       const cg_train_state *state)
+                       const cg_train_state *state, const char *const *extra)
 {
     char *model_json = cg_model_spec_to_json(spec ? spec : cg_model_get_spec(model));
     meta_add(m, "format", "pt");
@@ -178,11 +178,19 @@ static bool build_meta(meta_list *m, cg_model *model, const cg_model_spec *spec,
     if (model_json && opt) meta_add_owned(m, "optimizer", optimizer_json(model_json));
     meta_add_owned(m, "model", model_json);
     if (state) add_state_meta(m, state);
+    for (; extra && extra[0] && extra[1]; extra += 2) meta_add_owned(m, extra[0], strdup(extra[1]));
     return !m->oom;
 }
 
 cg_status cg_checkpoint_save(const char *path, cg_model *model, const cg_model_spec *spec,
                              cg_optim *opt, const cg_train_state *state)
+{
+    return cg_checkpoint_save_with(path, model, spec, opt, state, NULL);
+}
+
+cg_status cg_checkpoint_save_with(const char *path, cg_model *model, const cg_model_spec *spec,
+                                  cg_optim *opt, const cg_train_state *state,
+                                  const char *const *extra_meta)
 {
     if (!path || !model) return cg_set_error(CG_ERR_ARG, "cg_checkpoint_save: NULL argument");
     cg_params *params = cg_model_params(model);
@@ -201,7 +209,7 @@ cg_status cg_checkpoint_save(const char *path, cg_model *model, const cg_model_s
     }
     if (s == CG_OK && opt && !add_optim_entries(&l, params, opt, &step))
         s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
-    if (s == CG_OK && !build_meta(&m, model, spec, opt, state))
+    if (s == CG_OK && !build_meta(&m, model, spec, opt, state, extra_meta))
         s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory building the metadata", path);
     if (s == CG_OK)
         s = cg_safetensors_save(path, l.items, l.n, m.keys, (const char *const *)m.values, m.n);

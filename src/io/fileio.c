@@ -1,6 +1,8 @@
 /* Checked file I/O and atomic file replacement (see fileio.h). */
 #include "fileio.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -184,6 +186,47 @@ static cg_status sync_parent_dir(const char *path)
     return s;
 }
 
+/* Is name ".<base>.tmpXXXXXX", mkstemp's pattern for a save to base? */
+static bool is_temp_of(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    if (name[0] != '.' || strncmp(name + 1, base, n) != 0 || strncmp(name + 1 + n, ".tmp", 4) != 0)
+        return false;
+    const char *x = name + 1 + n + 4;
+    if (strlen(x) != 6) return false;
+    for (; *x; x++)
+        if (!isalnum((unsigned char)*x)) return false;
+    return true;
+}
+
+/* Removes the temporary files of earlier saves to path that were killed
+ * before they could clean up (kill -9, power loss): they would otherwise
+ * pile up beside a checkpoint saved every epoch. Best effort. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dir = slash ? malloc((size_t)(slash - path) + 2) : dup_string(".");
+    if (!dir) return;
+    if (slash) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    DIR *d = opendir(dir);
+    for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+        if (!is_temp_of(e->d_name, base)) continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *stale = malloc(len);
+        if (!stale) break;
+        snprintf(stale, len, "%s/%s", dir, e->d_name);
+        (void)unlink(stale);
+        free(stale);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 cg_status cg__atomic_commit(cg_atomic_file *af)
 {
     FILE *f = af->f;
@@ -207,6 +250,7 @@ cg_status cg__atomic_commit(cg_atomic_file *af)
     }
     free(af->tmp_path);
     af->tmp_path = NULL;  /* renamed: no longer ours to remove */
+    remove_stale_temps(af->path);
     cg_status s = sync_parent_dir(af->path);
     cg__atomic_abort(af);
     return s;

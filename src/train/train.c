@@ -225,7 +225,8 @@ static cg_status save(run *r)
     if (!r->o->save_path) return CG_OK;
     cg_status s = check_weights(r);
     if (s != CG_OK) return s;
-    return cg_checkpoint_save(r->o->save_path, r->model, r->o->save_spec, r->opt, r->state);
+    return cg_checkpoint_save_with(r->o->save_path, r->model, r->o->save_spec, r->opt, r->state,
+                                   r->o->save_meta);
 }
 
 static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }

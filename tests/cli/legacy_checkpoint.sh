@@ -15,6 +15,6 @@ cp "$FIX/spiral_e2.safetensors" "$WORK/run.safetensors"
 expect_exit 0 "$CGRAD" train --resume "$WORK/run.safetensors" --data "$DATA" --epochs 3 \
     --save "$WORK/run.safetensors" "${THREADS[@]}"
 expect_in "epoch 3/3" "$WORK/out"
-/usr/bin/python3 "$(dirname "$0")/legacy_compare.py" "$FIX/spiral_e3.safetensors" \
+/usr/bin/python3 "$(dirname "$0")/compare_tensors.py" "$FIX/spiral_e3.safetensors" \
     "$WORK/run.safetensors" Zen || fail "resuming the old checkpoint did not reach the old weights"
 echo "ok"

@@ -46,10 +46,16 @@ expect_in "parameters: 403" "$WORK/out"      # 4*16+16 + 16*16+16 + 16*3+3
 expect_exit 0 "$CGRAD" info "$WORK/model.json"
 expect_in "dropout 0.25" "$WORK/out"
 
-# --- determinism: same seed and threads -> the same file, byte for byte.
+# --- determinism: same seed and threads -> the same file, byte for byte
+# (the log is part of the run's settings, recorded in the checkpoint; an
+# existing log is refused unless --force replaces it).
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/train.csv" --val-split 0.25 \
+    --epochs 4 --save "$WORK/m2.safetensors" --log "$WORK/log.jsonl" "${THREADS[@]}"
+expect_in "--log: $WORK/log.jsonl exists; --log-append adds to it, --force replaces it" "$WORK/err"
 expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/train.csv" --val-split 0.25 \
-    --epochs 4 --save "$WORK/m2.safetensors" "${THREADS[@]}"
+    --epochs 4 --save "$WORK/m2.safetensors" --log "$WORK/log.jsonl" --force "${THREADS[@]}"
 cmp "$WORK/m.safetensors" "$WORK/m2.safetensors" || fail "two equal runs differ"
+[[ $(wc -l <"$WORK/log.jsonl") == 4 ]] || fail "--force should have replaced the log"
 # A different seed gives different weights.
 expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/train.csv" --epochs 1 \
     --seed 6 --save "$WORK/m3.safetensors" "${THREADS[@]}"

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Compares the tensors of two checkpoints (legacy_checkpoint.sh).
+"""Compares the tensors of two checkpoints, ignoring their metadata.
 
-  legacy_compare.py EXPECTED.safetensors GOT.safetensors KERNEL
+  compare_tensors.py EXPECTED.safetensors GOT.safetensors exact
+      every tensor equal bit for bit
+  compare_tensors.py EXPECTED.safetensors GOT.safetensors KERNEL
+      bit for bit when this machine's OpenBLAS runs KERNEL (the one the
+      expected file was written with); otherwise within float32 rounding,
+      since OpenBLAS's kernels for other CPUs sum in another order
 
-Equal bit for bit when this machine's OpenBLAS runs KERNEL (the one the
-expected file was written with); otherwise within float32 rounding, since
-OpenBLAS's kernels for other CPUs sum in another order. Same names either way.
+Same tensor names either way.
 """
 import ctypes
 import glob
@@ -36,6 +39,11 @@ def main():
     if sorted(want) != sorted(got):
         sys.exit("tensor names differ: %s vs %s" % (sorted(want), sorted(got)))
     exact = all(want[k] == got[k] for k in want)
+    if kernel == "exact":
+        if not exact:
+            sys.exit("tensors differ: %s" % [k for k in want if want[k] != got[k]])
+        print("bit-identical")
+        return
     core = openblas_core()
     if core == kernel:
         if not exact:
