@@ -76,28 +76,54 @@ static bool is_graph(const cg_model_spec *spec)
     return false;
 }
 
-/* One row a layer, like Keras' model.summary(); a model with names or
- * explicit inputs (a graph) also gets each layer's name and inputs. */
+/* Texts of one layer's row. */
+typedef struct layer_row {
+    char what[96], from[CG_LAYER_MAX_INPUTS * (CG_LAYER_NAME_MAX + 2)], out[64];
+} layer_row;
+
+static void row_of(const cg_model_spec *spec, size_t i, layer_row *r)
+{
+    const cg_layer_spec *l = &spec->layers[i];
+    cg_layer_describe(l, r->what, sizeof r->what);
+    inputs_text(spec, l, r->from, sizeof r->from);
+    cg_dims_str(l->out_ndim, l->out_shape, r->out, sizeof r->out);
+}
+
+static int wider(int width, const char *text)
+{
+    int n = (int)strlen(text);
+    return n > width ? n : width;
+}
+
+/* One row a layer, like Keras' model.summary(), columns as wide as their
+ * longest entry; a model with names or explicit inputs (a graph) also gets
+ * each layer's name and inputs. */
 static void print_layers(const cg_model_spec *spec)
 {
-    char num[32];
     bool graph = is_graph(spec);
+    int w_name = 4, w_what = 28, w_from = 6, w_out = 16;
+    layer_row r;
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        row_of(spec, i, &r);
+        w_name = wider(w_name, spec->layers[i].name);
+        w_what = wider(w_what, r.what);
+        w_from = wider(w_from, r.from);
+        w_out = wider(w_out, r.out);
+    }
     printf("%4s  ", "#");
-    if (graph) printf("%-12s ", "name");
-    printf("%-28s ", "layer");
-    if (graph) printf("%-20s ", "inputs");
-    printf("%-16s %12s\n", "output", "parameters");
+    if (graph) printf("%-*s ", w_name, "name");
+    printf("%-*s ", w_what, "layer");
+    if (graph) printf("%-*s ", w_from, "inputs");
+    printf("%-*s %12s\n", w_out, "output", "parameters");
+    char num[32];
     for (size_t i = 0; i < spec->n_layers; i++) {
         const cg_layer_spec *l = &spec->layers[i];
-        char what[64], from[96], out[64];
-        cg_layer_describe(l, what, sizeof what);
-        inputs_text(spec, l, from, sizeof from);
-        cg_dims_str(l->out_ndim, l->out_shape, out, sizeof out);
+        row_of(spec, i, &r);
         printf("%4zu  ", i);
-        if (graph) printf("%-12s ", l->name[0] ? l->name : "-");
-        printf("%-28s ", what);
-        if (graph) printf("%-20s ", from);
-        printf("%-16s %12s\n", out, grouped(l->n_params, num, sizeof num));
+        if (graph) printf("%-*s ", w_name, l->name[0] ? l->name : "-");
+        printf("%-*s ", w_what, r.what);
+        if (graph) printf("%-*s ", w_from, r.from);
+        printf("%-*s %12s\n", w_out, r.out, grouped(l->n_params, num, sizeof num));
     }
 }
 
@@ -114,7 +140,8 @@ static void print_model(const cg_model_spec *spec)
     if (spec->n_buffers > 0) printf(", %s in buffers", grouped(spec->n_buffers, num, sizeof num));
     printf("\n");
     printf("loss: %s\n", cg_loss_name(spec->loss));
-    printf("training defaults: %lld epochs, batch %lld, seed %llu%s", (long long)spec->train.epochs,
+    printf("training defaults: %lld epoch%s, batch %lld, seed %llu%s", (long long)spec->train.epochs,
+           spec->train.epochs == 1 ? "" : "s",
            (long long)spec->train.batch, (unsigned long long)spec->train.seed,
            spec->train.shuffle ? "" : ", no shuffle");
     if (spec->train.clip_grad_norm > 0) printf(", clip grad norm %g", (double)spec->train.clip_grad_norm);

@@ -90,8 +90,21 @@ static void graph_mistakes_name_the_path(void **state)
                  "layers[1].axis: axis 1 is outside the inputs' 1 per-sample dimensions");
     expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"flatten\", \"name\": \"f\"},"
                  " {\"type\": \"concat\", \"inputs\": [\"f\", \"input\"]}]}",
-                 "layers[1]: concat along axis 0 needs inputs that differ only in that axis, got [6] "
+                 "layers[1]: concat needs inputs with the same number of dimensions, got [6] "
                  "(input 0) and [2, 3] (input 1)");
+    expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"relu\", \"name\": \"r\"},"
+                 " {\"type\": \"concat\", \"inputs\": [\"r\", \"input\"], \"axis\": 0},"
+                 " {\"type\": \"concat\", \"inputs\": [\"r\", \"input\"], \"axis\": 7}]}",
+                 "layers[2].axis: axis 7 is outside the inputs' 2 per-sample dimensions");
+    expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"flatten\", \"name\": \"f\"},"
+                 " {\"type\": \"dense\", \"units\": 2, \"name\": \"d\"},"
+                 " {\"type\": \"concat\", \"inputs\": [\"f\", \"d\"], \"axis\": 0},"
+                 " {\"type\": \"reshape\"}]}",
+                 "layers[3].type: unknown layer type \"reshape\"");
+    expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", \"me\"], \"name\": \"me\"}"),
+                 "layers[1].inputs[1]: \"me\" is this layer; a layer cannot take its own output");
+    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"Input\"}"),
+                 "layers[1].name: \"Input\" names the model's input");
     expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"a\"}"),
                  "layers[1].name: layers[0] is already named \"a\"");
     expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"input\"}"),

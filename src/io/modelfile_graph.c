@@ -13,28 +13,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const common_keys[] = {"type", "name", "inputs", NULL};
 
-static const cg_layer_type *find_type(const cJSON *obj, cg_json_path *p, const char **type_name)
+/* The type names a file may use; a type with aliases (the activation
+ * layer) is written by them. */
+static void type_names(char *list, size_t size)
 {
-    if (cg__json_read_string(obj, "type", p, type_name) != CG_OK) return NULL;
-    if (!*type_name) {
-        cg__json_fail(p, "missing \"type\" (e.g. dense, dropout, flatten, add, concat or an "
-                         "activation)");
-        return NULL;
-    }
-    const cg_layer_type *t = cg_layer_type_find(*type_name);
-    if (t) return t;
-    /* The names a file may use: a type with aliases (the activation layer)
-     * is written by them. */
-    char list[512] = "";
+    list[0] = '\0';
     for (size_t i = 0; i < cg_layer_type_count(); i++) {
         const cg_layer_type *type = cg_layer_type_at(i);
         const char *const own[] = {type->name, NULL};
         for (const char *const *n = type->aliases ? type->aliases : own; *n; n++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", *n);
+            snprintf(list + strlen(list), size - strlen(list), "%s%s", list[0] ? ", " : "", *n);
     }
+}
+
+static const cg_layer_type *find_type(const cJSON *obj, cg_json_path *p, const char **type_name)
+{
+    char list[512];
+    if (cg__json_read_string(obj, "type", p, type_name) != CG_OK) return NULL;
+    if (!*type_name) {
+        type_names(list, sizeof list);
+        cg__json_fail(p, "missing \"type\" (one of: %s)", list);
+        return NULL;
+    }
+    const cg_layer_type *t = cg_layer_type_find(*type_name);
+    if (t) return t;
+    type_names(list, sizeof list);
     size_t mark = cg__json_key(p, "type");
     cg__json_fail(p, "unknown layer type \"%s\" (expected one of: %s)", *type_name, list);
     cg__json_restore(p, mark);
@@ -69,8 +76,8 @@ static cg_status parse_name(const cJSON *obj, cg_json_path *p, const cg_model_sp
     if (!valid_name(name))
         s = cg__json_fail(p, "\"%s\" is not a layer name (1 to %d letters, digits, _ or -)", name,
                           CG_LAYER_NAME_MAX - 1);
-    else if (strcmp(name, "input") == 0)
-        s = cg__json_fail(p, "\"input\" names the model's input; choose another name");
+    else if (strcasecmp(name, "input") == 0)
+        s = cg__json_fail(p, "\"%s\" names the model's input; choose another name", name);
     else if (find_layer(spec, name) >= 0)
         s = cg__json_fail(p, "layers[%d] is already named \"%s\"", find_layer(spec, name), name);
     else
@@ -93,7 +100,7 @@ static int later_index(const cJSON *later, size_t first, const char *name)
 }
 
 static cg_status resolve_input(const cJSON *v, cg_json_path *p, const cg_model_spec *spec,
-                               const cJSON *later, int *out)
+                               const cJSON *later, const cg_layer_spec *self, int *out)
 {
     if (!cJSON_IsString(v)) return cg__json_expected(p, "a layer name or \"input\"", v);
     const char *name = v->valuestring;
@@ -103,6 +110,8 @@ static cg_status resolve_input(const cJSON *v, cg_json_path *p, const cg_model_s
     }
     *out = find_layer(spec, name);
     if (*out >= 0) return CG_OK;
+    if (strcmp(self->name, name) == 0)
+        return cg__json_fail(p, "\"%s\" is this layer; a layer cannot take its own output", name);
     int ahead = later_index(later, spec->n_layers + 1, name);
     if (ahead >= 0)
         return cg__json_fail(p, "\"%s\" is layers[%d], which comes later; a layer's inputs must "
@@ -127,7 +136,7 @@ static cg_status parse_inputs(const cJSON *obj, cg_json_path *p, const cg_model_
     cg_status s = n < 1 || n > CG_LAYER_MAX_INPUTS ? cg__json_expected(p, expected, arr) : CG_OK;
     for (int i = 0; s == CG_OK && i < n; i++) {
         size_t m2 = cg__json_index(p, (size_t)i);
-        s = resolve_input(cJSON_GetArrayItem(arr, i), p, spec, later, &l->inputs[i]);
+        s = resolve_input(cJSON_GetArrayItem(arr, i), p, spec, later, l, &l->inputs[i]);
         cg__json_restore(p, m2);
     }
     l->n_inputs = n;

@@ -16,7 +16,8 @@ static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_l
 {
     concat_config *c = CG_LAYER_CONFIG(l, concat_config);
     c->axis = -1;
-    return cg__json_read_int(obj, "axis", p, -CG_MAX_DIMS, CG_MAX_DIMS, &c->axis);
+    /* Any integer here; infer says whether the inputs have that axis. */
+    return cg__json_read_int(obj, "axis", p, -1000, 1000, &c->axis);
 }
 
 /* The axis within a sample, in [0, ndim). */
@@ -28,11 +29,15 @@ static int sample_axis(const cg_layer_spec *l)
 
 static cg_status check_input(const cg_layer_spec *l, int i, int axis, cg_json_path *p)
 {
-    bool fits = l->in_ndim[i] == l->in_ndim[0];
+    char a[128], b[128];
+    if (l->in_ndim[i] != l->in_ndim[0])
+        return cg__json_fail(p, "concat needs inputs with the same number of dimensions, got %s "
+                                "(input 0) and %s (input %d)", cg__layer_in_str(l, 0, a, sizeof a),
+                             cg__layer_in_str(l, i, b, sizeof b), i);
+    bool fits = true;
     for (int d = 0; fits && d < l->in_ndim[0]; d++)
         fits = d == axis || l->in_shape[i][d] == l->in_shape[0][d];
     if (fits) return CG_OK;
-    char a[128], b[128];
     return cg__json_fail(p, "concat along axis %d needs inputs that differ only in that axis, "
                             "got %s (input 0) and %s (input %d)", axis,
                          cg__layer_in_str(l, 0, a, sizeof a), cg__layer_in_str(l, i, b, sizeof b), i);
