@@ -147,6 +147,13 @@ static void print_model(const cg_model_spec *spec)
     if (spec->train.clip_grad_norm > 0) printf(", clip grad norm %g", (double)spec->train.clip_grad_norm);
     printf("\n");
     print_schedule(spec);
+    const cg_augment *a = &spec->augment;
+    if (a->crop_padding > 0 || a->hflip) {
+        printf("augment:");
+        if (a->crop_padding > 0) printf(" random crop (padding %lld)", (long long)a->crop_padding);
+        if (a->hflip) printf("%s horizontal flip", a->crop_padding > 0 ? "," : "");
+        printf(" (training batches only)\n");
+    }
 }
 
 static void print_metric(const char *name, double loss, double acc)

@@ -613,6 +613,14 @@ typedef struct cg_train_config {
 #define CG_MODEL_NAME_MAX 128
 #define CG_MODEL_DESCRIPTION_MAX 2048
 
+/* Data augmentation for image inputs [C, H, W], applied to training batches
+ * only, per sample, from (seed, epoch, sample index): reproducible, the same
+ * for any thread count, and unchanged by resuming ("augment": {...}). */
+typedef struct cg_augment {
+    int64_t crop_padding;     /* > 0: random crop back to H x W from the image zero-padded by this */
+    bool hflip;               /* flip left-right with probability 1/2 */
+} cg_augment;
+
 typedef struct cg_model_spec {
     char name[CG_MODEL_NAME_MAX];                 /* the model file's "name", or "" */
     char description[CG_MODEL_DESCRIPTION_MAX];   /* its "description", or "" */
@@ -630,6 +638,7 @@ typedef struct cg_model_spec {
      * cosine t_max of 0 means "anneal until the last epoch". */
     cg_schedule schedule;
     cg_train_config train;
+    cg_augment augment;             /* none by default */
 } cg_model_spec;
 
 /* Parses and validates model-file JSON text. On failure returns CG_ERR_FORMAT
@@ -808,7 +817,8 @@ cg_status cg_checkpoint_check_writable(const char *path);
 typedef enum cg_rng_stream {
     CG_STREAM_INIT = 0,   /* parameter initialisation */
     CG_STREAM_SHUFFLE,    /* the order of each epoch */
-    CG_STREAM_DROPOUT     /* dropout masks, from the start of each epoch */
+    CG_STREAM_DROPOUT,    /* dropout masks, from the start of each epoch */
+    CG_STREAM_AUGMENT     /* data augmentation, mixed with each sample's index */
 } cg_rng_stream;
 
 /* The generator of `stream` for `epoch` of a run seeded with `seed`. */
@@ -851,6 +861,7 @@ typedef struct cg_train_options {
     uint64_t seed;
     bool shuffle;
     float clip_grad_norm;       /* 0: off */
+    cg_augment augment;         /* applied to training batches (image inputs) */
     cg_schedule schedule;       /* lr of each epoch */
     const char *save_path;      /* checkpoint after every epoch and when stopped; NULL: none */
     const cg_model_spec *save_spec;  /* configuration recorded in checkpoints; NULL: the model's */

@@ -152,4 +152,13 @@ void *cg__buffers_add(cg_buffers *b, const char *name, cg_dtype dtype, int ndim,
 size_t cg__buffers_count(const cg_buffers *b);
 cg_buffer *cg__buffers_at(cg_buffers *b, size_t i);
 
+/* ---- data augmentation of training batches (data/augment.c) ---- */
+
+bool cg__augment_active(const cg_augment *a);
+/* Augments the image batch x [N, C, H, W] in place; sample_ids[i] is row
+ * i's index in the data set (it seeds that sample's draws with seed and
+ * epoch). Scratch comes from ctx's arena. */
+cg_status cg__augment_batch(cg_ctx *ctx, const cg_augment *a, cg_tensor *x,
+                            const int64_t *sample_ids, uint64_t seed, int64_t epoch);
+
 #endif

@@ -301,6 +301,53 @@ static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *
     return s;
 }
 
+/* ------------------------------------------------------------ augment */
+
+static cg_status parse_crop(const cJSON *obj, cg_json_path *p, cg_model_spec *spec)
+{
+    const cJSON *crop = cJSON_GetObjectItemCaseSensitive(obj, "random_crop");
+    if (!crop) return CG_OK;
+    size_t mark = cg__json_key(p, "random_crop");
+    static const char *const keys[] = {"padding", NULL};
+    cg_status s = cg__json_require_object(crop, p);
+    if (s == CG_OK) s = cg__json_check_keys(crop, p, keys, NULL);
+    if (s == CG_OK && !cJSON_GetObjectItemCaseSensitive(crop, "padding"))
+        s = cg__json_fail(p, "random_crop needs \"padding\" (pixels of zeros around the image)");
+    if (s == CG_OK) s = cg__json_read_int(crop, "padding", p, 1, INT32_MAX, &spec->augment.crop_padding);
+    /* The crop window must overlap the image somewhere. */
+    if (s == CG_OK && (spec->augment.crop_padding >= spec->input[1] ||
+                       spec->augment.crop_padding >= spec->input[2])) {
+        size_t m2 = cg__json_key(p, "padding");
+        s = cg__json_fail(p, "%lld is not smaller than the image (%lld x %lld)",
+                          (long long)spec->augment.crop_padding, (long long)spec->input[1],
+                          (long long)spec->input[2]);
+        cg__json_restore(p, m2);
+    }
+    cg__json_restore(p, mark);
+    return s;
+}
+
+static cg_status parse_augment(const cJSON *root, cg_json_path *p, cg_model_spec *spec)
+{
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "augment");
+    if (!obj) return CG_OK;
+    static const char *const keys[] = {"random_crop", "hflip", NULL};
+    size_t mark = cg__json_key(p, "augment");
+    cg_status s = cg__json_require_object(obj, p);
+    if (s == CG_OK) s = cg__json_check_keys(obj, p, keys, NULL);
+    if (s == CG_OK && spec->input_ndim != 3) {
+        char shape[128];
+        s = cg__json_fail(p, "augmentation needs image inputs [channels, height, width], the "
+                             "model's input is %s",
+                          cg_dims_str(spec->input_ndim, spec->input, shape, sizeof shape));
+    }
+    spec->augment = (cg_augment){0};
+    if (s == CG_OK) s = parse_crop(obj, p, spec);
+    if (s == CG_OK) s = cg__json_read_bool(obj, "hflip", p, &spec->augment.hflip);
+    cg__json_restore(p, mark);
+    return s;
+}
+
 /* ------------------------------------------------------------ name, description */
 
 static cg_status parse_text(const cJSON *root, cg_json_path *p, const char *key, char *dst,
@@ -339,15 +386,16 @@ cg_status cg__spec_parse_section(const cJSON *root, cg_json_path *p, cg_model_sp
     if (strcmp(section, "optimizer") == 0) return parse_optimizer(root, p, spec);
     if (strcmp(section, "schedule") == 0) return parse_schedule(root, p, spec);
     if (strcmp(section, "train") == 0) return parse_train(root, p, spec);
+    if (strcmp(section, "augment") == 0) return parse_augment(root, p, spec);
     return cg_set_error(CG_ERR_ARG, "no model-file section \"%s\" (name, description, loss, "
-                                    "optimizer, schedule or train)", section);
+                                    "optimizer, schedule, train or augment)", section);
 }
 
 static cg_status parse_root(const cJSON *root, cg_model_spec *spec)
 {
     cg_json_path p = {.text = "", .len = 0};
     static const char *const keys[] = {"name", "description", "input", "layers", "loss",
-                                       "optimizer", "schedule", "train", NULL};
+                                       "optimizer", "schedule", "train", "augment", NULL};
     if (!cJSON_IsObject(root)) return cg__json_expected(&p, "a JSON object", root);
     cg_status s = cg__json_check_keys(root, &p, keys, NULL);
     cg__spec_set_defaults(spec);
@@ -355,8 +403,8 @@ static cg_status parse_root(const cJSON *root, cg_model_spec *spec)
     if (s == CG_OK) s = cg__spec_parse_section(root, &p, spec, "description");
     if (s == CG_OK) s = parse_input(root, &p, spec);
     if (s == CG_OK) s = parse_layers(root, &p, spec);
-    static const char *const sections[] = {"loss", "optimizer", "schedule", "train"};
-    for (size_t i = 0; s == CG_OK && i < 4; i++) s = cg__spec_parse_section(root, &p, spec, sections[i]);
+    static const char *const sections[] = {"loss", "optimizer", "schedule", "train", "augment"};
+    for (size_t i = 0; s == CG_OK && i < 5; i++) s = cg__spec_parse_section(root, &p, spec, sections[i]);
     return s == CG_OK ? cg_model_spec_check(spec) : s;
 }
 

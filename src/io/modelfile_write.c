@@ -94,6 +94,20 @@ static cJSON *train_json(cg_json_writer *w, const cg_train_config *t)
     return o;
 }
 
+/* Written only when on: "augment" is refused for non-image inputs. */
+static void add_augment(cg_json_writer *w, cJSON *root, const cg_augment *a)
+{
+    if (a->crop_padding <= 0 && !a->hflip) return;
+    cJSON *o = cg__jw_checked(w, cJSON_CreateObject());
+    if (a->crop_padding > 0) {
+        cJSON *crop = cg__jw_checked(w, cJSON_CreateObject());
+        cg__jw_int(w, crop, "padding", a->crop_padding);
+        cg__jw_add(w, o, "random_crop", crop);
+    }
+    cg__jw_bool(w, o, "hflip", a->hflip);
+    cg__jw_add(w, root, "augment", o);
+}
+
 char *cg_model_spec_to_json(const cg_model_spec *spec)
 {
     if (!spec) {
@@ -113,6 +127,7 @@ char *cg_model_spec_to_json(const cg_model_spec *spec)
     cg__jw_add(&w, root, "optimizer", optimizer_json(&w, &spec->optim));
     cg__jw_add(&w, root, "schedule", schedule_json(&w, &spec->schedule));
     cg__jw_add(&w, root, "train", train_json(&w, &spec->train));
+    add_augment(&w, root, &spec->augment);
     char *text = w.failed ? NULL : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) cg_set_error(CG_ERR_NOMEM, "cg_model_spec_to_json: out of memory");

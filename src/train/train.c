@@ -45,6 +45,7 @@ cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
         .seed = spec->train.seed,
         .shuffle = spec->train.shuffle,
         .clip_grad_norm = spec->train.clip_grad_norm,
+        .augment = spec->augment,
     };
     o.schedule = cg_model_spec_schedule(spec, lr, o.epochs);
     return o;
@@ -150,6 +151,9 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
     cg_ctx_reset(ctx);
     *cg_ctx_rng(ctx) = r->state->rng;
     cg_tensor *x = cg__gather(ctx, r->train, r->order + first, n, &r->buf);
+    if (x && cg__augment_active(&r->o->augment) &&
+        cg__augment_batch(ctx, &r->o->augment, x, r->order + first, r->o->seed, epoch) != CG_OK)
+        return cg_last_status();
     cg_tensor *out = cg_model_forward(ctx, r->model, x);
     cg_tensor *loss = cg_model_loss(ctx, r->model, out, r->buf.labels, r->buf.targets);
     if (!loss) return cg_last_status();
@@ -310,6 +314,12 @@ static cg_status check_options(const cg_train_options *o, const cg_dataset *trai
                             (long long)o->epochs, (long long)o->batch);
     if (train->count < 1)
         return cg_set_error(CG_ERR_ARG, "%s: no samples to train on", train->source);
+    if (cg__augment_active(&o->augment) &&
+        (train->sample_ndim != 3 || o->augment.crop_padding >= train->sample_shape[1] ||
+         o->augment.crop_padding >= train->sample_shape[2] || o->augment.crop_padding < 0))
+        return cg_set_error(CG_ERR_ARG, "%s: augmentation needs images [C, H, W] larger than "
+                                        "the crop padding (%lld)",
+                            train->source, (long long)o->augment.crop_padding);
     return cg_schedule_check(&o->schedule);
 }
 
