@@ -206,6 +206,27 @@ const char *cg_activation_name(cg_activation act);
 /* Fused dense op: act(x · wᵀ + b), x [N,in], w [out,in], b [out] or NULL. */
 cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_activation act);
 
+/* Settings of cg_conv2d, pairs as {height, width}. Zero stride, dilation and
+ * groups mean 1, so (cg_conv2d_params){.padding = {1, 1}} is a 3x3 "pad 1"
+ * convolution's. */
+typedef struct cg_conv2d_params {
+    int64_t stride[2];
+    int64_t padding[2];       /* zeros added on both sides */
+    /* PyTorch's padding='same' (padding must be {0, 0}, stride 1): pads
+     * dilation·(k−1) in all, half before, the odd one after (bottom, right). */
+    bool padding_same;
+    int64_t dilation[2];
+    int64_t groups;           /* in and out channels split into independent groups */
+    cg_activation activation; /* fused, with default parameters as cg_linear's */
+} cg_conv2d_params;
+
+/* 2-D convolution (torch.nn.functional.conv2d, cross-correlation) of x
+ * [N, C, H, W] with weight [O, C/groups, kh, kw] and bias [O] or NULL:
+ * act(conv + b), [N, O, OH, OW] with OH = (H + pads − dilation·(kh−1) − 1)
+ * / stride + 1 (likewise OW). params NULL: stride 1, no padding. */
+cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                     const cg_conv2d_params *params);
+
 /* Elementwise with NumPy broadcasting. */
 cg_tensor *cg_add(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_sub(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
@@ -244,6 +265,39 @@ cg_tensor *cg_log_softmax(cg_ctx *ctx, cg_tensor *x, int axis);
 /* Inverted dropout: in training mode zeroes with probability p and scales
  * survivors by 1/(1-p); identity in evaluation mode. */
 cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p);
+/* Channel dropout (torch.nn.functional.dropout2d): in training mode zeroes
+ * each channel x[n, c, ...] of x [N, C, ...] whole with probability p and
+ * scales the others by 1/(1-p); identity in evaluation mode. The mask is
+ * drawn as cg_dropout's, so it does not depend on the thread count. */
+cg_tensor *cg_dropout2d(cg_ctx *ctx, cg_tensor *x, float p);
+
+/* Pooling over H and W of x [N, C, H, W] (torch.nn.functional.max_pool2d /
+ * avg_pool2d with ceil_mode=False, dilation 1). kernel, stride and padding
+ * are {height, width} pairs; stride NULL means stride = kernel, padding NULL
+ * means 0. Padding is implicit: max pooling never picks it (-inf), average
+ * pooling counts it as zeros and divides by kh·kw (count_include_pad=True).
+ * padding <= kernel/2 and kernel <= the padded input, as PyTorch requires;
+ * the output is [N, C, (H + 2ph - kh)/sh + 1, (W + 2pw - kw)/sw + 1].
+ * Max pooling's gradient goes to the window's maximum, on ties to the first
+ * in row-major order (PyTorch's choice); it keeps argmax indices in the arena. */
+cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
+                        const int64_t stride[2], const int64_t padding[2]);
+cg_tensor *cg_avgpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
+                        const int64_t stride[2], const int64_t padding[2]);
+/* Mean over H and W: [N, C, H, W] -> [N, C] (adaptive_avg_pool2d to 1x1, flattened). */
+cg_tensor *cg_global_avgpool(cg_ctx *ctx, cg_tensor *x);
+
+/* Batch normalisation (torch.nn.functional.batch_norm) of x [N,C] or
+ * [N,C,*spatial] over N and the spatial dims, per channel (dim 1); weight
+ * and bias are [C] or NULL (affine=False). training: normalises by the
+ * batch's mean and biased variance, and, when running_mean/running_var
+ * ([C] each, or both NULL) are given, moves them towards the batch's mean
+ * and unbiased variance by `momentum`, and adds 1 to *num_batches_tracked
+ * (may be NULL); N·spatial must exceed 1. Otherwise: normalises by the
+ * running statistics, which are required and left unchanged. */
+cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                         float *running_mean, float *running_var, int64_t *num_batches_tracked,
+                         float momentum, float eps, bool training);
 
 /* Losses (mean over all elements / over the batch); each returns a scalar. */
 cg_tensor *cg_mse_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target);

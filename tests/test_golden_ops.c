@@ -1,6 +1,7 @@
-/* Losses, activations and the fused linear op against PyTorch
+/* Losses, activations, the fused linear op and batch norm against PyTorch
  * (fixtures/ops.safetensors, written by fixtures/generate.py): forward values
- * and input gradients for a fixed upstream gradient. The references were
+ * and input gradients for a fixed upstream gradient, and batch norm's running
+ * statistics. The references were
  * computed in float64 from the same float32 inputs, so the tolerance is
  * float32 rounding of our kernels alone. */
 #include <setjmp.h>
@@ -210,12 +211,84 @@ static void linear_matches_torch(void **state)
     }
 }
 
+/* ---- batch norm ---- */
+
+/* One step of nn.BatchNorm1d/2d: y, dx, dw, db against "<field><step>". */
+static void batchnorm_step(const char *case_name, const char *step, bool affine, bool training,
+                           float *mean, float *var, int64_t *tracked)
+{
+    char field[32];
+    cg_ctx *ctx = cg_ctx_create(0);
+    snprintf(field, sizeof field, "x%s", step);
+    cg_tensor *x = input(ctx, case_name, field, true);
+    cg_tensor *w = affine ? input(ctx, case_name, "w", true) : NULL;
+    cg_tensor *b = affine ? input(ctx, case_name, "b", true) : NULL;
+    cg_tensor *y = cg_batch_norm(ctx, x, w, b, mean, var, tracked,
+                                 meta_float(case_name, "momentum"), meta_float(case_name, "eps"),
+                                 training);
+    snprintf(field, sizeof field, "y%s", step);
+    check_tensor(y, case_name, field);
+    snprintf(field, sizeof field, "dy%s", step);
+    assert_int_equal(cg_backward_seeded(ctx, y, fx_entry(case_name, field)->data), CG_OK);
+    snprintf(field, sizeof field, "dx%s", step);
+    check_grad(x, case_name, field);
+    if (affine) {
+        snprintf(field, sizeof field, "dw%s", step);
+        check_grad(w, case_name, field);
+        snprintf(field, sizeof field, "db%s", step);
+        check_grad(b, case_name, field);
+    }
+    cg_ctx_destroy(ctx);
+}
+
+static void check_running_stats(const char *case_name, const char *step, const float *mean,
+                                const float *var, int64_t channels, int64_t tracked)
+{
+    char field[32];
+    snprintf(field, sizeof field, "running_mean%s", step);
+    check(mean, channels, case_name, field);
+    snprintf(field, sizeof field, "running_var%s", step);
+    check(var, channels, case_name, field);
+    snprintf(field, sizeof field, "num_batches_tracked%s", step);
+    const cg_st_entry *e = fx_entry(case_name, field);
+    assert_int_equal(e->dtype, CG_DTYPE_I64);
+    assert_int_equal(e->ndim, 0);
+    assert_int_equal(tracked, *(const int64_t *)e->data);
+}
+
+/* Two training steps from PyTorch's initial running statistics, then
+ * evaluation mode with the statistics they left. */
+static void batchnorm_matches_torch(void **state)
+{
+    (void)state;
+    char cases[8][64];
+    int n = fx_split_list(cg_st_meta(fx_file(), "batchnorm_cases"), cases, 8);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++) {
+        bool affine = meta_float(cases[i], "affine") != 0.0f;
+        int64_t C = fx_entry(cases[i], "x1")->shape[1], tracked = 0;
+        float mean[16], var[16];
+        assert_true(C <= 16);
+        for (int64_t c = 0; c < C; c++) {
+            mean[c] = 0.0f;
+            var[c] = 1.0f;
+        }
+        batchnorm_step(cases[i], "1", affine, true, mean, var, &tracked);
+        check_running_stats(cases[i], "1", mean, var, C, tracked);
+        batchnorm_step(cases[i], "2", affine, true, mean, var, &tracked);
+        check_running_stats(cases[i], "2", mean, var, C, tracked);
+        batchnorm_step(cases[i], "_eval", affine, false, mean, var, &tracked);
+        check_running_stats(cases[i], "2", mean, var, C, tracked);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(activations_match_torch),
         cmocka_unit_test(losses_match_torch),
         cmocka_unit_test(linear_matches_torch),
+        cmocka_unit_test(batchnorm_matches_torch),
     };
     return cmocka_run_group_tests(tests, load_fixture, fx_free);
 }

@@ -334,6 +334,138 @@ static void ref_dropout(const gc_args *a, const double *const *x, gc_shape *out,
         y[i] = a->observed[i] != 0.0f ? x[0][i] / (1 - p) : 0;
 }
 
+/* ------------------------------------------------------------ batch norm */
+
+/* Running statistics of channel c that evaluation-mode cases normalise by. */
+static double bn_running_mean(int64_t c) { return (float)(0.25 * (double)c - 0.3); }
+static double bn_running_var(int64_t c) { return (float)(0.5 + 0.3 * (double)c); }
+
+#define BN_WEIGHT 1
+#define BN_BIAS 2
+#define BN_MAX_C 64
+
+/* iarg: training, BN_WEIGHT | BN_BIAS (the inputs after x, in that order);
+ * farg: eps, momentum */
+static cg_tensor *build_batch_norm(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    int64_t C = x[0]->shape[1];
+    float mean[BN_MAX_C], var[BN_MAX_C];
+    int64_t tracked = 0;
+    assert_true(C <= BN_MAX_C);
+    for (int64_t c = 0; c < C; c++) {
+        mean[c] = (float)bn_running_mean(c);
+        var[c] = (float)bn_running_var(c);
+    }
+    int k = 1;
+    cg_tensor *w = a->iarg[1] & BN_WEIGHT ? x[k++] : NULL;
+    cg_tensor *b = a->iarg[1] & BN_BIAS ? x[k++] : NULL;
+    return cg_batch_norm(ctx, x[0], w, b, mean, var, &tracked, (float)a->farg[1],
+                         (float)a->farg[0], a->iarg[0]);
+}
+
+static void ref_batch_norm(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    const gc_shape *s = &a->shape[0];
+    *out = *s;
+    if (!y) return;
+    int64_t N = s->d[0], C = s->d[1], S = gc_numel(s) / (N * C), M = N * S;
+    int k = 1;
+    const double *w = a->iarg[1] & BN_WEIGHT ? x[k++] : NULL;
+    const double *b = a->iarg[1] & BN_BIAS ? x[k++] : NULL;
+    for (int64_t c = 0; c < C; c++) {
+        double mean = 0, var = 0;
+        if (a->iarg[0]) {
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < S; j++) mean += x[0][(n * C + c) * S + j];
+            mean /= (double)M;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < S; j++) {
+                    double v = x[0][(n * C + c) * S + j] - mean;
+                    var += v * v;
+                }
+            var /= (double)M;
+        } else {
+            mean = bn_running_mean(c);
+            var = bn_running_var(c);
+        }
+        double rstd = 1 / sqrt(var + (float)a->farg[0]);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t j = 0; j < S; j++) {
+                int64_t i = (n * C + c) * S + j;
+                y[i] = (x[0][i] - mean) * rstd * (w ? w[c] : 1) + (b ? b[c] : 0);
+            }
+    }
+}
+
+/* ------------------------------------------------------------ pooling, dropout2d */
+
+/* Pooling cases keep their geometry in .target: {kh, kw, sh, sw, ph, pw}. */
+#define POOL(kh, kw, sh, sw, ph, pw) .target = S(kh, kw, sh, sw, ph, pw)
+
+static cg_tensor *build_pool(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    const int64_t *g = a->target.d;
+    if (a->iarg[0] == 2) return cg_global_avgpool(ctx, x[0]);
+    return a->iarg[0] ? cg_avgpool2d(ctx, x[0], g, g + 2, g + 4)
+                      : cg_maxpool2d(ctx, x[0], g, g + 2, g + 4);
+}
+
+/* iarg: 0 max, 1 average (zero padding counted), 2 global average. Inputs
+ * are random, so windows have no ties and the max is differentiable. */
+static void ref_pool(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    const gc_shape *s = &a->shape[0];
+    int64_t N = s->d[0], C = s->d[1], H = s->d[2], W = s->d[3];
+    int64_t kh = a->target.d[0], kw = a->target.d[1], sh = a->target.d[2], sw = a->target.d[3];
+    int64_t ph = a->target.d[4], pw = a->target.d[5];
+    if (a->iarg[0] == 2) {
+        *out = (gc_shape){2, {N, C}};
+        kh = H, kw = W, sh = sw = 1, ph = pw = 0;
+    } else {
+        *out = (gc_shape){4, {N, C, (H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1}};
+    }
+    if (!y) return;
+    int64_t Ho = a->iarg[0] == 2 ? 1 : out->d[2], Wo = a->iarg[0] == 2 ? 1 : out->d[3];
+    for (int64_t p = 0; p < N * C; p++) {
+        for (int64_t oh = 0; oh < Ho; oh++) {
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                double m = -INFINITY, sum = 0;
+                for (int64_t i = 0; i < kh; i++) {
+                    for (int64_t j = 0; j < kw; j++) {
+                        int64_t ih = oh * sh - ph + i, iw = ow * sw - pw + j;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        double v = x[0][(p * H + ih) * W + iw];
+                        m = fmax(m, v);
+                        sum += v;
+                    }
+                }
+                y[(p * Ho + oh) * Wo + ow] = a->iarg[0] ? sum / (double)(kh * kw) : m;
+            }
+        }
+    }
+}
+
+static cg_tensor *build_dropout2d(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    cg_ctx_set_training(ctx, true);
+    return cg_dropout2d(ctx, x[0], (float)a->farg[0]);
+}
+
+/* The mask is random: a channel is dropped when cgrad zeroed its first value
+ * (inputs are away from zero), and then the reference zeroes all of it, so
+ * a channel dropped in part fails the forward check. */
+static void ref_dropout2d(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    *out = a->shape[0];
+    if (!y) return;
+    double p = (float)a->farg[0];
+    int64_t channels = out->d[0] * out->d[1], inner = gc_numel(out) / channels;
+    for (int64_t c = 0; c < channels; c++) {
+        bool kept = a->observed[c * inner] != 0.0f;
+        for (int64_t i = c * inner; i < (c + 1) * inner; i++) y[i] = kept ? x[0][i] / (1 - p) : 0;
+    }
+}
+
 /* ------------------------------------------------------------ losses */
 
 enum { MSE, L1, BCE };
@@ -463,6 +595,71 @@ static void ref_linear(const gc_args *a, const double *const *x, gc_shape *out, 
     cg_activation act = (cg_activation)a->iarg[0];
     double param = act == CG_ACT_LEAKY_RELU ? 0.01 : 1.0;
     for (int64_t i = 0; i < gc_numel(out); i++) y[i] = act_ref(act, y[i], param);
+}
+
+/* ------------------------------------------------------------ conv2d */
+
+/* Settings of the conv2d cases, by iarg[0]; iarg[1] is the fused activation.
+ * Inputs: x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] if a third. */
+static const cg_conv2d_params conv_params[] = {
+    {.groups = 0},                                              /* 0: valid, stride 1 */
+    {.padding = {1, 1}},                                        /* 1 */
+    {.stride = {2, 2}, .padding = {1, 0}},                      /* 2 */
+    {.dilation = {2, 2}, .padding = {2, 1}},                    /* 3 */
+    {.groups = 2, .padding = {1, 1}},                           /* 4 */
+    {.groups = 3, .padding = {1, 1}},                           /* 5: depthwise with C = 3 */
+    {.padding_same = true, .dilation = {1, 2}},                 /* 6: odd total padding */
+    {.stride = {1, 2}, .dilation = {2, 1}, .padding = {0, 2}},  /* 7 */
+    {.stride = {2, 2}},                                         /* 8 */
+    {.groups = 8, .padding = {1, 1}},                           /* 9: depthwise with C = 8 */
+    {.padding = {0, 2}},                                        /* 10 */
+};
+
+static cg_tensor *build_conv2d(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    cg_conv2d_params p = conv_params[a->iarg[0]];
+    p.activation = (cg_activation)a->iarg[1];
+    return cg_conv2d(ctx, x[0], x[1], a->n_inputs > 2 ? x[2] : NULL, &p);
+}
+
+/* Straight from the definition: y[n,o,oh,ow] = b[o] + Σ_{c,i,j} w[o,c,i,j]·
+ * x[n, g·Cg + c, oh·sh − pt + i·dh, ow·sw − pl + j·dw], 0 outside x. */
+static void ref_conv2d(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    const cg_conv2d_params *p = &conv_params[a->iarg[0]];
+    const int64_t *xs = a->shape[0].d, *ws = a->shape[1].d;
+    int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], Cg = ws[1], kh = ws[2],
+            kw = ws[3];
+    int64_t G = p->groups ? p->groups : 1, sh = p->stride[0] ? p->stride[0] : 1,
+            sw = p->stride[1] ? p->stride[1] : 1, dh = p->dilation[0] ? p->dilation[0] : 1,
+            dw = p->dilation[1] ? p->dilation[1] : 1;
+    int64_t pt = p->padding[0], pb = pt, pl = p->padding[1], pr = pl;
+    if (p->padding_same) {
+        pt = dh * (kh - 1) / 2, pb = dh * (kh - 1) - pt;
+        pl = dw * (kw - 1) / 2, pr = dw * (kw - 1) - pl;
+    }
+    int64_t OH = (H + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+    int64_t OW = (W + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+    *out = (gc_shape){4, {N, O, OH, OW}};
+    if (!y) return;
+    cg_activation act = (cg_activation)a->iarg[1];
+    double param = act == CG_ACT_LEAKY_RELU ? 0.01 : 1.0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double s = a->n_inputs > 2 ? x[2][o] : 0;
+                    int64_t g = o / (O / G);
+                    for (int64_t c = 0; c < Cg; c++)
+                        for (int64_t i = 0; i < kh; i++)
+                            for (int64_t j = 0; j < kw; j++) {
+                                int64_t ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                s += x[1][((o * Cg + c) * kh + i) * kw + j] *
+                                     x[0][((n * C + g * Cg + c) * H + ih) * W + iw];
+                            }
+                    y[((n * O + o) * OH + oh) * OW + ow] = act_ref(act, s, param);
+                }
 }
 
 /* ------------------------------------------------------------ compositions */
@@ -642,6 +839,35 @@ static const gc_case cases[] = {
     /* dropout: farg = p */
     {"dropout 0.5", "dropout", build_dropout, ref_dropout, IN1(S(6, 8), GC_AWAY_FROM_ZERO), .farg = {0.5}},
     {"dropout 0.1", "dropout", build_dropout, ref_dropout, IN1(S(D1, D2), GC_AWAY_FROM_ZERO), .farg = {0.1}},
+    /* batch_norm: iarg = training, BN_WEIGHT | BN_BIAS; farg = eps, momentum */
+    {"batch_norm train [N,C]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(4, D2), GC_ANY, S(D2), GC_ANY, S(D2), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm train [2,C] no affine", "batch_norm", build_batch_norm, ref_batch_norm, IN1(S(2, D2), GC_ANY), .iarg = {1, 0}, .farg = {1e-5, 0.1}},
+    {"batch_norm train [N,C,H,W]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(D1, D2, 3, D3), GC_ANY, S(D2), GC_ANY, S(D2), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm train [N,C,H,W] no affine", "batch_norm", build_batch_norm, ref_batch_norm, IN1(S(D1, D2, 2, D3), GC_ANY), .iarg = {1, 0}, .farg = {1e-3, 0.5}},
+    {"batch_norm train [N,C,L] weight only", "batch_norm", build_batch_norm, ref_batch_norm, IN2(S(3, D2, D3), GC_ANY, S(D2), GC_ANY), .iarg = {1, BN_WEIGHT}, .farg = {1e-5, 0.1}},
+    {"batch_norm train bias only", "batch_norm", build_batch_norm, ref_batch_norm, IN2(S(5, D2), GC_ANY, S(D2), GC_ANY), .iarg = {1, BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm train x constant", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(3, D2, 2), GC_ANY, S(D2), GC_ANY, S(D2), GC_ANY), .no_grad = 1, .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm train wide", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(6, D2), GC_WIDE, S(D2), GC_ANY, S(D2), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm train 20 channels", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(3, 20), GC_ANY, S(20), GC_ANY, S(20), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm train [N,18,L]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(2, 18, D1), GC_ANY, S(18), GC_ANY, S(18), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm eval [N,C]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(D1, D2), GC_ANY, S(D2), GC_ANY, S(D2), GC_ANY), .iarg = {0, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"batch_norm eval [N,C,H,W] no affine", "batch_norm", build_batch_norm, ref_batch_norm, IN1(S(D1, D2, D3, D4), GC_ANY), .iarg = {0, 0}, .farg = {1e-5, 0.1}},
+    {"batch_norm eval [N,C,L] weight only", "batch_norm", build_batch_norm, ref_batch_norm, IN2(S(D1, D2, D3), GC_ANY, S(D2), GC_ANY), .iarg = {0, BN_WEIGHT}, .farg = {0.1, 0.1}},
+    /* pooling: iarg = 0 max, 1 average, 2 global average; POOL(kernel, stride, padding) */
+    {"maxpool2d 2x2", "maxpool2d", build_pool, ref_pool, IN1(S(D1, D2, 4, 6), GC_ANY), POOL(2, 2, 2, 2, 0, 0)},
+    {"maxpool2d 3x3 stride 1 pad 1", "maxpool2d", build_pool, ref_pool, IN1(S(D1, D2, 5, 4), GC_ANY), POOL(3, 3, 1, 1, 1, 1)},
+    {"maxpool2d 3x2 stride 2x1 pad 1x0", "maxpool2d", build_pool, ref_pool, IN1(S(D1, 2, 7, 5), GC_ANY), POOL(3, 2, 2, 1, 1, 0)},
+    {"maxpool2d overlapping odd", "maxpool2d", build_pool, ref_pool, IN1(S(2, D2, 7, 7), GC_ANY), POOL(3, 3, 2, 2, 0, 0)},
+    {"maxpool2d whole plane", "maxpool2d", build_pool, ref_pool, IN1(S(D1, D2, 3, 3), GC_ANY), POOL(3, 3, 1, 1, 0, 0)},
+    {"avgpool2d 2x2", "avgpool2d", build_pool, ref_pool, IN1(S(D1, D2, 4, 6), GC_ANY), .iarg = {1}, POOL(2, 2, 2, 2, 0, 0)},
+    {"avgpool2d 3x3 stride 2 pad 1", "avgpool2d", build_pool, ref_pool, IN1(S(D1, D2, 5, 6), GC_ANY), .iarg = {1}, POOL(3, 3, 2, 2, 1, 1)},
+    {"avgpool2d 2x3 stride 1x2 pad 1", "avgpool2d", build_pool, ref_pool, IN1(S(D1, 3, 4, 7), GC_ANY), .iarg = {1}, POOL(2, 3, 1, 2, 1, 1)},
+    {"global_avgpool", "global_avgpool", build_pool, ref_pool, IN1(S(D1, D2, D3, D4), GC_ANY), .iarg = {2}},
+    {"global_avgpool 1x1", "global_avgpool", build_pool, ref_pool, IN1(S(D1, D2, 1, 1), GC_ANY), .iarg = {2}},
+    /* dropout2d: farg = p */
+    {"dropout2d [N,C,H,W]", "dropout2d", build_dropout2d, ref_dropout2d, IN1(S(4, 5, D1, D2), GC_AWAY_FROM_ZERO), .farg = {0.5}},
+    {"dropout2d [N,C,L]", "dropout2d", build_dropout2d, ref_dropout2d, IN1(S(D1, 6, D3), GC_AWAY_FROM_ZERO), .farg = {0.3}},
+    {"dropout2d [N,C]", "dropout2d", build_dropout2d, ref_dropout2d, IN1(S(D1, 8), GC_AWAY_FROM_ZERO), .farg = {0.2}},
     /* losses */
     {"mse_loss", "mse_loss", build_loss, ref_loss, IN2(S(D1, D2), GC_ANY, S(D1, D2), GC_ANY), .iarg = {MSE}},
     {"mse_loss target constant", "mse_loss", build_loss, ref_loss, IN2(S(D1), GC_ANY, S(D1), GC_ANY), .no_grad = 2, .iarg = {MSE}},
@@ -667,6 +893,34 @@ static const gc_case cases[] = {
     LINEAR_CASES(CG_ACT_ELU, "elu"),
     LINEAR_CASES(CG_ACT_GELU, "gelu"),
     LINEAR_CASES(CG_ACT_SOFTPLUS, "softplus"),
+    /* conv2d: iarg = conv_params index, fused activation; x, weight[, bias] */
+    {"conv2d valid", "conv2d", build_conv2d, ref_conv2d, IN3(S(D1, 2, 5, 6), GC_ANY, S(3, 2, 2, 3), GC_ANY, S(3), GC_ANY), .iarg = {0}},
+    {"conv2d pad 1 no bias", "conv2d", build_conv2d, ref_conv2d, IN2(S(2, 3, 4, 5), GC_ANY, S(4, 3, 3, 3), GC_ANY), .iarg = {1}},
+    {"conv2d stride 2 pad 1x0", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 7, 6), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {2}},
+    {"conv2d stride 2 no padding", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 6, 7), GC_ANY, S(2, 2, 2, 3), GC_ANY, S(2), GC_ANY), .iarg = {8}},
+    {"conv2d dilation 2", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 7, 7), GC_ANY, S(2, 2, 3, 3), GC_ANY, S(2), GC_ANY), .iarg = {3}},
+    {"conv2d stride 1x2 dilation 2x1", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 6, 5), GC_ANY, S(3, 2, 2, 3), GC_ANY, S(3), GC_ANY), .iarg = {7}},
+    {"conv2d groups 2", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 4, 5, 5), GC_ANY, S(6, 2, 3, 3), GC_ANY, S(6), GC_ANY), .iarg = {4}},
+    {"conv2d depthwise", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 3, 5, 4), GC_ANY, S(3, 1, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {5}},
+    {"conv2d depthwise x2 no bias", "conv2d", build_conv2d, ref_conv2d, IN2(S(2, 3, 4, 5), GC_ANY, S(6, 1, 3, 3), GC_ANY), .iarg = {5}},
+    {"conv2d same even kernel", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 6), GC_ANY, S(3, 2, 2, 4), GC_ANY, S(3), GC_ANY), .iarg = {6}},
+    {"conv2d same kernel wider than input", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 3, 2), GC_ANY, S(3, 2, 3, 5), GC_ANY, S(3), GC_ANY), .iarg = {6}},
+    {"conv2d pad 2 kernel 1x5 on width 1", "conv2d", build_conv2d, ref_conv2d, IN3(S(D1, 2, 4, 1), GC_ANY, S(2, 2, 1, 5), GC_ANY, S(2), GC_ANY), .iarg = {10}},
+    {"conv2d 1x1", "conv2d", build_conv2d, ref_conv2d, IN3(S(D1, 3, 4, 5), GC_ANY, S(4, 3, 1, 1), GC_ANY, S(4), GC_ANY), .iarg = {0}},
+    {"conv2d 1x1 groups 2 no bias", "conv2d", build_conv2d, ref_conv2d, IN2(S(2, 4, 3, 3), GC_ANY, S(6, 2, 1, 1), GC_ANY), .iarg = {4}},
+    {"conv2d 1x1 stride 2", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 3, 5, 4), GC_ANY, S(4, 3, 1, 1), GC_ANY, S(4), GC_ANY), .iarg = {8}},
+    {"conv2d x constant", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .no_grad = 1, .iarg = {1}},
+    {"conv2d weight constant", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .no_grad = 2, .iarg = {2}},
+    {"conv2d relu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {1, CG_ACT_RELU}},
+    {"conv2d gelu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {3, CG_ACT_GELU}},
+    {"conv2d tanh no bias", "conv2d", build_conv2d, ref_conv2d, IN2(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY), .iarg = {2, CG_ACT_TANH}},
+    {"conv2d leaky_relu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 4, 4, 4), GC_ANY, S(2, 2, 3, 3), GC_ANY, S(2), GC_ANY), .iarg = {4, CG_ACT_LEAKY_RELU}},
+    {"conv2d elu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 6), GC_ANY, S(3, 2, 2, 4), GC_ANY, S(3), GC_ANY), .iarg = {6, CG_ACT_ELU}},
+    /* large enough for the threaded paths: samples split across threads,
+     * per-slot weight gradients (im2col and 1x1) */
+    {"big conv2d pad 1", "conv2d", build_conv2d, ref_conv2d, IN3(S(20, 4, 10, 10), GC_ANY, S(8, 4, 3, 3), GC_ANY, S(8), GC_ANY), .iarg = {1}, .fwd_atol = 1e-4},
+    {"big conv2d depthwise relu", "conv2d", build_conv2d, ref_conv2d, IN3(S(40, 8, 12, 12), GC_ANY, S(8, 1, 3, 3), GC_ANY, S(8), GC_ANY), .iarg = {9, CG_ACT_RELU}, .fwd_atol = 1e-4},
+    {"big conv2d 1x1", "conv2d", build_conv2d, ref_conv2d, IN3(S(17, 16, 8, 8), GC_ANY, S(32, 16, 1, 1), GC_ANY, S(32), GC_ANY), .iarg = {0}, .fwd_atol = 1e-4},
     /* compositions */
     {"chain mlp", NULL, build_chain_mlp, ref_chain_mlp, IN3(S(D1, D2), GC_ANY, S(D3, D2), GC_ANY, S(D3), GC_ANY)},
     {"chain shape ops", NULL, build_chain_shape, ref_chain_shape, IN1(S(2, 3, 4), GC_ANY)},
@@ -688,6 +942,13 @@ static const gc_case cases[] = {
     {"big log_softmax axis 0", "log_softmax", build_softmax, ref_softmax, IN1(S(BIG_ROWS, BIG_COLS), GC_ANY), .iarg = {0, 1}},
     {"big dropout", "dropout", build_dropout, ref_dropout, IN1(S(300, 130), GC_AWAY_FROM_ZERO), .farg = {0.3}},
     {"big mse_loss", "mse_loss", build_loss, ref_loss, IN2(S(200, 200), GC_ANY, S(200, 200), GC_ANY), .iarg = {MSE}},
+    {"big batch_norm train [N,C,H,W]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(16, 40, 8, 8), GC_ANY, S(40), GC_ANY, S(40), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"big batch_norm train [N,C]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(1000, 40), GC_ANY, S(40), GC_ANY, S(40), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"big batch_norm eval", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(16, 40, 8, 8), GC_ANY, S(40), GC_ANY, S(40), GC_ANY), .iarg = {0, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"big maxpool2d", "maxpool2d", build_pool, ref_pool, IN1(S(8, 16, 24, 24), GC_ANY), POOL(3, 3, 2, 2, 1, 1)},
+    {"big avgpool2d", "avgpool2d", build_pool, ref_pool, IN1(S(8, 16, 24, 24), GC_ANY), .iarg = {1}, POOL(2, 2, 2, 2, 0, 0)},
+    {"big global_avgpool", "global_avgpool", build_pool, ref_pool, IN1(S(8, 16, 24, 24), GC_ANY), .iarg = {2}},
+    {"big dropout2d", "dropout2d", build_dropout2d, ref_dropout2d, IN1(S(8, 16, 24, 24), GC_AWAY_FROM_ZERO), .farg = {0.4}},
     {"big cross_entropy", "cross_entropy", build_cross_entropy, ref_cross_entropy, IN1(S(400, 100), GC_ANY), .labels = true},
 };
 
@@ -853,6 +1114,95 @@ static void dropout_rate_scale_and_modes(void **state)
     cg_ctx_destroy(ctx);
 }
 
+/* Training mode moves the running statistics as PyTorch does (unbiased
+ * variance) and counts the batch; evaluation mode reads them and changes
+ * nothing. */
+static void batch_norm_running_statistics(void **state)
+{
+    (void)state;
+    cg_ctx *ctx = cg_ctx_create(0);
+    const float xv[6] = {1.0f, -1.0f, 2.0f, 0.5f, 4.0f, 3.0f};   /* [3, 2] */
+    cg_tensor *x = cg_tensor_from(ctx, 2, (int64_t[]){3, 2}, xv);
+    float mean[2] = {0.5f, -0.5f}, var[2] = {1.0f, 2.0f};
+    int64_t tracked = 5;
+    cg_tensor *y = cg_batch_norm(ctx, x, NULL, NULL, mean, var, &tracked, 0.2f, 1e-5f, true);
+    assert_non_null(y);
+    assert_int_equal(tracked, 6);
+    const double m0[2] = {0.5, -0.5}, v0[2] = {1.0, 2.0};
+    for (int c = 0; c < 2; c++) {
+        double mu = (xv[c] + xv[2 + c] + xv[4 + c]) / 3.0, ss = 0;
+        for (int n = 0; n < 3; n++) ss += (xv[2 * n + c] - mu) * (xv[2 * n + c] - mu);
+        assert_float_equal(mean[c], 0.8 * m0[c] + 0.2 * mu, 1e-6);
+        assert_float_equal(var[c], 0.8 * v0[c] + 0.2 * ss / 2.0, 1e-6);
+        for (int n = 0; n < 3; n++)
+            assert_float_equal(y->data[2 * n + c], (xv[2 * n + c] - mu) / sqrt(ss / 3.0 + 1e-5),
+                               1e-5);
+    }
+    float mean_kept[2], var_kept[2];
+    memcpy(mean_kept, mean, sizeof mean);
+    memcpy(var_kept, var, sizeof var);
+    y = cg_batch_norm(ctx, x, NULL, NULL, mean, var, &tracked, 0.2f, 1e-5f, false);
+    assert_non_null(y);
+    assert_int_equal(tracked, 6);
+    assert_memory_equal(mean, mean_kept, sizeof mean);
+    assert_memory_equal(var, var_kept, sizeof var);
+    for (int i = 0; i < 6; i++)
+        assert_float_equal(y->data[i], (xv[i] - mean[i % 2]) / sqrt(var[i % 2] + 1e-5), 1e-5);
+    /* Without running statistics (track_running_stats=False): batch statistics only. */
+    y = cg_batch_norm(ctx, x, NULL, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, true);
+    assert_non_null(y);
+    assert_float_equal(y->data[0] + y->data[2] + y->data[4], 0.0, 1e-5);
+    cg_ctx_destroy(ctx);
+}
+
+/* Forward, backward and running statistics of a batch large enough for the
+ * parallel loop, with 1 and 3 threads: bitwise equal. */
+static void batch_norm_run(int threads, float *out, int64_t n)
+{
+    cg_set_num_threads(threads);
+    cg_ctx *ctx = cg_ctx_create(0);
+    enum { C = 40 };   /* three blocks of channels, the last one partial */
+    int64_t shape[3] = {64, C, 16};
+    cg_tensor *x = filled(ctx, 3, shape, -2.0f, 0.043f);
+    cg_tensor *w = filled(ctx, 1, (int64_t[]){C}, 0.5f, 0.01f);
+    cg_tensor *b = filled(ctx, 1, (int64_t[]){C}, -0.5f, 0.02f);
+    cg_tensor *in[3] = {x, w, b};
+    for (int i = 0; i < 3; i++) cg_tensor_set_requires_grad(in[i], true);
+    float mean[C] = {0}, var[C];
+    for (int c = 0; c < C; c++) var[c] = 1.0f;
+    cg_tensor *y = cg_batch_norm(ctx, x, w, b, mean, var, NULL, 0.1f, 1e-5f, true);
+    assert_non_null(y);
+    cg_tensor *loss = cg_sum(ctx, cg_mul(ctx, y, cg_tanh(ctx, x)), CG_AXIS_ALL, false);
+    assert_int_equal(cg_backward(ctx, loss), CG_OK);
+    float *p = out;
+    memcpy(p, y->data, (size_t)y->size * sizeof *p);
+    p += y->size;
+    for (int i = 0; i < 3; i++) {
+        memcpy(p, in[i]->grad, (size_t)in[i]->size * sizeof *p);
+        p += in[i]->size;
+    }
+    memcpy(p, mean, sizeof mean);
+    memcpy(p + C, var, sizeof var);
+    assert_int_equal(p + 2 * C - out, n);
+    cg_ctx_destroy(ctx);
+}
+
+static void batch_norm_does_not_depend_on_thread_count(void **state)
+{
+    (void)state;
+    int saved = cg_get_num_threads();
+    int64_t n = 2 * 64 * 40 * 16 + 4 * 40;
+    float *one = malloc((size_t)n * sizeof *one), *other = malloc((size_t)n * sizeof *other);
+    assert_non_null(one);
+    assert_non_null(other);
+    batch_norm_run(1, one, n);
+    batch_norm_run(3, other, n);
+    assert_memory_equal(one, other, (size_t)n * sizeof *one);
+    free(one);
+    free(other);
+    cg_set_num_threads(saved);
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void assert_error_mentions(const char *a, const char *b)
@@ -860,6 +1210,53 @@ static void assert_error_mentions(const char *a, const char *b)
     const char *msg = cg_last_error();
     if (!strstr(msg, a) || (b && !strstr(msg, b)))
         fail_msg("error \"%s\" should mention \"%s\"%s%s", msg, a, b ? " and " : "", b ? b : "");
+}
+
+/* One value per channel cannot be normalised by batch statistics (PyTorch
+ * refuses it as well); nothing moves when a call fails. */
+static void batch_norm_errors(void **state)
+{
+    (void)state;
+    cg_ctx *ctx = cg_ctx_create(0);
+    cg_tensor *one = cg_tensor_zeros(ctx, 2, (int64_t[]){1, 4});
+    cg_tensor *one_spatial = cg_tensor_zeros(ctx, 3, (int64_t[]){1, 4, 1});
+    cg_tensor *flat = cg_tensor_zeros(ctx, 1, (int64_t[]){4});
+    cg_tensor *x = cg_tensor_zeros(ctx, 3, (int64_t[]){2, 4, 3});
+    cg_tensor *w3 = cg_tensor_zeros(ctx, 1, (int64_t[]){3});
+    float mean[4] = {0}, var[4] = {1, 1, 1, 1};
+    int64_t tracked = 0;
+    cg_clear_error();
+    assert_null(cg_batch_norm(ctx, one, NULL, NULL, mean, var, &tracked, 0.1f, 1e-5f, true));
+    assert_int_equal(cg_last_status(), CG_ERR_ARG);
+    assert_error_mentions("more than one value per channel", "[1, 4]");
+    assert_null(cg_batch_norm(ctx, one_spatial, NULL, NULL, mean, var, &tracked, 0.1f, 1e-5f,
+                              true));
+    assert_error_mentions("[1, 4, 1]", NULL);
+    assert_int_equal(tracked, 0);
+    assert_true(mean[0] == 0.0f && var[0] == 1.0f);
+    /* ... while evaluation mode takes a single sample. */
+    assert_non_null(cg_batch_norm(ctx, one, NULL, NULL, mean, var, &tracked, 0.1f, 1e-5f, false));
+    assert_null(cg_batch_norm(ctx, flat, NULL, NULL, mean, var, &tracked, 0.1f, 1e-5f, false));
+    assert_error_mentions("[N, C]", "[4]");
+    assert_null(cg_batch_norm(ctx, x, w3, NULL, mean, var, &tracked, 0.1f, 1e-5f, true));
+    assert_error_mentions("weight", "[3]");
+    assert_null(cg_batch_norm(ctx, x, NULL, w3, mean, var, &tracked, 0.1f, 1e-5f, true));
+    assert_error_mentions("bias", "[2, 4, 3]");
+    assert_null(cg_batch_norm(ctx, x, NULL, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, false));
+    assert_error_mentions("evaluation", "running_mean");
+    assert_null(cg_batch_norm(ctx, x, NULL, NULL, mean, NULL, NULL, 0.1f, 1e-5f, true));
+    assert_error_mentions("together", NULL);
+    const float bad_eps[] = {-1e-5f, NAN, INFINITY}, bad_momentum[] = {-0.1f, 1.5f, NAN};
+    for (int i = 0; i < 3; i++) {
+        assert_null(cg_batch_norm(ctx, x, NULL, NULL, mean, var, &tracked, 0.1f, bad_eps[i], true));
+        assert_error_mentions("eps", NULL);
+        assert_null(cg_batch_norm(ctx, x, NULL, NULL, mean, var, &tracked, bad_momentum[i], 1e-5f,
+                                  true));
+        assert_error_mentions("momentum", NULL);
+    }
+    assert_null(cg_batch_norm(NULL, x, NULL, NULL, mean, var, &tracked, 0.1f, 1e-5f, true));
+    assert_int_equal(tracked, 0);
+    cg_ctx_destroy(ctx);
 }
 
 static void shape_errors_name_both_shapes(void **state)
@@ -913,6 +1310,8 @@ static void null_input_propagates(void **state)
         cg_dropout(ctx, bad, 0.5f), cg_mse_loss(ctx, bad, x), cg_l1_loss(ctx, x, bad),
         cg_cross_entropy(ctx, bad, (int32_t[]){0, 0}), cg_bce_with_logits(ctx, bad, x),
         cg_matmul(ctx, bad, x, false, false), cg_linear(ctx, bad, x, NULL, CG_ACT_NONE),
+        cg_conv2d(ctx, bad, x, NULL, NULL), cg_conv2d(ctx, x, bad, x, NULL),
+        cg_batch_norm(ctx, bad, NULL, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, true),
     };
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         if (outs[i]) fail_msg("op %zu returned a tensor for a NULL input", i);
@@ -1004,6 +1403,9 @@ int main(void)
         cmocka_unit_test(bad_axis_is_an_error),
         cmocka_unit_test(bad_label_names_row_and_value),
         cmocka_unit_test(activation_names_round_trip),
+        cmocka_unit_test(batch_norm_running_statistics),
+        cmocka_unit_test(batch_norm_errors),
+        cmocka_unit_test(batch_norm_does_not_depend_on_thread_count),
     };
     enum { N_EXTRA = sizeof extra / sizeof extra[0] };
     static struct CMUnitTest tests[N_CASES + N_EXTRA];

@@ -155,11 +155,69 @@ static void training_loop_allocates_per_run_only(void **state)
     assert_int_equal(allocations_of_training(GRAPH, 4, &data), allocations_of_training(GRAPH, 1, &data));
 }
 
+/* Pooling and channel dropout (maxpool2d keeps its argmax in the arena):
+ * per run only, as above. */
+static const char *const POOLING =
+    "{\"input\": [2, 6, 6], \"layers\": ["
+    " {\"type\": \"maxpool2d\", \"kernel\": 3, \"stride\": 2, \"padding\": 1},"
+    " {\"type\": \"dropout2d\", \"rate\": 0.25},"
+    " {\"type\": \"avgpool2d\", \"kernel\": 2, \"stride\": 1, \"padding\": 1},"
+    " {\"type\": \"global_avgpool\"}, {\"type\": \"dense\", \"units\": 3}],"
+    " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8}}";
+
+static void pooling_allocates_per_run_only(void **state)
+{
+    (void)state;
+    enum { COUNT = 160, SAMPLE = 2 * 6 * 6 };
+    static float x[COUNT * SAMPLE];
+    static int32_t labels[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        labels[i] = i % 3;
+        for (int j = 0; j < SAMPLE; j++) x[i * SAMPLE + j] = (float)((i * 7 + j * 3) % 11) / 11.0f - 0.4f;
+    }
+    cg_dataset data = {.count = COUNT, .sample_ndim = 3, .sample_shape = {2, 6, 6},
+                       .sample_size = SAMPLE, .x = x, .labels = labels, .num_classes = 3,
+                       .source = "test images"};
+    assert_int_equal(allocations_of_training(POOLING, 4, &data),
+                     allocations_of_training(POOLING, 1, &data));
+}
+
+/* Convolutions (im2col buffers per thread, weight-gradient slots, 1x1 and
+ * depthwise paths, a fused gelu's kept input): per run only, as above. */
+static const char *const CONV =
+    "{\"input\": [2, 8, 8], \"layers\": ["
+    " {\"type\": \"conv2d\", \"filters\": 16, \"kernel\": 3, \"padding\": 1, \"activation\": \"relu\"},"
+    " {\"type\": \"conv2d\", \"filters\": 16, \"kernel\": 3, \"groups\": 16, \"stride\": 2},"
+    " {\"type\": \"conv2d\", \"filters\": 8, \"kernel\": 1, \"activation\": \"gelu\"},"
+    " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 3}],"
+    " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8}}";
+
+static void conv_allocates_per_run_only(void **state)
+{
+    (void)state;
+    enum { COUNT = 160, SAMPLE = 2 * 8 * 8 };
+    static float x[COUNT * SAMPLE];
+    static int32_t labels[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        labels[i] = i % 3;
+        for (int j = 0; j < SAMPLE; j++) x[i * SAMPLE + j] = (float)((i * 5 + j * 3) % 13) / 13.0f - 0.4f;
+    }
+    cg_dataset data = {.count = COUNT, .sample_ndim = 3, .sample_shape = {2, 8, 8},
+                       .sample_size = SAMPLE, .x = x, .labels = labels, .num_classes = 3,
+                       .source = "test images"};
+    assert_int_equal(allocations_of_training(CONV, 4, &data),
+                     allocations_of_training(CONV, 1, &data));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(training_step_allocates_nothing_after_warm_up),
         cmocka_unit_test(training_loop_allocates_per_run_only),
+        cmocka_unit_test(pooling_allocates_per_run_only),
+        cmocka_unit_test(conv_allocates_per_run_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

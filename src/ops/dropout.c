@@ -1,9 +1,10 @@
-/* Inverted dropout.
+/* Inverted dropout, of elements (dropout) and of whole channels (dropout2d).
  *
  * Whether element i survives is a hash of (key, i), the key drawn once per
  * call from the context's random stream. So the mask is the same for any
  * thread count, the loop runs in parallel, and backward recomputes the mask
- * from the key instead of storing it. */
+ * from the key instead of storing it. dropout2d hashes (key, channel) for
+ * channel n·C + c of [N, C, ...] instead. */
 #include "internal.h"
 
 /* 24 uniform bits for element i: SplitMix64 (Steele et al. 2014) at
@@ -26,6 +27,13 @@ static void apply_mask(const float *in, float *out, int64_t n, uint64_t key,
         float v = element_bits(key, i) >= drop_below ? in[i] * scale : 0.0f;
         out[i] = acc ? out[i] + v : v;
     }
+}
+
+/* The key of one call: 64 bits from the context's stream. */
+static uint64_t draw_key(cg_ctx *ctx)
+{
+    uint64_t key = (uint64_t)cg_rng_u32(&ctx->rng) << 32;
+    return key | cg_rng_u32(&ctx->rng);
 }
 
 /* dx = dy·mask/(1−p) */
@@ -55,13 +63,83 @@ cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p)
     if (!ctx->training || p == 0.0f) return x;
     cg_tensor *y = cg__tensor_like(ctx, x);
     if (!y) return NULL;
-    uint64_t key = (uint64_t)cg_rng_u32(&ctx->rng) << 32;
-    key |= cg_rng_u32(&ctx->rng);
+    uint64_t key = draw_key(ctx);
     uint32_t drop_below = (uint32_t)((double)p * 16777216.0);
     float scale = 1.0f / (1.0f - p);
     apply_mask(x->data, y->data, x->size, key, drop_below, scale, false);
     if (cg__needs_grad(ctx, &x, 1)) {
         cg_node *node = cg__record(ctx, &cg_op_dropout, y, &x, 1);
+        if (!node) return NULL;
+        node->iarg[0] = (int64_t)key;
+        node->iarg[1] = drop_below;
+        node->farg[0] = scale;
+    }
+    return y;
+}
+
+/* ---------------------------------------------------------------- dropout2d */
+
+/* Channel j of [N, C, ...] is the run of `inner` values at j·inner:
+ * out (= or +=) in·scale where channel j survives, else 0. */
+static void apply_channel_mask(const float *in, float *out, int64_t channels, int64_t inner,
+                               uint64_t key, uint32_t drop_below, float scale, bool acc)
+{
+#pragma omp parallel for schedule(static) if (channels * inner > 32768 && channels > 1)
+    for (int64_t j = 0; j < channels; j++) {
+        const float *x = in + j * inner;
+        float *y = out + j * inner;
+        bool keep = element_bits(key, j) >= drop_below;
+        if (keep && acc)
+            for (int64_t i = 0; i < inner; i++) y[i] += x[i] * scale;
+        else if (keep)
+            for (int64_t i = 0; i < inner; i++) y[i] = x[i] * scale;
+        else if (!acc)
+            for (int64_t i = 0; i < inner; i++) y[i] = 0.0f;
+    }
+}
+
+/* dx = dy·mask[channel]/(1−p) */
+static void dropout2d_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0], *y = node->out;
+    bool acc;
+    float *dx = cg__grad_dest(ctx, x, &acc);
+    int64_t channels = x->shape[0] * x->shape[1];
+    if (dx)
+        apply_channel_mask(y->grad, dx, channels, x->size / channels, (uint64_t)node->iarg[0],
+                           (uint32_t)node->iarg[1], node->farg[0], acc);
+}
+
+const cg_op_def cg_op_dropout2d = {"dropout2d", dropout2d_backward};
+
+cg_tensor *cg_dropout2d(cg_ctx *ctx, cg_tensor *x, float p)
+{
+    if (cg__null_input("dropout2d", &x, 1)) return NULL;
+    if (!(p >= 0.0f && p < 1.0f)) {
+        cg_set_error(CG_ERR_ARG, "dropout2d: probability %g outside [0, 1)", (double)p);
+        return NULL;
+    }
+    if (!ctx) {
+        cg_set_error(CG_ERR_ARG, "dropout2d: context is NULL");
+        return NULL;
+    }
+    if (x->ndim < 2) {
+        char shape[96];
+        cg_set_error(CG_ERR_ARG, "dropout2d: input must be [N, C, ...], got %s",
+                     cg_shape_str(x, shape, sizeof shape));
+        return NULL;
+    }
+    if (!ctx->training || p == 0.0f) return x;
+    cg_tensor *y = cg__tensor_like(ctx, x);
+    if (!y) return NULL;
+    uint64_t key = draw_key(ctx);
+    uint32_t drop_below = (uint32_t)((double)p * 16777216.0);
+    float scale = 1.0f / (1.0f - p);
+    int64_t channels = x->shape[0] * x->shape[1];
+    apply_channel_mask(x->data, y->data, channels, x->size / channels, key, drop_below, scale,
+                       false);
+    if (cg__needs_grad(ctx, &x, 1)) {
+        cg_node *node = cg__record(ctx, &cg_op_dropout2d, y, &x, 1);
         if (!node) return NULL;
         node->iarg[0] = (int64_t)key;
         node->iarg[1] = drop_below;

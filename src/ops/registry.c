@@ -5,6 +5,7 @@
 
 
 extern const cg_op_def cg_op_matmul, cg_op_linear;
+extern const cg_op_def cg_op_conv2d;
 extern const cg_op_def cg_op_add, cg_op_sub, cg_op_mul, cg_op_div, cg_op_add_scalar,
     cg_op_mul_scalar, cg_op_pow_scalar, cg_op_neg;
 extern const cg_op_def cg_op_sum, cg_op_mean;
@@ -12,12 +13,16 @@ extern const cg_op_def cg_op_reshape, cg_op_concat, cg_op_slice;
 extern const cg_op_def cg_op_sigmoid, cg_op_tanh, cg_op_relu, cg_op_leaky_relu, cg_op_elu,
     cg_op_gelu, cg_op_softplus, cg_op_softmax, cg_op_log_softmax;
 extern const cg_op_def cg_op_dropout;
+extern const cg_op_def cg_op_dropout2d, cg_op_maxpool2d, cg_op_avgpool2d, cg_op_global_avgpool;
+extern const cg_op_def cg_op_batch_norm;
 extern const cg_op_def cg_op_mse_loss, cg_op_l1_loss, cg_op_cross_entropy,
     cg_op_bce_with_logits;
 
 static const cg_op_def *const registry[] = {
     &cg_op_matmul,
     &cg_op_linear,
+    /* conv.c */
+    &cg_op_conv2d,
     /* elementwise.c */
     &cg_op_add,
     &cg_op_sub,
@@ -46,6 +51,13 @@ static const cg_op_def *const registry[] = {
     &cg_op_log_softmax,
     /* dropout.c */
     &cg_op_dropout,
+    &cg_op_dropout2d,
+    /* pool.c */
+    &cg_op_maxpool2d,
+    &cg_op_avgpool2d,
+    &cg_op_global_avgpool,
+    /* norm.c */
+    &cg_op_batch_norm,
     /* loss.c */
     &cg_op_mse_loss,
     &cg_op_l1_loss,

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """PyTorch side of the graph-model interop test (torch_interop_graph.sh).
 
-Builds the torch.nn module of any cgrad model file -- flatten, dense (with
-its fused activation and that activation's parameter), dropout, standalone
-activations, add and concat, connected by "name" / "inputs" -- whose
+Builds the torch.nn module of any cgrad model file -- flatten, dense and
+conv2d (with their fused activation and that activation's parameter),
+dropout, standalone activations, add and concat, connected by "name" /
+"inputs" -- whose
 `layers` ModuleList index i is the model file's layer i, so a checkpoint's
 `layers.*` tensors load with strict=True.
 
@@ -73,6 +74,27 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=self.axis + 1)
 
 
+def pair(v):
+    return tuple(v) if isinstance(v, list) else (v, v)
+
+
+def conv2d_module(spec, shape):
+    """nn.Conv2d of a conv2d layer on a per-sample [C, H, W] input."""
+    assert len(shape) == 3, "conv2d needs a [C, H, W] input, got %s" % shape
+    padding = spec.get("padding", 0)
+    return nn.Conv2d(shape[0], spec["filters"], pair(spec["kernel"]),
+                     stride=pair(spec.get("stride", 1)),
+                     padding=padding.lower() if isinstance(padding, str) else pair(padding),
+                     dilation=pair(spec.get("dilation", 1)), groups=spec.get("groups", 1),
+                     bias=spec.get("bias", True))
+
+
+def output_shape(module, shape):
+    """Per-sample output shape of module on a per-sample input shape."""
+    with torch.no_grad():
+        return list(module(torch.zeros([1] + list(shape))).shape[1:])
+
+
 class Graph(nn.Module):
     """A cgrad model file as a torch.nn.Module."""
 
@@ -103,6 +125,10 @@ class Graph(nn.Module):
             elif kind == "flatten":
                 modules.append(nn.Flatten())
                 out = [math.prod(ins[0])]
+            elif kind == "conv2d":
+                modules.append(conv2d_module(spec, ins[0]))
+                fused = act_of(spec, spec.get("activation", "none"))
+                out = output_shape(modules[-1], ins[0])
             elif kind == "add":
                 assert all(s == ins[0] for s in ins), "layer %d: add of shapes %s" % (i, ins)
                 modules.append(Add())

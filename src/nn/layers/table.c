@@ -12,6 +12,12 @@ static const cg_layer_type *const table[] = {
     &cg__layer_activation,
     &cg__layer_add,
     &cg__layer_concat,
+    &cg__layer_batchnorm,
+    &cg__layer_conv2d,
+    &cg__layer_maxpool2d,
+    &cg__layer_avgpool2d,
+    &cg__layer_global_avgpool,
+    &cg__layer_dropout2d,
 };
 
 #define N_TYPES (sizeof table / sizeof table[0])

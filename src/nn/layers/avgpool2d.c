@@ -1,0 +1,33 @@
+/* avgpool2d: torch.nn.AvgPool2d (ceil_mode=False, count_include_pad=True)
+ * over a per-sample [C, H, W] input; keys in pool2d.c, the op in
+ * ops/pool.c. */
+#include "pool2d.h"
+
+static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
+{
+    cg__pool2d_write(w, obj, l, "avgpool2d");
+}
+
+static void describe(const cg_layer_spec *l, char *buf, size_t size)
+{
+    cg__pool2d_describe(l, "avgpool2d", buf, size);
+}
+
+static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
+                          cg_tensor *const *x, int n)
+{
+    const cg_pool2d_config *c = CG_LAYER_CONFIG(l, cg_pool2d_config);
+    return cg_avgpool2d(ctx, x[0], c->kernel, c->stride, c->padding);
+}
+
+const cg_layer_type cg__layer_avgpool2d = {
+    .name = "avgpool2d",
+    .keys = cg__pool2d_keys,
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .parse = cg__pool2d_parse,
+    .infer = cg__pool2d_infer,
+    .write = write,
+    .describe = describe,
+    .forward = forward,
+};

@@ -1,0 +1,263 @@
+/* Batch normalisation, as torch.nn.functional.batch_norm.
+ *
+ * x is [N, C, *spatial]; channel c is normalised over its M = N·spatial
+ * values:  y = (x − μ_c)·rstd_c·w_c + b_c,  rstd_c = 1/√(σ²_c + eps).
+ * In training mode μ and σ² (biased) are the batch's, and the running
+ * statistics move towards them: running = (1−momentum)·running +
+ * momentum·stat, with the unbiased variance σ²·M/(M−1) for running_var. In
+ * evaluation mode μ and σ² are the running statistics, so the op is a fixed
+ * per-channel affine map.
+ *
+ * Threads take blocks of BLOCK channels and walk them sample by sample, so
+ * memory is read in order whatever the layout ([N, C] rows or [N, C, H, W]
+ * planes). Every channel is summed in double by one thread, in index order:
+ * results do not depend on the thread count. Backward keeps only μ and
+ * rstd per channel and recomputes x̂ = (x − μ)·rstd from the input, in
+ * double: with few values per channel dx is a small difference of large
+ * terms (for two values, O(eps/σ²) of them), which float32 x̂ would drown in
+ * rounding. */
+#include "internal.h"
+
+#include <math.h>
+
+/* Channels per block: one cache line of an [N, C] row. */
+#define BLOCK 16
+
+/* Channel c of x [N, C, S] is the N runs x[(n·C + c)·S ..+ S). */
+typedef struct bn_dims {
+    int64_t N, C, S, M;
+} bn_dims;
+
+static bn_dims dims_of(const cg_tensor *x)
+{
+    bn_dims d = {x->shape[0], x->shape[1], x->size / (x->shape[0] * x->shape[1]), 0};
+    d.M = d.N * d.S;
+    return d;
+}
+
+/* Runs the statement that follows the other arguments for every value of
+ * channels c0 .. c0+nc−1, in memory order: k is the channel within the
+ * block, i the value's index in x. [N, C] (S = 1) has a loop of its own, one
+ * the compiler vectorises across the block. */
+#define FOR_BLOCK(d, c0, nc, k, i, ...)                                                \
+    do {                                                                               \
+        for (int64_t n_ = 0; n_ < (d).N; n_++) {                                       \
+            if ((d).S == 1) {                                                          \
+                for (int64_t k = 0, i = n_ * (d).C + (c0); k < (nc); k++, i++) {       \
+                    __VA_ARGS__;                                                       \
+                }                                                                      \
+                continue;                                                              \
+            }                                                                          \
+            for (int64_t k = 0; k < (nc); k++)                                         \
+                for (int64_t i = (n_ * (d).C + (c0) + k) * (d).S, end_ = i + (d).S;    \
+                     i < end_; i++) {                                                  \
+                    __VA_ARGS__;                                                       \
+                }                                                                      \
+        }                                                                              \
+    } while (0)
+
+/* node->iarg slots: the mode, and where weight and bias are among the
+ * inputs (0: absent). node->saved: μ then rstd, C doubles each. */
+enum { BN_TRAINING, BN_WEIGHT, BN_BIAS };
+
+/* ---------------------------------------------------------------- backward */
+/* With x̂ = (x − μ)·rstd, g = dy and k = w·rstd, sums over a channel:
+ *   training:   dx = (k/M)·(M·g − Σg − x̂·Σ(g·x̂))   (μ and σ² depend on x)
+ *   evaluation: dx = k·g
+ *   dw = Σ g·x̂,  db = Σ g */
+
+typedef struct bn_backward {
+    bn_dims d;
+    bool training;
+    const double *mean, *rstd;
+    const float *x, *dy, *w;
+    float *dx, *dw, *db;      /* NULL: not wanted */
+    bool acc_x, acc_w, acc_b;
+} bn_backward;
+
+static void backward_block(const bn_backward *a, int64_t c0, int64_t nc)
+{
+    bn_dims d = a->d;
+    const double *mu = a->mean + c0, *r = a->rstd + c0;
+    double sum_g[BLOCK] = {0}, sum_gx[BLOCK] = {0};
+    if (a->dw || a->db || (a->training && a->dx)) {
+        FOR_BLOCK(d, c0, nc, k, i, sum_g[k] += a->dy[i];
+                  sum_gx[k] += a->dy[i] * ((a->x[i] - mu[k]) * r[k]));
+    }
+    if (a->dx) {
+        double scale[BLOCK], mean_g[BLOCK], mean_gx[BLOCK];
+        for (int64_t k = 0; k < nc; k++) {
+            scale[k] = (a->w ? a->w[c0 + k] : 1.0) * r[k];
+            mean_g[k] = a->training ? sum_g[k] / (double)d.M : 0.0;
+            mean_gx[k] = a->training ? sum_gx[k] / (double)d.M : 0.0;
+        }
+        FOR_BLOCK(d, c0, nc, k, i, double xhat = (a->x[i] - mu[k]) * r[k];
+                  float v = (float)(scale[k] * (a->dy[i] - mean_g[k] - xhat * mean_gx[k]));
+                  a->dx[i] = a->acc_x ? a->dx[i] + v : v);
+    }
+    for (int64_t k = 0; k < nc; k++) {
+        if (a->dw) a->dw[c0 + k] = (a->acc_w ? a->dw[c0 + k] : 0.0f) + (float)sum_gx[k];
+        if (a->db) a->db[c0 + k] = (a->acc_b ? a->db[c0 + k] : 0.0f) + (float)sum_g[k];
+    }
+}
+
+static void batch_norm_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0];
+    cg_tensor *w = node->iarg[BN_WEIGHT] ? node->inputs[node->iarg[BN_WEIGHT]] : NULL;
+    cg_tensor *b = node->iarg[BN_BIAS] ? node->inputs[node->iarg[BN_BIAS]] : NULL;
+    bn_backward a = {.d = dims_of(x), .training = node->iarg[BN_TRAINING], .x = x->data,
+                     .dy = node->out->grad, .w = w ? w->data : NULL};
+    a.mean = node->saved;
+    a.rstd = a.mean + a.d.C;
+    a.dx = cg__grad_dest(ctx, x, &a.acc_x);
+    a.dw = w ? cg__grad_dest(ctx, w, &a.acc_w) : NULL;
+    a.db = b ? cg__grad_dest(ctx, b, &a.acc_b) : NULL;
+    int64_t blocks = (a.d.C + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) if (x->size > 32768 && blocks > 1)
+    for (int64_t t = 0; t < blocks; t++) {
+        int64_t c0 = t * BLOCK;
+        backward_block(&a, c0, a.d.C - c0 < BLOCK ? a.d.C - c0 : BLOCK);
+    }
+}
+
+const cg_op_def cg_op_batch_norm = {"batch_norm", batch_norm_backward};
+
+/* ---------------------------------------------------------------- forward */
+
+typedef struct bn_forward {
+    bn_dims d;
+    bool training;
+    double momentum, eps;
+    const float *x, *w, *b;   /* w, b: NULL without */
+    float *y;
+    float *running_mean, *running_var;   /* NULL: not tracked (training only) */
+    double *saved;            /* μ and rstd for backward, or NULL */
+} bn_forward;
+
+/* Batch mean and biased variance of the block's channels: two passes. */
+static void batch_stats(const bn_forward *a, int64_t c0, int64_t nc, double *mean, double *var)
+{
+    bn_dims d = a->d;
+    for (int64_t k = 0; k < nc; k++) mean[k] = var[k] = 0.0;
+    FOR_BLOCK(d, c0, nc, k, i, mean[k] += a->x[i]);
+    for (int64_t k = 0; k < nc; k++) mean[k] /= (double)d.M;
+    FOR_BLOCK(d, c0, nc, k, i, var[k] += (a->x[i] - mean[k]) * (a->x[i] - mean[k]));
+    for (int64_t k = 0; k < nc; k++) var[k] /= (double)d.M;
+}
+
+static void forward_block(const bn_forward *a, int64_t c0, int64_t nc)
+{
+    bn_dims d = a->d;
+    double mean[BLOCK], var[BLOCK], scale[BLOCK], shift[BLOCK];
+    if (a->training) {
+        batch_stats(a, c0, nc, mean, var);
+    } else {
+        for (int64_t k = 0; k < nc; k++) {
+            mean[k] = a->running_mean[c0 + k];
+            var[k] = a->running_var[c0 + k];
+        }
+    }
+    for (int64_t k = 0, c = c0; k < nc; k++, c++) {
+        if (a->training && a->running_mean) {
+            double bessel = (double)d.M / (double)(d.M - 1);   /* M > 1 in training */
+            a->running_mean[c] = (float)((1.0 - a->momentum) * a->running_mean[c] +
+                                         a->momentum * mean[k]);
+            a->running_var[c] = (float)((1.0 - a->momentum) * a->running_var[c] +
+                                        a->momentum * var[k] * bessel);
+        }
+        double rstd = 1.0 / sqrt(var[k] + a->eps);
+        scale[k] = rstd * (a->w ? a->w[c] : 1.0);
+        shift[k] = a->b ? a->b[c] : 0.0;
+        if (a->saved) {
+            a->saved[c] = mean[k];
+            a->saved[d.C + c] = rstd;
+        }
+    }
+    FOR_BLOCK(d, c0, nc, k, i, a->y[i] = (float)((a->x[i] - mean[k]) * scale[k] + shift[k]));
+}
+
+static bool param_ok(const cg_tensor *x, const cg_tensor *p, const char *what)
+{
+    if (!p || (p->ndim == 1 && p->shape[0] == x->shape[1])) return true;
+    char sx[96], sp[96];
+    cg_set_error(CG_ERR_ARG, "batch_norm: %s must be [C] = [%lld] for input %s, got %s", what,
+                 (long long)x->shape[1], cg_shape_str(x, sx, sizeof sx),
+                 cg_shape_str(p, sp, sizeof sp));
+    return false;
+}
+
+static bool args_ok(const cg_ctx *ctx, const cg_tensor *x, const cg_tensor *w,
+                    const cg_tensor *b, const float *rmean, const float *rvar, float momentum,
+                    float eps, bool training)
+{
+    char sx[96];
+    const char *why = NULL;
+    if (!ctx)
+        why = "context is NULL";
+    else if (!(eps >= 0.0f && isfinite(eps)))
+        why = "eps must be finite and >= 0";
+    else if (!(momentum >= 0.0f && momentum <= 1.0f))
+        why = "momentum must be in [0, 1]";
+    else if (!rmean != !rvar)
+        why = "running_mean and running_var must be given together";
+    else if (!training && !rmean)
+        why = "evaluation mode needs running_mean and running_var";
+    if (why) {
+        cg_set_error(CG_ERR_ARG, "batch_norm: %s (eps %g, momentum %g)", why, (double)eps,
+                     (double)momentum);
+        return false;
+    }
+    if (x->ndim < 2) {
+        cg_set_error(CG_ERR_ARG, "batch_norm: input must be [N, C] or [N, C, ...], got %s",
+                     cg_shape_str(x, sx, sizeof sx));
+        return false;
+    }
+    /* PyTorch refuses this too: one value has no spread to normalise by,
+     * and its unbiased variance is undefined. */
+    if (training && x->size / x->shape[1] < 2) {
+        cg_set_error(CG_ERR_ARG, "batch_norm: training needs more than one value per channel "
+                                 "to take batch statistics from, got input %s",
+                     cg_shape_str(x, sx, sizeof sx));
+        return false;
+    }
+    return param_ok(x, w, "weight") && param_ok(x, b, "bias");
+}
+
+cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                         float *running_mean, float *running_var, int64_t *num_batches_tracked,
+                         float momentum, float eps, bool training)
+{
+    if (cg__null_input("batch_norm", &x, 1)) return NULL;
+    if (!args_ok(ctx, x, weight, bias, running_mean, running_var, momentum, eps, training))
+        return NULL;
+    bn_forward a = {.d = dims_of(x), .training = training, .momentum = momentum, .eps = eps,
+                    .x = x->data, .w = weight ? weight->data : NULL,
+                    .b = bias ? bias->data : NULL, .running_mean = running_mean,
+                    .running_var = running_var};
+    cg_tensor *in[3] = {x};
+    int n_in = 1, w_at = 0, b_at = 0;
+    if (weight) in[w_at = n_in++] = weight;
+    if (bias) in[b_at = n_in++] = bias;
+    /* Everything that can fail comes before the running statistics move. */
+    cg_tensor *y = cg__tensor_like(ctx, x);
+    if (!y) return NULL;
+    a.y = y->data;
+    if (cg__needs_grad(ctx, in, n_in)) {
+        cg_node *node = cg__record(ctx, &cg_op_batch_norm, y, in, n_in);
+        a.saved = cg_arena_alloc(&ctx->arena, 2 * (size_t)a.d.C * sizeof *a.saved);
+        if (!node || !a.saved) return NULL;
+        node->iarg[BN_TRAINING] = training;
+        node->iarg[BN_WEIGHT] = w_at;
+        node->iarg[BN_BIAS] = b_at;
+        node->saved = a.saved;
+    }
+    int64_t blocks = (a.d.C + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) if (x->size > 32768 && blocks > 1)
+    for (int64_t t = 0; t < blocks; t++) {
+        int64_t c0 = t * BLOCK;
+        forward_block(&a, c0, a.d.C - c0 < BLOCK ? a.d.C - c0 : BLOCK);
+    }
+    if (training && num_batches_tracked) ++*num_batches_tracked;
+    return y;
+}
