@@ -311,7 +311,7 @@ static void build_header(strbuf *b, const cg_st_entry *entries, size_t n, const 
         sb_str(b, "]}");
     }
     sb_str(b, "}");
-    while (b->len % 8 != 0) sb_str(b, " ");
+    while (!b->oom && b->len % 8 != 0) sb_str(b, " ");
 }
 
 static cg_status write_file(const char *path, const strbuf *header, const cg_st_entry *entries,

@@ -53,7 +53,7 @@ void *cg__buffers_add(cg_buffers *b, const char *name, cg_dtype dtype, int ndim,
     }
     cg_buffer *e = &b->items[b->n++];
     *e = (cg_buffer){.name = copy, .dtype = dtype, .ndim = ndim, .size = size, .data = data};
-    memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
     return data;
 }
 

@@ -157,6 +157,17 @@ static bool input_matches(const cg_model_spec *spec, const cg_tensor *x)
     return true;
 }
 
+/* Prefixes the op's message with the layer it happened in, e.g.
+ * "layers[3] (batchnorm): batch_norm: training needs ...". */
+static cg_tensor *layer_failed(const cg_model *model, const model_step *step)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", cg_last_error());
+    cg_set_error(cg_last_status(), "layers[%td] (%s): %s", step->layer - model->spec->layers,
+                 step->layer->type->name, msg);
+    return NULL;
+}
+
 static cg_tensor *run_step(cg_ctx *ctx, const model_step *step, cg_tensor **slots)
 {
     cg_tensor *in[CG_LAYER_MAX_INPUTS];
@@ -188,7 +199,7 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
     slots[0] = x;
     for (size_t i = 0; i < model->n_steps; i++) {
         cg_tensor *y = run_step(ctx, &model->steps[i], slots);
-        if (!y) return NULL;
+        if (!y) return layer_failed(model, &model->steps[i]);
         slots[model->steps[i].output] = y;
     }
     return slots[model->slot[model->spec->n_layers - 1]];
