@@ -199,6 +199,34 @@ cg_status cg__json_read_string(const cJSON *obj, const char *key, cg_json_path *
     return s;
 }
 
+cg_status cg__json_read_int_pair(const cJSON *obj, const char *key, cg_json_path *p, int64_t min,
+                                 int64_t max, int64_t out[2])
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return CG_OK;
+    size_t mark = cg__json_key(p, key);
+    const char *what = min == 1 ? "a positive integer or a pair [height, width]"
+                                : "an integer >= 0 or a pair [height, width]";
+    cg_status s = CG_OK;
+    int64_t got[2];
+    if (cJSON_IsArray(v)) {
+        if (cJSON_GetArraySize(v) != 2) s = cg__json_expected(p, what, v);
+        for (int i = 0; s == CG_OK && i < 2; i++) {
+            size_t at = cg__json_index(p, (size_t)i);
+            s = cg__json_int(cJSON_GetArrayItem(v, i), p, min, max, &got[i]);
+            cg__json_restore(p, at);
+        }
+    } else if (cJSON_IsNumber(v)) {
+        s = cg__json_int(v, p, min, max, &got[0]);
+        got[1] = got[0];
+    } else {
+        s = cg__json_expected(p, what, v);
+    }
+    cg__json_restore(p, mark);
+    if (s == CG_OK) memcpy(out, got, sizeof got);
+    return s;
+}
+
 cg_status cg__json_read_activation(const cJSON *obj, const char *key, cg_json_path *p,
                                    cg_activation *out)
 {

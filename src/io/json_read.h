@@ -63,6 +63,10 @@ cg_status cg__json_read_bool(const cJSON *obj, const char *key, cg_json_path *p,
 /* *out is the string, or NULL when absent. */
 cg_status cg__json_read_string(const cJSON *obj, const char *key, cg_json_path *p,
                                const char **out);
+/* An integer for both dimensions or a [height, width] pair, each in
+ * [min, max] (kernel sizes, strides, padding); absent leaves out. */
+cg_status cg__json_read_int_pair(const cJSON *obj, const char *key, cg_json_path *p, int64_t min,
+                                 int64_t max, int64_t out[2]);
 /* A string naming an activation (case-insensitive); absent leaves *out. */
 cg_status cg__json_read_activation(const cJSON *obj, const char *key, cg_json_path *p,
                                    cg_activation *out);

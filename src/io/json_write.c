@@ -60,3 +60,15 @@ void cg__jw_bool(cg_json_writer *w, cJSON *obj, const char *key, bool v)
 {
     cg__jw_checked(w, cJSON_AddBoolToObject(obj, key, v));
 }
+
+void cg__jw_int_pair(cg_json_writer *w, cJSON *obj, const char *key, const int64_t v[2])
+{
+    if (v[0] == v[1]) {
+        cg__jw_int(w, obj, key, v[0]);
+        return;
+    }
+    cJSON *array = cg__jw_checked(w, cJSON_CreateArray());
+    if (!array) return;
+    for (int i = 0; i < 2; i++) cg__jw_append(w, array, cg__jw_checked(w, cg__jw_int_value(v[i])));
+    cg__jw_add(w, obj, key, array);
+}

@@ -28,6 +28,8 @@ cJSON *cg__jw_int_value(int64_t v);
 void cg__jw_float(cg_json_writer *w, cJSON *obj, const char *key, float v);
 void cg__jw_int(cg_json_writer *w, cJSON *obj, const char *key, int64_t v);
 void cg__jw_string(cg_json_writer *w, cJSON *obj, const char *key, const char *v);
+/* An integer when both dimensions agree, else [height, width]. */
+void cg__jw_int_pair(cg_json_writer *w, cJSON *obj, const char *key, const int64_t v[2]);
 void cg__jw_bool(cg_json_writer *w, cJSON *obj, const char *key, bool v);
 
 #endif

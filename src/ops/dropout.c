@@ -49,31 +49,56 @@ static void dropout_backward(cg_ctx *ctx, cg_node *node)
 
 const cg_op_def cg_op_dropout = {"dropout", dropout_backward};
 
-cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p)
+/* Arguments both dropouts take; false with the error set. */
+static bool args_ok(const char *op, cg_ctx *ctx, cg_tensor *x, float p)
 {
-    if (cg__null_input("dropout", &x, 1)) return NULL;
+    if (cg__null_input(op, &x, 1)) return false;
     if (!(p >= 0.0f && p < 1.0f)) {
-        cg_set_error(CG_ERR_ARG, "dropout: probability %g outside [0, 1)", (double)p);
-        return NULL;
+        cg_set_error(CG_ERR_ARG, "%s: probability %g outside [0, 1)", op, (double)p);
+        return false;
     }
     if (!ctx) {
-        cg_set_error(CG_ERR_ARG, "dropout: context is NULL");
-        return NULL;
+        cg_set_error(CG_ERR_ARG, "%s: context is NULL", op);
+        return false;
     }
+    return true;
+}
+
+/* The mask parameters of a step: key, threshold below which a 24-bit draw
+ * drops, and the survivors' scale. */
+typedef struct mask_params {
+    uint64_t key;
+    uint32_t drop_below;
+    float scale;
+} mask_params;
+
+static mask_params draw_mask(cg_ctx *ctx, float p)
+{
+    return (mask_params){.key = draw_key(ctx),
+                         .drop_below = (uint32_t)((double)p * 16777216.0),
+                         .scale = 1.0f / (1.0f - p)};
+}
+
+static bool record_mask(cg_ctx *ctx, const cg_op_def *op, cg_tensor *x, cg_tensor *y, mask_params m)
+{
+    if (!cg__needs_grad(ctx, &x, 1)) return true;
+    cg_node *node = cg__record(ctx, op, y, &x, 1);
+    if (!node) return false;
+    node->iarg[0] = (int64_t)m.key;
+    node->iarg[1] = m.drop_below;
+    node->farg[0] = m.scale;
+    return true;
+}
+
+cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p)
+{
+    if (!args_ok("dropout", ctx, x, p)) return NULL;
     if (!ctx->training || p == 0.0f) return x;
     cg_tensor *y = cg__tensor_like(ctx, x);
     if (!y) return NULL;
-    uint64_t key = draw_key(ctx);
-    uint32_t drop_below = (uint32_t)((double)p * 16777216.0);
-    float scale = 1.0f / (1.0f - p);
-    apply_mask(x->data, y->data, x->size, key, drop_below, scale, false);
-    if (cg__needs_grad(ctx, &x, 1)) {
-        cg_node *node = cg__record(ctx, &cg_op_dropout, y, &x, 1);
-        if (!node) return NULL;
-        node->iarg[0] = (int64_t)key;
-        node->iarg[1] = drop_below;
-        node->farg[0] = scale;
-    }
+    mask_params m = draw_mask(ctx, p);
+    apply_mask(x->data, y->data, x->size, m.key, m.drop_below, m.scale, false);
+    if (!record_mask(ctx, &cg_op_dropout, x, y, m)) return NULL;
     return y;
 }
 
@@ -114,15 +139,7 @@ const cg_op_def cg_op_dropout2d = {"dropout2d", dropout2d_backward};
 
 cg_tensor *cg_dropout2d(cg_ctx *ctx, cg_tensor *x, float p)
 {
-    if (cg__null_input("dropout2d", &x, 1)) return NULL;
-    if (!(p >= 0.0f && p < 1.0f)) {
-        cg_set_error(CG_ERR_ARG, "dropout2d: probability %g outside [0, 1)", (double)p);
-        return NULL;
-    }
-    if (!ctx) {
-        cg_set_error(CG_ERR_ARG, "dropout2d: context is NULL");
-        return NULL;
-    }
+    if (!args_ok("dropout2d", ctx, x, p)) return NULL;
     if (x->ndim < 2) {
         char shape[96];
         cg_set_error(CG_ERR_ARG, "dropout2d: input must be [N, C, ...], got %s",
@@ -132,18 +149,9 @@ cg_tensor *cg_dropout2d(cg_ctx *ctx, cg_tensor *x, float p)
     if (!ctx->training || p == 0.0f) return x;
     cg_tensor *y = cg__tensor_like(ctx, x);
     if (!y) return NULL;
-    uint64_t key = draw_key(ctx);
-    uint32_t drop_below = (uint32_t)((double)p * 16777216.0);
-    float scale = 1.0f / (1.0f - p);
+    mask_params m = draw_mask(ctx, p);
     int64_t channels = x->shape[0] * x->shape[1];
-    apply_channel_mask(x->data, y->data, channels, x->size / channels, key, drop_below, scale,
-                       false);
-    if (cg__needs_grad(ctx, &x, 1)) {
-        cg_node *node = cg__record(ctx, &cg_op_dropout2d, y, &x, 1);
-        if (!node) return NULL;
-        node->iarg[0] = (int64_t)key;
-        node->iarg[1] = drop_below;
-        node->farg[0] = scale;
-    }
-    return y;
+    apply_channel_mask(x->data, y->data, channels, x->size / channels, m.key, m.drop_below,
+                       m.scale, false);
+    return record_mask(ctx, &cg_op_dropout2d, x, y, m) ? y : NULL;
 }

@@ -3,16 +3,6 @@
  * ops/pool.c. */
 #include "pool2d.h"
 
-static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
-{
-    cg__pool2d_write(w, obj, l, "avgpool2d");
-}
-
-static void describe(const cg_layer_spec *l, char *buf, size_t size)
-{
-    cg__pool2d_describe(l, "avgpool2d", buf, size);
-}
-
 static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n)
 {
@@ -27,7 +17,7 @@ const cg_layer_type cg__layer_avgpool2d = {
     .max_inputs = 1,
     .parse = cg__pool2d_parse,
     .infer = cg__pool2d_infer,
-    .write = write,
-    .describe = describe,
+    .write = cg__pool2d_write,
+    .describe = cg__pool2d_describe,
     .forward = forward,
 };

@@ -55,6 +55,35 @@ cg_tensor *cg__act_apply(cg_ctx *ctx, cg_tensor *x, cg_act_spec a)
     return cg_activate(ctx, x, a.act);
 }
 
+void cg__act_split(cg_act_spec a, cg_activation *kernel, cg_act_spec *after)
+{
+    bool fuse = a.param == cg__act_default_param(a.act);
+    *kernel = fuse ? a.act : CG_ACT_NONE;
+    *after = fuse ? (cg_act_spec){CG_ACT_NONE, 0.0f} : a;
+}
+
+bool cg__act_absorb(cg_activation *kernel, cg_act_spec *after, const cg_layer_spec *next)
+{
+    cg_act_spec a;
+    if (*kernel != CG_ACT_NONE || after->act != CG_ACT_NONE || !cg__layer_as_activation(next, &a))
+        return false;
+    cg__act_split(a, kernel, after);
+    return true;
+}
+
+cg_tensor *cg__act_after(cg_ctx *ctx, cg_tensor *y, cg_act_spec after)
+{
+    return after.act == CG_ACT_NONE ? y : cg__act_apply(ctx, y, after);
+}
+
+void cg__pair_text(const int64_t v[2], char *buf, size_t size)
+{
+    if (v[0] == v[1])
+        snprintf(buf, size, "%lld", (long long)v[0]);
+    else
+        snprintf(buf, size, "%lldx%lld", (long long)v[0], (long long)v[1]);
+}
+
 cg_status cg__layer_same_shape(cg_layer_spec *l, cg_json_path *p)
 {
     l->out_ndim = l->in_ndim[0];

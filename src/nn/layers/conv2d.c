@@ -38,41 +38,11 @@ static const char *const keys[] = {"filters", "kernel", "stride", "padding", "di
 
 /* ------------------------------------------------ parsing */
 
-/* `key`: an integer for both dimensions or a [height, width] pair, each at
- * least min; absent leaves out unchanged. */
-static cg_status read_pair(const cJSON *obj, const char *key, cg_json_path *p, int64_t min,
-                           int64_t out[2])
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return CG_OK;
-    size_t mark = cg__json_key(p, key);
-    const char *what = min == 1 ? "a positive integer or a pair [height, width]"
-                                : "an integer >= 0 or a pair [height, width]";
-    cg_status s = CG_OK;
-    int64_t got[2];
-    if (cJSON_IsArray(v)) {
-        if (cJSON_GetArraySize(v) != 2) s = cg__json_expected(p, what, v);
-        for (int i = 0; s == CG_OK && i < 2; i++) {
-            size_t at = cg__json_index(p, (size_t)i);
-            s = cg__json_int(cJSON_GetArrayItem(v, i), p, min, MAX_SETTING, &got[i]);
-            cg__json_restore(p, at);
-        }
-    } else if (cJSON_IsNumber(v)) {
-        s = cg__json_int(v, p, min, MAX_SETTING, &got[0]);
-        got[1] = got[0];
-    } else {
-        s = cg__json_expected(p, what, v);
-    }
-    cg__json_restore(p, mark);
-    if (s == CG_OK) memcpy(out, got, sizeof got);
-    return s;
-}
-
 /* padding: a pair as above, or "same" / "valid" (PyTorch's strings). */
 static cg_status read_padding(const cJSON *obj, cg_json_path *p, conv2d_config *c)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "padding");
-    if (!cJSON_IsString(v)) return read_pair(obj, "padding", p, 0, c->padding);
+    if (!cJSON_IsString(v)) return cg__json_read_int_pair(obj, "padding", p, 0, MAX_SETTING, c->padding);
     c->same = strcasecmp(v->valuestring, "same") == 0;
     if (c->same || strcasecmp(v->valuestring, "valid") == 0) return CG_OK;
     size_t mark = cg__json_key(p, "padding");
@@ -100,10 +70,10 @@ static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_l
     if (!cJSON_GetObjectItemCaseSensitive(obj, "kernel"))
         return cg__json_fail(p, "conv2d layer needs \"kernel\"");
     cg_status s = cg__json_read_int(obj, "filters", p, 1, MAX_SETTING, &c->filters);
-    if (s == CG_OK) s = read_pair(obj, "kernel", p, 1, c->kernel);
-    if (s == CG_OK) s = read_pair(obj, "stride", p, 1, c->stride);
+    if (s == CG_OK) s = cg__json_read_int_pair(obj, "kernel", p, 1, MAX_SETTING, c->kernel);
+    if (s == CG_OK) s = cg__json_read_int_pair(obj, "stride", p, 1, MAX_SETTING, c->stride);
     if (s == CG_OK) s = read_padding(obj, p, c);
-    if (s == CG_OK) s = read_pair(obj, "dilation", p, 1, c->dilation);
+    if (s == CG_OK) s = cg__json_read_int_pair(obj, "dilation", p, 1, MAX_SETTING, c->dilation);
     if (s == CG_OK) s = cg__json_read_int(obj, "groups", p, 1, MAX_SETTING, &c->groups);
     if (s == CG_OK) s = cg__json_read_bool(obj, "bias", p, &c->bias);
     if (s == CG_OK) s = cg__json_read_activation(obj, "activation", p, &c->act.act);
@@ -120,15 +90,6 @@ static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_l
 }
 
 /* ------------------------------------------------ shapes */
-
-/* "3" or "3x2". */
-static void pair_text(const int64_t v[2], char *buf, size_t size)
-{
-    if (v[0] == v[1])
-        snprintf(buf, size, "%lld", (long long)v[0]);
-    else
-        snprintf(buf, size, "%lldx%lld", (long long)v[0], (long long)v[1]);
-}
 
 /* Zeros added before and after along dimension d (0: height, 1: width). */
 static void pads(const conv2d_config *c, int d, int64_t *before, int64_t *after)
@@ -191,31 +152,18 @@ static cg_status infer(cg_layer_spec *l, cg_json_path *p)
 
 /* ------------------------------------------------ writing, describing */
 
-/* An integer when both dimensions agree, else [height, width]. */
-static void write_pair(cg_json_writer *w, cJSON *obj, const char *key, const int64_t v[2])
-{
-    if (v[0] == v[1]) {
-        cg__jw_int(w, obj, key, v[0]);
-        return;
-    }
-    cJSON *array = cg__jw_checked(w, cJSON_CreateArray());
-    if (!array) return;
-    for (int i = 0; i < 2; i++) cg__jw_append(w, array, cg__jw_checked(w, cg__jw_int_value(v[i])));
-    cg__jw_add(w, obj, key, array);
-}
-
 static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
 {
     const conv2d_config *c = CG_LAYER_CONFIG(l, conv2d_config);
     cg__jw_string(w, obj, "type", "conv2d");
     cg__jw_int(w, obj, "filters", c->filters);
-    write_pair(w, obj, "kernel", c->kernel);
-    write_pair(w, obj, "stride", c->stride);
+    cg__jw_int_pair(w, obj, "kernel", c->kernel);
+    cg__jw_int_pair(w, obj, "stride", c->stride);
     if (c->same)
         cg__jw_string(w, obj, "padding", "same");
     else
-        write_pair(w, obj, "padding", c->padding);
-    write_pair(w, obj, "dilation", c->dilation);
+        cg__jw_int_pair(w, obj, "padding", c->padding);
+    cg__jw_int_pair(w, obj, "dilation", c->dilation);
     cg__jw_int(w, obj, "groups", c->groups);
     cg__jw_string(w, obj, "activation", cg_activation_name(c->act.act));
     cg__act_write_param(w, obj, c->act);
@@ -229,17 +177,17 @@ static void describe(const cg_layer_spec *l, char *buf, size_t size)
     const conv2d_config *c = CG_LAYER_CONFIG(l, conv2d_config);
     char v[48], stride[64] = "", pad[64] = "", dil[64] = "", groups[48] = "", act[48] = "";
     if (c->stride[0] != 1 || c->stride[1] != 1) {
-        pair_text(c->stride, v, sizeof v);
+        cg__pair_text(c->stride, v, sizeof v);
         snprintf(stride, sizeof stride, " stride %s", v);
     }
     if (c->same) {
         snprintf(pad, sizeof pad, " pad same");
     } else if (c->padding[0] || c->padding[1]) {
-        pair_text(c->padding, v, sizeof v);
+        cg__pair_text(c->padding, v, sizeof v);
         snprintf(pad, sizeof pad, " pad %s", v);
     }
     if (c->dilation[0] != 1 || c->dilation[1] != 1) {
-        pair_text(c->dilation, v, sizeof v);
+        cg__pair_text(c->dilation, v, sizeof v);
         snprintf(dil, sizeof dil, " dilation %s", v);
     }
     if (c->groups != 1) snprintf(groups, sizeof groups, " groups %lld", (long long)c->groups);
@@ -260,16 +208,6 @@ static int64_t scratch_floats(const cg_layer_spec *l)
 }
 
 /* ------------------------------------------------ torch.nn.Conv2d */
-
-/* The fused kernel knows leaky_relu and elu only with PyTorch's defaults. */
-static bool kernel_fusable(cg_act_spec a) { return a.param == cg__act_default_param(a.act); }
-
-static void set_activation(conv2d_state *st, cg_act_spec a)
-{
-    bool fuse = kernel_fusable(a);
-    st->params.activation = fuse ? a.act : CG_ACT_NONE;
-    st->after = fuse ? (cg_act_spec){CG_ACT_NONE, 0.0f} : a;
-}
 
 static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
 {
@@ -301,27 +239,21 @@ static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
         .dilation = {c->dilation[0], c->dilation[1]},
         .groups = c->groups,
     };
-    set_activation(st, c->act);
+    cg__act_split(c->act, &st->params.activation, &st->after);
     return CG_OK;
 }
 
 static bool absorb(void *state, const cg_layer_spec *next)
 {
     conv2d_state *st = state;
-    cg_act_spec a;
-    if (st->params.activation != CG_ACT_NONE || st->after.act != CG_ACT_NONE ||
-        !cg__layer_as_activation(next, &a))
-        return false;
-    set_activation(st, a);
-    return true;
+    return cg__act_absorb(&st->params.activation, &st->after, next);
 }
 
 static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n)
 {
     const conv2d_state *st = state;
-    cg_tensor *y = cg_conv2d(ctx, x[0], st->weight, st->bias, &st->params);
-    return st->after.act == CG_ACT_NONE ? y : cg__act_apply(ctx, y, st->after);
+    return cg__act_after(ctx, cg_conv2d(ctx, x[0], st->weight, st->bias, &st->params), st->after);
 }
 
 const cg_layer_type cg__layer_conv2d = {

@@ -120,43 +120,27 @@ static void describe(const cg_layer_spec *l, char *buf, size_t size)
     snprintf(buf, size, "dense %lld%s%s", (long long)c->units, act, c->bias ? "" : " (no bias)");
 }
 
-/* The fused kernel knows leaky_relu and elu only with PyTorch's defaults. */
-static bool kernel_fusable(cg_act_spec a) { return a.param == cg__act_default_param(a.act); }
-
-static void set_activation(dense_state *st, cg_act_spec a)
-{
-    bool fuse = kernel_fusable(a);
-    st->dense.activation = fuse ? a.act : CG_ACT_NONE;
-    st->after = fuse ? (cg_act_spec){CG_ACT_NONE, 0.0f} : a;
-}
-
 static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
 {
     const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
     dense_state *st = state;
     cg_status s = cg_dense_init(&st->dense, b->params, b->prefix, l->in_shape[0][0], c->units,
                                 c->bias, CG_ACT_NONE, b->rng);
-    if (s == CG_OK) set_activation(st, c->act);
+    if (s == CG_OK) cg__act_split(c->act, &st->dense.activation, &st->after);
     return s;
 }
 
 static bool absorb(void *state, const cg_layer_spec *next)
 {
     dense_state *st = state;
-    cg_act_spec a;
-    if (st->dense.activation != CG_ACT_NONE || st->after.act != CG_ACT_NONE ||
-        !cg__layer_as_activation(next, &a))
-        return false;
-    set_activation(st, a);
-    return true;
+    return cg__act_absorb(&st->dense.activation, &st->after, next);
 }
 
 static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n)
 {
     const dense_state *st = state;
-    cg_tensor *y = cg_dense_forward(ctx, &st->dense, x[0]);
-    return st->after.act == CG_ACT_NONE ? y : cg__act_apply(ctx, y, st->after);
+    return cg__act_after(ctx, cg_dense_forward(ctx, &st->dense, x[0]), st->after);
 }
 
 const cg_layer_type cg__layer_dense = {

@@ -92,6 +92,15 @@ void cg__act_write_param(cg_json_writer *w, cJSON *obj, cg_act_spec a);
 /* "relu", "leaky_relu(0.2)". */
 void cg__act_text(cg_act_spec a, char *buf, size_t size);
 cg_tensor *cg__act_apply(cg_ctx *ctx, cg_tensor *x, cg_act_spec a);
+/* Layers with a fused kernel (dense, conv2d): the kernel applies `kernel`
+ * (PyTorch's default slope/alpha only), `after` runs as a separate op. */
+void cg__act_split(cg_act_spec a, cg_activation *kernel, cg_act_spec *after);
+/* Takes `next` in when it is an activation layer and no activation is set. */
+bool cg__act_absorb(cg_activation *kernel, cg_act_spec *after, const cg_layer_spec *next);
+/* y, or `after` applied to it. */
+cg_tensor *cg__act_after(cg_ctx *ctx, cg_tensor *y, cg_act_spec after);
+/* "3" or "3x2" for a [height, width] pair. */
+void cg__pair_text(const int64_t v[2], char *buf, size_t size);
 /* The activation of a standalone activation layer; false for other layers. */
 bool cg__layer_as_activation(const cg_layer_spec *l, cg_act_spec *out);
 

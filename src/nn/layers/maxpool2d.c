@@ -2,16 +2,6 @@
  * per-sample [C, H, W] input; keys in pool2d.c, the op in ops/pool.c. */
 #include "pool2d.h"
 
-static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
-{
-    cg__pool2d_write(w, obj, l, "maxpool2d");
-}
-
-static void describe(const cg_layer_spec *l, char *buf, size_t size)
-{
-    cg__pool2d_describe(l, "maxpool2d", buf, size);
-}
-
 /* The argmax indices a training step keeps: one int32 per output value. */
 static int64_t scratch_floats(const cg_layer_spec *l)
 {
@@ -32,8 +22,8 @@ const cg_layer_type cg__layer_maxpool2d = {
     .max_inputs = 1,
     .parse = cg__pool2d_parse,
     .infer = cg__pool2d_infer,
-    .write = write,
-    .describe = describe,
+    .write = cg__pool2d_write,
+    .describe = cg__pool2d_describe,
     .scratch_floats = scratch_floats,
     .forward = forward,
 };
