@@ -1,6 +1,7 @@
 /* cgrad train: a model file + data -> a trained checkpoint. */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,6 +37,10 @@ static void usage(FILE *out)
           "                        state, RNG state and position; MODEL.json may be left out\n"
           "  --save OUT.safetensors  checkpoint after every epoch, when interrupted, and at\n"
           "                        the end (written atomically)\n"
+          "  --save-every N|T      also checkpoint inside epochs: every N steps, or every T of\n"
+          "                        training time (e.g. 90s, 30m, 2h)\n"
+          "  --keep K              with --save-every: keep the last K of those checkpoints as\n"
+          "                        OUT.step-<n>.safetensors beside OUT.safetensors\n"
           "  --log FILE            one JSON object per epoch; an existing FILE is refused\n"
           "                        unless --log-append (add to it) or --force (replace it)\n"
           "  --allow-data-change   resume on data other than the run's (see below)\n"
@@ -55,7 +60,7 @@ static void usage(FILE *out)
 
 typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
-    const char *epochs, *batch, *lr, *seed, *val_split;
+    const char *epochs, *batch, *lr, *seed, *val_split, *save_every, *keep;
     bool no_shuffle, log_append, force, allow_data_change;
 } train_args;
 
@@ -73,6 +78,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         {"--epochs", &t->epochs},   {"--batch", &t->batch},   {"--lr", &t->lr},
         {"--seed", &t->seed},       {"--threads", &t->threads}, {"--init", &t->init},
         {"--resume", &t->resume},   {"--save", &t->save},     {"--log", &t->log},
+        {"--save-every", &t->save_every}, {"--keep", &t->keep},
     };
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
@@ -101,6 +107,8 @@ static int parse_args(train_args *t, int argc, char **argv)
     if (!t->data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
     if (t->val && t->val_split) return cli_fail(EXIT_USAGE, CMD, "give --val or --val-split, not both");
     if (t->init && t->resume) return cli_fail(EXIT_USAGE, CMD, "give --init or --resume, not both");
+    if (t->keep && !t->save_every)
+        return cli_fail(EXIT_USAGE, CMD, "--keep needs --save-every; see --help");
     if (t->log_append && t->force)
         return cli_fail(EXIT_USAGE, CMD, "give --log-append or --force, not both");
     return -1;
@@ -422,6 +430,41 @@ static int report_failure(const session *s, cg_status status)
     return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
 }
 
+/* --save-every: a step count, or a time with a unit (s, m, h). */
+static bool parse_save_every(const char *text, cg_train_options *o)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    double unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : 0;
+    bool ok = !errno && end != text && v > 0 && isfinite(v);
+    if (ok && *end == '\0' && v == floor(v) && v <= 1e15) {
+        o->save_every_steps = (int64_t)v;
+        return true;
+    }
+    if (ok && unit > 0 && end[1] == '\0') {
+        o->save_every_seconds = v * unit;
+        return true;
+    }
+    cli_fail(EXIT_USAGE, CMD, "--save-every: expected a number of steps (500) or a time (90s, "
+                              "30m, 2h), got '%s'", text);
+    return false;
+}
+
+static bool periodic_options(const session *s, cg_train_options *o)
+{
+    const train_args *t = &s->args;
+    if (!t->save_every) return true;
+    if (!t->save) {
+        cli_fail(EXIT_USAGE, CMD, "--save-every needs --save OUT.safetensors");
+        return false;
+    }
+    int64_t keep = 0;
+    if (t->keep && !cli_parse_int(CMD, "--keep", t->keep, 1, 100000, &keep)) return false;
+    o->keep = (int)keep;
+    return parse_save_every(t->save_every, o);
+}
+
 /* What a resumed run needs to continue this one (see inherit_run_settings). */
 static const char *const *run_meta(session *s)
 {
@@ -450,6 +493,7 @@ static int run_training(session *s)
     o.save_path = s->args.save;
     o.save_spec = spec;
     o.save_meta = run_meta(s);
+    if (!periodic_options(s, &o)) return EXIT_USAGE;
     o.stop = &interrupt_flag;
     cli_progress progress;
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,

@@ -920,6 +920,14 @@ typedef struct cg_train_options {
     const char *save_path;      /* checkpoint after every epoch and when stopped; NULL: none */
     const cg_model_spec *save_spec;  /* configuration recorded in checkpoints; NULL: the model's */
     const char *const *save_meta;    /* more __metadata__ for them (cg_checkpoint_save_with); may be NULL */
+    /* Periodic checkpoints to save_path inside epochs, for runs that may be
+     * killed: every save_every_steps steps and/or whenever save_every_seconds
+     * of training have passed since the last save (0: off). With keep > 0,
+     * each is also kept as "<save_path without .safetensors>.step-<n>.safetensors"
+     * (a hard link), and only the newest `keep` of those are left. */
+    int64_t save_every_steps;
+    double save_every_seconds;
+    int keep;
     /* Polled between steps; when it becomes non-zero (e.g. from a SIGINT
      * handler) training stops after the current step, saves to save_path and
      * returns CG_ERR_INTERRUPTED. May be NULL. */

@@ -74,6 +74,7 @@ typedef struct run {
     int64_t *order;       /* train->count indices */
     cg_batch_buffers buf;
     int64_t batches;      /* per epoch */
+    double since_save;    /* training seconds since the last checkpoint */
 } run;
 
 static cg_status run_init(run *r)
@@ -229,8 +230,18 @@ static cg_status save(run *r)
     if (!r->o->save_path) return CG_OK;
     cg_status s = check_weights(r);
     if (s != CG_OK) return s;
+    r->since_save = 0.0;
     return cg_checkpoint_save_with(r->o->save_path, r->model, r->o->save_spec, r->opt, r->state,
                                    r->o->save_meta);
+}
+
+/* A checkpoint inside the epoch, for runs that may be killed; kept as a
+ * numbered snapshot when asked. */
+static cg_status periodic_save(run *r)
+{
+    cg_status s = save(r);
+    if (s == CG_OK && r->o->keep > 0) s = cg__snapshot(r->o->save_path, r->state->step, r->o->keep);
+    return s;
 }
 
 static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }
@@ -302,7 +313,11 @@ static cg_status run_epoch(run *r, int64_t epoch)
         cg_status s = train_step(r, epoch, b);
         if (s != CG_OK) return s;
         report_batch(r, epoch, t0);
-        r->state->seconds += cg__now() - t0;
+        double took = cg__now() - t0;
+        r->state->seconds += took;
+        r->since_save += took;
+        if (cg__periodic_due(r->o, r->state->step, r->since_save) && (s = periodic_save(r)) != CG_OK)
+            return s;
     }
     return finish_epoch(r, epoch, lr);
 }
@@ -314,6 +329,9 @@ static cg_status check_options(const cg_train_options *o, const cg_dataset *trai
                             (long long)o->epochs, (long long)o->batch);
     if (train->count < 1)
         return cg_set_error(CG_ERR_ARG, "%s: no samples to train on", train->source);
+    if (o->save_every_steps < 0 || o->save_every_seconds < 0 || o->keep < 0)
+        return cg_set_error(CG_ERR_ARG, "training: save_every_steps, save_every_seconds and keep "
+                                        "must be >= 0");
     if (cg__augment_active(&o->augment) &&
         (train->sample_ndim != 3 || o->augment.crop_padding >= train->sample_shape[1] ||
          o->augment.crop_padding >= train->sample_shape[2] || o->augment.crop_padding < 0))

@@ -32,6 +32,13 @@ double cg__accuracy(const cg_model *model, int64_t correct, int64_t samples);
 cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
                             cg_eval_result *out);
 
+/* Should the run save now, after `step` steps and since_save seconds of
+ * training since its last save? (periodic.c) */
+bool cg__periodic_due(const cg_train_options *o, int64_t step, double since_save);
+/* Keeps the checkpoint at save_path as its step-<step> snapshot and deletes
+ * all but the newest `keep` snapshots. */
+cg_status cg__snapshot(const char *save_path, int64_t step, int keep);
+
 /* Monotonic seconds. */
 double cg__now(void);
 
