@@ -267,7 +267,7 @@ static void idx_file_errors(void **state)
     (void)state;
     const char *missing = tmp_path("missing.idx");
     expect_idx_error(missing, NULL, CG_ERR_IO, "No such file or directory", missing);
-    expect_idx_error(tmp_dir(), NULL, CG_ERR_IO, "is not a regular file", tmp_dir());
+    expect_idx_error(tmp_dir(), NULL, CG_ERR_IO, "it is a directory", tmp_dir());
     const char *images = tmp_path("fe_i.idx"), *labels = tmp_path("fe_l.idx");
     write_small_mnist(images, labels, false);
     expect_idx_error(images, missing, CG_ERR_IO, "No such file or directory", missing);

@@ -328,7 +328,7 @@ static void missing_file_and_directory(void **state)
 {
     (void)state;
     expect_load_error(tmp_path("does-not-exist"), CG_ERR_IO, "cannot open");
-    expect_load_error(tmp_dir(), CG_ERR_IO, "not a regular file");
+    expect_load_error(tmp_dir(), CG_ERR_IO, "it is a directory");
 }
 
 static void save_rejects_bad_arguments(void **state)

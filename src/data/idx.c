@@ -126,7 +126,9 @@ static cg_status idx_open_file(idx_file *f, const char *path, uint64_t *file_siz
     struct stat st;
     if (stat(path, &st) != 0)
         return cg_set_error(CG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return cg_set_error(CG_ERR_IO, "'%s' is not a regular file", path);
+    if (!S_ISREG(st.st_mode))
+        return cg_set_error(CG_ERR_IO, "cannot read '%s': %s", path,
+                            S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
     *file_size = (uint64_t)st.st_size;
     errno = 0;
     f->gz = gzopen(path, "rb");

@@ -12,6 +12,13 @@
 
 cg_status cg__fopen(FILE **out, const char *path, const char *mode)
 {
+    *out = NULL;
+    /* Opening a FIFO for reading blocks until someone writes to it, and a
+     * directory reads as an error far from its cause: refuse both first. */
+    struct stat st;
+    if (mode[0] == 'r' && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return cg_set_error(CG_ERR_IO, "cannot read '%s': %s", path,
+                            S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
     *out = fopen(path, mode);
     if (!*out)
         return cg_set_error(CG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));

@@ -28,6 +28,18 @@ expect_exit 2 "$CGRAD" train "$WORK/missing.json" --data "csv:$WORK/d.csv"
 expect_in "missing.json" "$WORK/err"
 expect_exit 2 "$CGRAD" info "$WORK/bad.json"
 
+# --- files that are not regular files: a clear error, never a blocked read
+mkfifo "$WORK/fifo"
+for cmd in "train $WORK/fifo --data csv:$WORK/d.csv" "train $WORK/model.json --data csv:$WORK/fifo" \
+           "train $WORK/model.json --data idx:$WORK/fifo" "eval $WORK/fifo --data csv:$WORK/d.csv" \
+           "info $WORK/fifo"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 timeout 10 "$CGRAD" $cmd
+    expect_in "cannot read '$WORK/fifo': not a regular file" "$WORK/err"
+done
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK"
+expect_in "cannot read '$WORK': it is a directory" "$WORK/err"
+
 # --- flags
 expect_exit 2 "$CGRAD" train "$WORK/model.json"
 expect_in "--data SPEC is required" "$WORK/err"
