@@ -449,6 +449,22 @@ static void spec_kinds(void **state)
     assert_int_equal(cg_dataset_load_spec(&d, spec, NULL), CG_OK);
     assert_null(d.labels);
     cg_dataset_free(&d);
+    /* Paths with commas: escaped with a backslash, or an existing file whole. */
+    const char *images2 = tmp_path("a,b_i.gz"), *labels2 = tmp_path("a,b_l.gz");
+    write_small_mnist(images2, labels2, true);
+    snprintf(spec, sizeof spec, "idx:%s", images2);
+    assert_int_equal(cg_dataset_load_spec(&d, spec, NULL), CG_OK);
+    assert_null(d.labels);
+    cg_dataset_free(&d);
+    char escaped_i[290], escaped_l[290];
+    size_t j = 0;
+    for (const char *c = images2; *c; c++) j += (size_t)snprintf(escaped_i + j, sizeof escaped_i - j, "%s%c", *c == ',' ? "\\" : "", *c);
+    j = 0;
+    for (const char *c = labels2; *c; c++) j += (size_t)snprintf(escaped_l + j, sizeof escaped_l - j, "%s%c", *c == ',' ? "\\" : "", *c);
+    snprintf(spec, sizeof spec, "idx:%s,%s", escaped_i, escaped_l);
+    assert_int_equal(cg_dataset_load_spec(&d, spec, NULL), CG_OK);
+    assert_int_equal(d.labels[2], 7);
+    cg_dataset_free(&d);
 
     expect_error(cg_dataset_load_spec(&d, "mnist:train", NULL), CG_ERR_ARG, "unknown kind 'mnist'");
     expect_error(cg_dataset_load_spec(&d, "data.csv", NULL), CG_ERR_ARG, "no kind prefix");

@@ -9,6 +9,7 @@
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define SPEC_HELP "fashion-mnist:train, fashion-mnist:test, idx:IMAGES[,LABELS] or csv:PATH"
+/* (In an idx: spec a comma inside a path is escaped with a backslash.) */
 
 static cg_status load_fashion_mnist(cg_dataset *out, const char *spec, const char *split)
 {
@@ -36,19 +37,36 @@ static cg_status load_fashion_mnist(cg_dataset *out, const char *spec, const cha
     return s;
 }
 
+/* Copies src[0..n) into dst, turning an escaped comma (backslash, comma) into ",". */
+static void unescape_commas(char *dst, const char *src, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '\\' && i + 1 < n && src[i + 1] == ',') i++;
+        dst[j++] = src[i];
+    }
+    dst[j] = '\0';
+}
+
+/* "IMAGES[,LABELS]": a comma inside a path is escaped with a backslash, or
+ * the path is given whole when a file of that name exists. */
 static cg_status load_idx_spec(cg_dataset *out, const char *spec, const char *rest)
 {
-    const char *comma = strchr(rest, ',');
-    if (!comma) return cg_dataset_load_idx(out, rest, NULL);
-    size_t n = (size_t)(comma - rest);
-    char *images = malloc(n + 1);
-    if (!images) return cg_set_error(CG_ERR_NOMEM, "data set '%s': out of memory", spec);
-    memcpy(images, rest, n);
-    images[n] = '\0';
-    cg_status s = *comma && comma[1]
-                      ? cg_dataset_load_idx(out, images, comma + 1)
-                      : cg_set_error(CG_ERR_ARG, "data set '%s': empty labels path", spec);
+    if (access(rest, F_OK) == 0) return cg_dataset_load_idx(out, rest, NULL);
+    const char *comma = rest;
+    while ((comma = strchr(comma, ',')) && comma > rest && comma[-1] == '\\') comma++;
+    size_t n = strlen(rest), split = comma ? (size_t)(comma - rest) : n;
+    char *images = malloc(n + 1), *labels = malloc(n + 1);
+    cg_status s = CG_OK;
+    if (!images || !labels) s = cg_set_error(CG_ERR_NOMEM, "data set '%s': out of memory", spec);
+    if (!s && comma && !comma[1]) s = cg_set_error(CG_ERR_ARG, "data set '%s': empty labels path", spec);
+    if (!s) {
+        unescape_commas(images, rest, split);
+        if (comma) unescape_commas(labels, comma + 1, n - split - 1);
+        s = cg_dataset_load_idx(out, images, comma ? labels : NULL);
+    }
     free(images);
+    free(labels);
     return s;
 }
 
