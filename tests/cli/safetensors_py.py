@@ -20,12 +20,19 @@ SHAPES = {"layers.0.weight": [5, 4], "layers.0.bias": [5],
           "layers.2.weight": [3, 5], "layers.2.bias": [3]}
 
 
+# safetensors dtype -> struct format, for the dtypes cgrad reads and writes.
+FORMATS = {"F32": "f", "I64": "q"}
+
+
 def write(path, tensors):
+    """tensors: name -> (shape, values) for F32, or (shape, values, dtype)
+    with dtype "F32" or "I64" (an I64 scalar, e.g. a batch norm's
+    num_batches_tracked, is ([], [n], "I64"))."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        shape, values = tensors[name]
-        blob = struct.pack("<%df" % len(values), *values)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        shape, values, dtype = (tuple(tensors[name]) + ("F32",))[:3]
+        blob = struct.pack("<%d%s" % (len(values), FORMATS[dtype]), *values)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
     header["__metadata__"] = {"format": "pt", "writer": "safetensors_py.py"}
@@ -35,7 +42,10 @@ def write(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def read(path):
+def read(path, dtypes=None):
+    """(tensors, metadata): tensors maps name -> (shape, values), values
+    floats for F32 and ints for I64; a dict given as dtypes receives each
+    tensor's dtype."""
     raw = open(path, "rb").read()
     (n,) = struct.unpack("<Q", raw[:8])
     assert n % 8 == 0, "header not padded to a multiple of 8"
@@ -53,9 +63,11 @@ def read(path):
     for name, h in header.items():
         begin, end = h["data_offsets"]
         count = math.prod(h["shape"]) if h["shape"] else 1
-        fmt = {"F32": "f", "I64": "q"}[h["dtype"]]
+        fmt = FORMATS[h["dtype"]]
         assert end - begin == count * struct.calcsize(fmt)
         tensors[name] = (h["shape"], struct.unpack("<%d%s" % (count, fmt), data[begin:end]))
+        if dtypes is not None:
+            dtypes[name] = h["dtype"]
     return tensors, meta
 
 

@@ -3,20 +3,35 @@
 
 Builds the torch.nn module of any cgrad model file -- flatten, dense and
 conv2d (with their fused activation and that activation's parameter),
-dropout, standalone activations, add and concat, connected by "name" /
-"inputs" -- whose
-`layers` ModuleList index i is the model file's layer i, so a checkpoint's
-`layers.*` tensors load with strict=True.
+dropout, dropout2d, standalone activations, batchnorm (BatchNorm1d/2d/3d by
+the input's rank), maxpool2d, avgpool2d, global_avgpool, add and concat,
+connected by "name" / "inputs" -- whose `layers` ModuleList index i is the
+model file's layer i, so a checkpoint's `layers.*` tensors (batch norm's
+buffers included, num_batches_tracked as int64) load with strict=True.
 
   torch_graph.py predict CKPT DATA.csv PREDS.csv
       rebuilds the model from CKPT's __metadata__["model"], loads its weights
       and checks that torch's softmax outputs equal cgrad predict's PREDS.csv
-  torch_graph.py export MODEL.json OUT.safetensors [SEED]
-      writes torch's default-initialised weights for MODEL.json
-      (torch.manual_seed(SEED), default 0)
+  torch_graph.py export MODEL.json OUT.safetensors [SEED [WARM [VARIANT]]]
+      writes torch's default-initialised state_dict for MODEL.json
+      (torch.manual_seed(SEED), default 0), buffers included; with WARM > 0,
+      WARM forward passes in training mode on random inputs first, so that
+      batch norm's running statistics and num_batches_tracked (= WARM) are
+      not their initial values; VARIANT "no-buffers" leaves the buffers out,
+      "f32-count" writes num_batches_tracked as F32 (which cgrad refuses)
   torch_graph.py step INIT.safetensors TRAINED.safetensors DATA.csv LR
       checks that one full-batch SGD step from INIT (a weights-only file) in
       torch gives cgrad's TRAINED weights; the model is TRAINED's metadata
+  torch_graph.py train INIT.safetensors TRAINED.safetensors DATA.csv EPOCHS BATCH
+      trains in torch from INIT as `cgrad train --no-shuffle --init INIT
+      --epochs EPOCHS --batch BATCH` does (file order, the last partial batch
+      kept, the model's loss and optimizer with torch.optim's rule, constant
+      learning rate; buffers INIT lacks keep their initial values) and
+      checks that the weights and buffers equal TRAINED's (relative
+      difference max|cgrad - torch| / max|torch| at most 1e-3 per tensor,
+      num_batches_tracked exactly)
+  torch_graph.py buffers CKPT N
+      checks that every num_batches_tracked in CKPT is N
 
 Several commands may be given in one call, separated by "+", so that torch
 is imported once.
@@ -42,7 +57,7 @@ PARAM_KEY = {"leaky_relu": "negative_slope", "elu": "alpha"}
 def act_of(spec, name):
     """(activation, parameter) of a dense layer's "activation" or of a
     standalone activation layer, with cgrad's defaults."""
-    name = ACT_SYNONYMS.get(name, name)
+    name = ACT_SYNONYMS.get(name.lower(), name.lower())
     assert name in ACTIVATIONS, "unknown activation %r" % name
     return name, float(spec.get(PARAM_KEY.get(name, ""), DEFAULT_PARAM.get(name, 0.0)))
 
@@ -75,7 +90,7 @@ class Concat(nn.Module):
 
 
 def pair(v):
-    return tuple(v) if isinstance(v, list) else (v, v)
+    return tuple(v) if isinstance(v, (list, tuple)) else (v, v)
 
 
 def conv2d_module(spec, shape):
@@ -87,6 +102,34 @@ def conv2d_module(spec, shape):
                      padding=padding.lower() if isinstance(padding, str) else pair(padding),
                      dilation=pair(spec.get("dilation", 1)), groups=spec.get("groups", 1),
                      bias=spec.get("bias", True))
+
+
+def batchnorm_module(spec, shape):
+    """nn.BatchNorm1d / 2d / 3d of a batchnorm layer, chosen by the rank of
+    the per-sample input as cgrad does ([C] or [C, L]; [C, H, W];
+    [C, D, H, W])."""
+    assert 1 <= len(shape) <= 4, "batchnorm on a per-sample %s input" % shape
+    kind = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}[len(shape)]
+    return kind(shape[0], eps=float(spec.get("eps", 1e-5)), momentum=float(spec.get("momentum", 0.1)),
+                affine=spec.get("affine", True))
+
+
+def pool2d_module(kind, spec, shape):
+    """nn.MaxPool2d / nn.AvgPool2d (count_include_pad=True) of a pooling
+    layer; the stride defaults to the kernel, as in both."""
+    assert len(shape) == 3, "%s needs a [C, H, W] input, got %s" % (kind, shape)
+    kernel = pair(spec["kernel"])
+    args = dict(stride=pair(spec.get("stride", kernel)), padding=pair(spec.get("padding", 0)))
+    if kind == "maxpool2d":
+        return nn.MaxPool2d(kernel, **args)
+    return nn.AvgPool2d(kernel, count_include_pad=True, **args)
+
+
+class GlobalAvgPool(nn.Module):
+    """global_avgpool: nn.AdaptiveAvgPool2d(1) then nn.Flatten()."""
+
+    def forward(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
 def output_shape(module, shape):
@@ -107,7 +150,7 @@ class Graph(nn.Module):
         self.sources = []    # per layer: input indices (-1: the model's input)
         self.fused = []      # per layer: a dense layer's (activation, parameter)
         for i, spec in enumerate(model["layers"]):
-            kind = spec["type"]
+            kind = spec["type"].lower()
             if "inputs" in spec:
                 src = [-1 if n == "input" else names[n] for n in spec["inputs"]]
             else:
@@ -129,6 +172,20 @@ class Graph(nn.Module):
                 modules.append(conv2d_module(spec, ins[0]))
                 fused = act_of(spec, spec.get("activation", "none"))
                 out = output_shape(modules[-1], ins[0])
+            elif kind == "batchnorm":
+                modules.append(batchnorm_module(spec, ins[0]))
+                out = ins[0]
+            elif kind in ("maxpool2d", "avgpool2d"):
+                modules.append(pool2d_module(kind, spec, ins[0]))
+                out = output_shape(modules[-1], ins[0])
+            elif kind == "global_avgpool":
+                assert len(ins[0]) == 3, "layer %d: global_avgpool needs a [C, H, W] input" % i
+                modules.append(GlobalAvgPool())
+                out = [ins[0][0]]
+            elif kind == "dropout2d":
+                assert len(ins[0]) == 3, "layer %d: dropout2d needs a [C, H, W] input" % i
+                modules.append(nn.Dropout2d(spec.get("rate", 0.5)))
+                out = ins[0]
             elif kind == "add":
                 assert all(s == ins[0] for s in ins), "layer %d: add of shapes %s" % (i, ins)
                 modules.append(Add())
@@ -158,11 +215,23 @@ class Graph(nn.Module):
         return outs[-1]
 
 
+TORCH_DTYPES = {"F32": torch.float32, "I64": torch.int64}
+FILE_DTYPES = {torch.float32: "F32", torch.int64: "I64"}
+
+
 def load(path):
-    tensors, meta = st.read(path)
-    weights = {k: torch.tensor(v, dtype=torch.float32).reshape(s)
+    """The layers.* tensors of a safetensors file (int64 ones as int64) and
+    its metadata."""
+    dtypes = {}
+    tensors, meta = st.read(path, dtypes)
+    weights = {k: torch.tensor(v, dtype=TORCH_DTYPES[dtypes[k]]).reshape(s)
                for k, (s, v) in tensors.items() if k.startswith("layers.")}
     return weights, meta
+
+
+def save(path, state):
+    st.write(path, {k: (list(v.shape), v.flatten().tolist(), FILE_DTYPES[v.dtype])
+                    for k, v in state.items()})
 
 
 def model_of(path):
@@ -203,12 +272,25 @@ def predict(ckpt, csv, preds):
     print("%s: predictions match (%d samples, max difference %.2g)" % (os.path.basename(ckpt), len(rows), diff))
 
 
-def export(model_json, out, seed="0"):
+def export(model_json, out, seed="0", warm="0", variant=""):
     model = json.load(open(model_json))
     torch.manual_seed(int(seed))
     net = Graph(model)
-    st.write(out, {k: (list(v.shape), v.flatten().tolist()) for k, v in net.state_dict().items()})
-    print("exported %d tensors to %s" % (len(net.state_dict()), os.path.basename(out)))
+    if int(warm) > 0:
+        net.train()
+        with torch.no_grad():
+            for _ in range(int(warm)):
+                net(torch.randn([8] + net.input_shape) * 1.5 + 0.3)
+    state = net.state_dict()
+    if variant == "no-buffers":
+        params = {name for name, _ in net.named_parameters()}
+        state = {k: v for k, v in state.items() if k in params}
+    elif variant == "f32-count":
+        state = {k: v.float() if k.endswith(".num_batches_tracked") else v for k, v in state.items()}
+    else:
+        assert variant == "", "export: unknown VARIANT %r" % variant
+    save(out, state)
+    print("exported %d tensors to %s" % (len(state), os.path.basename(out)))
 
 
 def loss_fn(name):
@@ -241,8 +323,80 @@ def step(init, trained, csv, lr):
     print("one SGD step matches torch.optim.SGD (%d tensors, max difference %.2g)" % (len(theirs), worst))
 
 
+def optimizer(spec, params):
+    """torch.optim's optimizer for a model file's (canonical) "optimizer"."""
+    spec = dict(spec)
+    kind = spec.pop("type", "adam").lower()
+    if "betas" in spec:
+        spec["betas"] = tuple(spec["betas"])
+    return {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+            "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[kind](params, **spec)
+
+
+def relative_difference(a, b):
+    """max |a - b| over max |b| (over 1 where b is all zeros)."""
+    scale = b.abs().max().item()
+    return (a - b).abs().max().item() / (scale if scale > 0 else 1.0)
+
+
+def train(init, trained, csv, epochs, batch):
+    model = model_of(trained)
+    assert model.get("schedule", {}).get("type", "constant") == "constant", "train: constant schedule only"
+    assert model.get("train", {}).get("clip_grad_norm", 0) == 0, "train: no gradient clipping"
+    net = Graph(model)
+    weights, _ = load(init)
+    # Buffers INIT lacks keep their initial values, as in cgrad.
+    missing, unexpected = net.load_state_dict(weights, strict=False)
+    params = {name for name, _ in net.named_parameters()}
+    assert not unexpected and not params & set(missing), \
+        "%s: unexpected %s, missing parameters %s" % (init, unexpected, sorted(params & set(missing)))
+    # (torch's batch norm fills in a missing num_batches_tracked itself.)
+    missing = sorted(set(net.state_dict()) - set(weights))
+    weights = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train()
+    for m in net.modules():
+        assert not isinstance(m, (nn.Dropout, nn.Dropout2d)) or m.p == 0, "train needs dropout 0"
+    opt = optimizer(model.get("optimizer", {}), net.parameters())
+    lossf = loss_fn(model.get("loss", "cross_entropy"))
+    x, y = data(csv, net.input_shape)
+    batch, steps = int(batch), 0
+    for _ in range(int(epochs)):
+        for first in range(0, len(x), batch):
+            opt.zero_grad()
+            lossf(net(x[first:first + batch]), y[first:first + batch]).backward()
+            opt.step()
+            steps += 1
+    theirs, _ = load(trained)
+    ours = net.state_dict()
+    assert set(theirs) == set(ours), "tensor names differ: %s" % sorted(set(theirs) ^ set(ours))
+    worst = {"parameters": 0.0, "buffers": 0.0}
+    for name, value in ours.items():
+        assert theirs[name].dtype == value.dtype, "%s: dtype %s, torch's %s" % (name, theirs[name].dtype, value.dtype)
+        assert theirs[name].shape == value.shape, "%s: shape %s, torch's %s" % (name, list(theirs[name].shape), list(value.shape))
+        if value.dtype == torch.int64:
+            assert torch.equal(theirs[name], value), "%s is %s, torch's %s" % (name, theirs[name].tolist(), value.tolist())
+            continue
+        assert not torch.equal(value, weights[name]), "%s did not change in torch's training" % name
+        diff = relative_difference(theirs[name], value)
+        assert diff <= 1e-3, "%s differs from torch's by %.3g (relative) after %d steps" % (name, diff, steps)
+        kind = "parameters" if name in params else "buffers"
+        worst[kind] = max(worst[kind], diff)
+    print("%s: %d steps of torch.optim.%s match (%d tensors%s; max relative difference: "
+          "parameters %.2g, buffers %.2g)" % (os.path.basename(trained), steps, type(opt).__name__,
+                                              len(ours), ", %d initial buffers" % len(missing) if missing else "",
+                                              worst["parameters"], worst["buffers"]))
+
+
+def buffers(ckpt, n):
+    weights, _ = load(ckpt)
+    tracked = {k: v.item() for k, v in weights.items() if k.endswith(".num_batches_tracked")}
+    assert tracked, "%s has no num_batches_tracked" % ckpt
+    assert all(v == int(n) for v in tracked.values()), "num_batches_tracked: %s, expected %s" % (tracked, n)
+    print("%s: num_batches_tracked = %s in %d layers" % (os.path.basename(ckpt), n, len(tracked)))
+
+
 if __name__ == "__main__":
-    commands = {"predict": predict, "export": export, "step": step}
+    commands = {"predict": predict, "export": export, "step": step, "train": train, "buffers": buffers}
     args = sys.argv[1:]
     while args:
         n = args.index("+") if "+" in args else len(args)
