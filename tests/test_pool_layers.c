@@ -62,8 +62,8 @@ static void shapes_defaults_and_round_trip(void **state)
     assert_shape(&spec->layers[5], 1, 3, 0, 0);
     assert_int_equal(spec->n_params, 3 * 2 + 2);
     for (int i = 0; i < 6; i++) assert_int_equal(spec->layers[i].n_params, 0);
-    const char *const described[] = {"maxpool2d 2", "avgpool2d 3x2 stride 1x2 padding 1x0",
-                                     "dropout2d 0.25", "maxpool2d 3 stride 1 padding 1",
+    const char *const described[] = {"maxpool2d 2", "avgpool2d 3x2 stride 1x2 pad 1x0",
+                                     "dropout2d 0.25", "maxpool2d 3 stride 1 pad 1",
                                      "dropout2d 0.5", "global_avgpool"};
     char text[96];
     for (int i = 0; i < 6; i++)

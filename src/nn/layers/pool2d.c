@@ -100,7 +100,7 @@ void cg__pool2d_describe(const cg_layer_spec *l, char *buf, size_t size)
     }
     if (c->padding[0] || c->padding[1]) {
         cg__pair_text(c->padding, v, sizeof v);
-        snprintf(pad, sizeof pad, " padding %s", v);
+        snprintf(pad, sizeof pad, " pad %s", v);
     }
     snprintf(buf, size, "%s %s%s%s", type, k, s, pad);
 }

@@ -23,7 +23,7 @@ cg_status cg__pool2d_parse(const cJSON *obj, cg_json_path *p, const char *type, 
 cg_status cg__pool2d_infer(cg_layer_spec *l, cg_json_path *p);
 /* Writes the layer's type and the three keys. */
 void cg__pool2d_write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l);
-/* "maxpool2d 3 stride 2 padding 1" (stride and padding when not the defaults). */
+/* "maxpool2d 3 stride 2 pad 1" (stride and padding when not the defaults). */
 void cg__pool2d_describe(const cg_layer_spec *l, char *buf, size_t size);
 /* The per-sample [C, H, W] rule that every 2-D layer of this family checks. */
 cg_status cg__pool2d_require_chw(const cg_layer_spec *l, cg_json_path *p, const char *type);
