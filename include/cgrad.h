@@ -298,6 +298,14 @@ cg_tensor *cg_global_avgpool(cg_ctx *ctx, cg_tensor *x);
 cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
                          float *running_mean, float *running_var, int64_t *num_batches_tracked,
                          float momentum, float eps, bool training);
+/* Layer normalisation (torch.nn.functional.layer_norm) of x over its last
+ * normalized_ndim dimensions (1 to x->ndim; their sizes are the normalized
+ * shape): every slice of that shape is normalised by its own mean and biased
+ * variance, y = (x − mean)/√(var + eps)·weight + bias. weight and bias have
+ * the normalized shape, or are NULL (elementwise_affine=False). No running
+ * statistics: training and evaluation mode compute the same. */
+cg_tensor *cg_layer_norm(cg_ctx *ctx, cg_tensor *x, int normalized_ndim, cg_tensor *weight,
+                         cg_tensor *bias, float eps);
 
 /* Losses (mean over all elements / over the batch); each returns a scalar. */
 cg_tensor *cg_mse_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target);

@@ -397,6 +397,41 @@ static void ref_batch_norm(const gc_args *a, const double *const *x, gc_shape *o
     }
 }
 
+/* ------------------------------------------------------------ layer norm */
+
+/* iarg: normalized_ndim, BN_WEIGHT | BN_BIAS (the inputs after x, in that
+ * order); farg: eps */
+static cg_tensor *build_layer_norm(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    int k = 1;
+    cg_tensor *w = a->iarg[1] & BN_WEIGHT ? x[k++] : NULL;
+    cg_tensor *b = a->iarg[1] & BN_BIAS ? x[k++] : NULL;
+    return cg_layer_norm(ctx, x[0], a->iarg[0], w, b, (float)a->farg[0]);
+}
+
+static void ref_layer_norm(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    const gc_shape *s = &a->shape[0];
+    *out = *s;
+    if (!y) return;
+    int64_t D = 1;
+    for (int i = s->ndim - a->iarg[0]; i < s->ndim; i++) D *= s->d[i];
+    int k = 1;
+    const double *w = a->iarg[1] & BN_WEIGHT ? x[k++] : NULL;
+    const double *b = a->iarg[1] & BN_BIAS ? x[k++] : NULL;
+    for (int64_t r = 0; r < gc_numel(s) / D; r++) {
+        const double *row = x[0] + r * D;
+        double mean = 0, var = 0;
+        for (int64_t j = 0; j < D; j++) mean += row[j];
+        mean /= (double)D;
+        for (int64_t j = 0; j < D; j++) var += (row[j] - mean) * (row[j] - mean);
+        var /= (double)D;
+        double rstd = 1 / sqrt(var + (float)a->farg[0]);
+        for (int64_t j = 0; j < D; j++)
+            y[r * D + j] = (row[j] - mean) * rstd * (w ? w[j] : 1) + (b ? b[j] : 0);
+    }
+}
+
 /* ------------------------------------------------------------ pooling, dropout2d */
 
 /* Pooling cases keep their geometry in .target: {kh, kw, sh, sw, ph, pw}. */
@@ -853,6 +888,21 @@ static const gc_case cases[] = {
     {"batch_norm eval [N,C]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(D1, D2), GC_ANY, S(D2), GC_ANY, S(D2), GC_ANY), .iarg = {0, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
     {"batch_norm eval [N,C,H,W] no affine", "batch_norm", build_batch_norm, ref_batch_norm, IN1(S(D1, D2, D3, D4), GC_ANY), .iarg = {0, 0}, .farg = {1e-5, 0.1}},
     {"batch_norm eval [N,C,L] weight only", "batch_norm", build_batch_norm, ref_batch_norm, IN2(S(D1, D2, D3), GC_ANY, S(D2), GC_ANY), .iarg = {0, BN_WEIGHT}, .farg = {0.1, 0.1}},
+    /* layer_norm: iarg = normalized_ndim, BN_WEIGHT | BN_BIAS; farg = eps */
+    {"layer_norm [N,D]", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(D1, 6), GC_ANY, S(6), GC_ANY, S(6), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm [N,D] no affine", "layer_norm", build_layer_norm, ref_layer_norm, IN1(S(D1, 5), GC_ANY), .iarg = {1, 0}, .farg = {1e-5}},
+    {"layer_norm [N,T,D] last dim", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(2, D1, 7), GC_ANY, S(7), GC_ANY, S(7), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm [N,C,H,W] over [C,H,W]", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(D1, 2, 3, 4), GC_ANY, S(2, 3, 4), GC_ANY, S(2, 3, 4), GC_ANY), .iarg = {3, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm [N,C,H,W] over [H,W] no affine", "layer_norm", build_layer_norm, ref_layer_norm, IN1(S(2, 3, 4, 3), GC_ANY), .iarg = {2, 0}, .farg = {1e-5}},
+    {"layer_norm over everything", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(3, 4), GC_ANY, S(3, 4), GC_ANY, S(3, 4), GC_ANY), .iarg = {2, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm weight only", "layer_norm", build_layer_norm, ref_layer_norm, IN2(S(D1, 3, 5), GC_ANY, S(3, 5), GC_ANY), .iarg = {2, BN_WEIGHT}, .farg = {1e-3}},
+    {"layer_norm bias only", "layer_norm", build_layer_norm, ref_layer_norm, IN2(S(4, 6), GC_ANY, S(6), GC_ANY), .iarg = {1, BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm x constant", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(3, 2, 4), GC_ANY, S(2, 4), GC_ANY, S(2, 4), GC_ANY), .no_grad = 1, .iarg = {2, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm weight constant", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(3, 6), GC_ANY, S(6), GC_ANY, S(6), GC_ANY), .no_grad = 2, .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm two values", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(5, 2), GC_ANY, S(2), GC_ANY, S(2), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm one value", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(4, 1), GC_ANY, S(1), GC_ANY, S(1), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm wide", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(4, 8), GC_WIDE, S(8), GC_ANY, S(8), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"layer_norm 70 features", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(3, 70), GC_ANY, S(70), GC_ANY, S(70), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
     /* pooling: iarg = 0 max, 1 average, 2 global average; POOL(kernel, stride, padding) */
     {"maxpool2d 2x2", "maxpool2d", build_pool, ref_pool, IN1(S(D1, D2, 4, 6), GC_ANY), POOL(2, 2, 2, 2, 0, 0)},
     {"maxpool2d 3x3 stride 1 pad 1", "maxpool2d", build_pool, ref_pool, IN1(S(D1, D2, 5, 4), GC_ANY), POOL(3, 3, 1, 1, 1, 1)},
@@ -945,6 +995,9 @@ static const gc_case cases[] = {
     {"big batch_norm train [N,C,H,W]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(16, 40, 8, 8), GC_ANY, S(40), GC_ANY, S(40), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
     {"big batch_norm train [N,C]", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(1000, 40), GC_ANY, S(40), GC_ANY, S(40), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
     {"big batch_norm eval", "batch_norm", build_batch_norm, ref_batch_norm, IN3(S(16, 40, 8, 8), GC_ANY, S(40), GC_ANY, S(40), GC_ANY), .iarg = {0, BN_WEIGHT | BN_BIAS}, .farg = {1e-5, 0.1}},
+    {"big layer_norm [N,D]", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(300, 130), GC_ANY, S(130), GC_ANY, S(130), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"big layer_norm many short rows", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(4000, 10), GC_ANY, S(10), GC_ANY, S(10), GC_ANY), .iarg = {1, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
+    {"big layer_norm over [C,H,W]", "layer_norm", build_layer_norm, ref_layer_norm, IN3(S(16, 40, 8, 8), GC_ANY, S(40, 8, 8), GC_ANY, S(40, 8, 8), GC_ANY), .iarg = {3, BN_WEIGHT | BN_BIAS}, .farg = {1e-5}},
     {"big maxpool2d", "maxpool2d", build_pool, ref_pool, IN1(S(8, 16, 24, 24), GC_ANY), POOL(3, 3, 2, 2, 1, 1)},
     {"big avgpool2d", "avgpool2d", build_pool, ref_pool, IN1(S(8, 16, 24, 24), GC_ANY), .iarg = {1}, POOL(2, 2, 2, 2, 0, 0)},
     {"big global_avgpool", "global_avgpool", build_pool, ref_pool, IN1(S(8, 16, 24, 24), GC_ANY), .iarg = {2}},

@@ -15,7 +15,10 @@
  * rstd per channel and recomputes x̂ = (x − μ)·rstd from the input, in
  * double: with few values per channel dx is a small difference of large
  * terms (for two values, O(eps/σ²) of them), which float32 x̂ would drown in
- * rounding. */
+ * rounding.
+ *
+ * Layer normalisation (torch.nn.functional.layer_norm) is the second half
+ * of this file. */
 #include "internal.h"
 
 #include <math.h>
@@ -259,5 +262,202 @@ cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
         forward_block(&a, c0, a.d.C - c0 < BLOCK ? a.d.C - c0 : BLOCK);
     }
     if (training && num_batches_tracked) ++*num_batches_tracked;
+    return y;
+}
+
+/* ================================================================ layer norm
+ *
+ * As torch.nn.functional.layer_norm: x is [*, D_1, ..., D_k], the last
+ * k = normalized_ndim dimensions being the normalized shape, so x is R rows
+ * of D = D_1·…·D_k values, and each row is normalised by its own mean and
+ * biased variance:  y = (x − μ_r)·rstd_r·w + b,  rstd_r = 1/√(σ²_r + eps),
+ * with w and b of the normalized shape (or absent). No running statistics:
+ * training and evaluation are the same.
+ *
+ * A row is one thread's, summed in double in index order (two passes), and
+ * the parameter gradients are column sums taken by one thread per block of
+ * columns in row order: results do not depend on the thread count. Backward
+ * keeps μ and rstd per row and recomputes x̂ in double, for batch norm's
+ * reason (with few values per row dx is a small difference of large terms). */
+
+/* Columns per block of the parameter gradients: four cache lines of a row. */
+#define LN_COLS 64
+
+/* node->iarg slots: D, and where weight and bias are among the inputs (0:
+ * absent). node->saved: μ then rstd, R doubles each. */
+enum { LN_D, LN_WEIGHT, LN_BIAS };
+
+/* ---------------------------------------------------------------- backward */
+/* With x̂ = (x − μ)·rstd and g = dy·w, over the D values of a row:
+ *   dx = rstd·(g − Σg/D − x̂·Σ(g·x̂)/D)
+ * and over the R rows, per column j:  dw_j = Σ dy·x̂,  db_j = Σ dy */
+
+typedef struct ln_backward {
+    int64_t R, D;
+    const double *mean, *rstd;
+    const float *x, *dy, *w;
+    float *dx, *dw, *db;      /* NULL: not wanted */
+    bool acc_x, acc_w, acc_b;
+} ln_backward;
+
+static void ln_backward_row(const ln_backward *a, int64_t r)
+{
+    const float *x = a->x + r * a->D, *dy = a->dy + r * a->D;
+    float *dx = a->dx + r * a->D;
+    double mu = a->mean[r], rstd = a->rstd[r], sum_g = 0.0, sum_gx = 0.0;
+    for (int64_t j = 0; j < a->D; j++) {
+        double g = dy[j] * (a->w ? (double)a->w[j] : 1.0);
+        sum_g += g;
+        sum_gx += g * ((x[j] - mu) * rstd);
+    }
+    double mean_g = sum_g / (double)a->D, mean_gx = sum_gx / (double)a->D;
+    for (int64_t j = 0; j < a->D; j++) {
+        double g = dy[j] * (a->w ? (double)a->w[j] : 1.0), xhat = (x[j] - mu) * rstd;
+        float v = (float)(rstd * (g - mean_g - xhat * mean_gx));
+        dx[j] = a->acc_x ? dx[j] + v : v;
+    }
+}
+
+static void ln_param_grad_block(const ln_backward *a, int64_t j0, int64_t nj)
+{
+    double sum_g[LN_COLS] = {0}, sum_gx[LN_COLS] = {0};
+    for (int64_t r = 0; r < a->R; r++) {
+        const float *x = a->x + r * a->D + j0, *dy = a->dy + r * a->D + j0;
+        double mu = a->mean[r], rstd = a->rstd[r];
+        for (int64_t k = 0; k < nj; k++) {
+            sum_g[k] += dy[k];
+            sum_gx[k] += dy[k] * ((x[k] - mu) * rstd);
+        }
+    }
+    for (int64_t k = 0, j = j0; k < nj; k++, j++) {
+        if (a->dw) a->dw[j] = (a->acc_w ? a->dw[j] : 0.0f) + (float)sum_gx[k];
+        if (a->db) a->db[j] = (a->acc_b ? a->db[j] : 0.0f) + (float)sum_g[k];
+    }
+}
+
+static void layer_norm_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0];
+    cg_tensor *w = node->iarg[LN_WEIGHT] ? node->inputs[node->iarg[LN_WEIGHT]] : NULL;
+    cg_tensor *b = node->iarg[LN_BIAS] ? node->inputs[node->iarg[LN_BIAS]] : NULL;
+    ln_backward a = {.D = node->iarg[LN_D], .x = x->data, .dy = node->out->grad,
+                     .w = w ? w->data : NULL};
+    a.R = x->size / a.D;
+    a.mean = node->saved;
+    a.rstd = a.mean + a.R;
+    a.dx = cg__grad_dest(ctx, x, &a.acc_x);
+    a.dw = w ? cg__grad_dest(ctx, w, &a.acc_w) : NULL;
+    a.db = b ? cg__grad_dest(ctx, b, &a.acc_b) : NULL;
+    bool big = x->size > 32768;
+    if (a.dx) {
+#pragma omp parallel for schedule(static) if (big && a.R > 1)
+        for (int64_t r = 0; r < a.R; r++) ln_backward_row(&a, r);
+    }
+    if (a.dw || a.db) {
+        int64_t blocks = (a.D + LN_COLS - 1) / LN_COLS;
+#pragma omp parallel for schedule(static) if (big && blocks > 1)
+        for (int64_t t = 0; t < blocks; t++) {
+            int64_t j0 = t * LN_COLS;
+            ln_param_grad_block(&a, j0, a.D - j0 < LN_COLS ? a.D - j0 : LN_COLS);
+        }
+    }
+}
+
+const cg_op_def cg_op_layer_norm = {"layer_norm", layer_norm_backward};
+
+/* ---------------------------------------------------------------- forward */
+
+typedef struct ln_forward {
+    int64_t R, D;
+    double eps;
+    const float *x, *w, *b;   /* w, b: NULL without */
+    float *y;
+    double *saved;            /* μ and rstd for backward, or NULL */
+} ln_forward;
+
+/* Mean and biased variance in two passes, then the affine map. */
+static void ln_forward_row(const ln_forward *a, int64_t r)
+{
+    const float *x = a->x + r * a->D;
+    float *y = a->y + r * a->D;
+    double mean = 0.0, var = 0.0;
+    for (int64_t j = 0; j < a->D; j++) mean += x[j];
+    mean /= (double)a->D;
+    for (int64_t j = 0; j < a->D; j++) var += (x[j] - mean) * (x[j] - mean);
+    var /= (double)a->D;
+    double rstd = 1.0 / sqrt(var + a->eps);
+    if (a->saved) {
+        a->saved[r] = mean;
+        a->saved[a->R + r] = rstd;
+    }
+    for (int64_t j = 0; j < a->D; j++)
+        y[j] = (float)((x[j] - mean) * rstd * (a->w ? (double)a->w[j] : 1.0) +
+                       (a->b ? (double)a->b[j] : 0.0));
+}
+
+/* weight and bias must be the normalized shape itself, as PyTorch requires. */
+static bool ln_param_ok(const cg_tensor *x, int k, const cg_tensor *p, const char *what)
+{
+    const int64_t *norm = x->shape + x->ndim - k;
+    bool ok = !p || p->ndim == k;
+    for (int i = 0; ok && p && i < k; i++) ok = p->shape[i] == norm[i];
+    if (ok) return true;
+    char sn[96], sx[96], sp[96];
+    cg_set_error(CG_ERR_ARG, "layer_norm: %s must be the normalized shape %s (the last %d "
+                             "dimension%s of input %s), got %s",
+                 what, cg_dims_str(k, norm, sn, sizeof sn), k, k == 1 ? "" : "s",
+                 cg_shape_str(x, sx, sizeof sx), cg_shape_str(p, sp, sizeof sp));
+    return false;
+}
+
+static bool ln_args_ok(const cg_ctx *ctx, const cg_tensor *x, int k, const cg_tensor *w,
+                       const cg_tensor *b, float eps)
+{
+    char sx[96];
+    if (!ctx) {
+        cg_set_error(CG_ERR_ARG, "layer_norm: context is NULL");
+        return false;
+    }
+    if (!(eps >= 0.0f && isfinite(eps))) {
+        cg_set_error(CG_ERR_ARG, "layer_norm: eps must be finite and >= 0, got %g", (double)eps);
+        return false;
+    }
+    /* PyTorch too wants a normalized shape of at least one dimension. */
+    if (k < 1 || k > x->ndim) {
+        cg_set_error(CG_ERR_ARG, "layer_norm: normalized_ndim must be 1 to the input's rank %d, "
+                                 "got %d (input %s)",
+                     x->ndim, k, cg_shape_str(x, sx, sizeof sx));
+        return false;
+    }
+    return ln_param_ok(x, k, w, "weight") && ln_param_ok(x, k, b, "bias");
+}
+
+cg_tensor *cg_layer_norm(cg_ctx *ctx, cg_tensor *x, int normalized_ndim, cg_tensor *weight,
+                         cg_tensor *bias, float eps)
+{
+    if (cg__null_input("layer_norm", &x, 1)) return NULL;
+    if (!ln_args_ok(ctx, x, normalized_ndim, weight, bias, eps)) return NULL;
+    ln_forward a = {.D = cg__numel(normalized_ndim, x->shape + x->ndim - normalized_ndim),
+                    .eps = eps, .x = x->data, .w = weight ? weight->data : NULL,
+                    .b = bias ? bias->data : NULL};
+    a.R = x->size / a.D;
+    cg_tensor *in[3] = {x};
+    int n_in = 1, w_at = 0, b_at = 0;
+    if (weight) in[w_at = n_in++] = weight;
+    if (bias) in[b_at = n_in++] = bias;
+    cg_tensor *y = cg__tensor_like(ctx, x);
+    if (!y) return NULL;
+    a.y = y->data;
+    if (cg__needs_grad(ctx, in, n_in)) {
+        cg_node *node = cg__record(ctx, &cg_op_layer_norm, y, in, n_in);
+        a.saved = cg_arena_alloc(&ctx->arena, 2 * (size_t)a.R * sizeof *a.saved);
+        if (!node || !a.saved) return NULL;
+        node->iarg[LN_D] = a.D;
+        node->iarg[LN_WEIGHT] = w_at;
+        node->iarg[LN_BIAS] = b_at;
+        node->saved = a.saved;
+    }
+#pragma omp parallel for schedule(static) if (x->size > 32768 && a.R > 1)
+    for (int64_t r = 0; r < a.R; r++) ln_forward_row(&a, r);
     return y;
 }

@@ -14,7 +14,7 @@ extern const cg_op_def cg_op_sigmoid, cg_op_tanh, cg_op_relu, cg_op_leaky_relu, 
     cg_op_gelu, cg_op_softplus, cg_op_softmax, cg_op_log_softmax;
 extern const cg_op_def cg_op_dropout;
 extern const cg_op_def cg_op_dropout2d, cg_op_maxpool2d, cg_op_avgpool2d, cg_op_global_avgpool;
-extern const cg_op_def cg_op_batch_norm;
+extern const cg_op_def cg_op_batch_norm, cg_op_layer_norm;
 extern const cg_op_def cg_op_mse_loss, cg_op_l1_loss, cg_op_cross_entropy,
     cg_op_bce_with_logits;
 
@@ -58,6 +58,7 @@ static const cg_op_def *const registry[] = {
     &cg_op_global_avgpool,
     /* norm.c */
     &cg_op_batch_norm,
+    &cg_op_layer_norm,
     /* loss.c */
     &cg_op_mse_loss,
     &cg_op_l1_loss,

@@ -63,7 +63,7 @@ struct cg_layer_type {
 /* The table (table.c). */
 extern const cg_layer_type cg__layer_dense, cg__layer_dropout, cg__layer_flatten,
     cg__layer_activation, cg__layer_add, cg__layer_concat;
-extern const cg_layer_type cg__layer_batchnorm;
+extern const cg_layer_type cg__layer_batchnorm, cg__layer_layernorm;
 extern const cg_layer_type cg__layer_conv2d;
 extern const cg_layer_type cg__layer_maxpool2d, cg__layer_avgpool2d, cg__layer_global_avgpool,
     cg__layer_dropout2d;

@@ -13,6 +13,7 @@ static const cg_layer_type *const table[] = {
     &cg__layer_add,
     &cg__layer_concat,
     &cg__layer_batchnorm,
+    &cg__layer_layernorm,
     &cg__layer_conv2d,
     &cg__layer_maxpool2d,
     &cg__layer_avgpool2d,
