@@ -3,7 +3,7 @@
 
 Builds the torch.nn module of any cgrad model file -- flatten, dense and
 conv2d (with their fused activation and that activation's parameter),
-dropout, dropout2d, standalone activations, batchnorm (BatchNorm1d/2d/3d by
+dropout, dropout2d, standalone activations, layernorm, batchnorm (BatchNorm1d/2d/3d by
 the input's rank), maxpool2d, avgpool2d, global_avgpool, add and concat,
 connected by "name" / "inputs" -- whose `layers` ModuleList index i is the
 model file's layer i, so a checkpoint's `layers.*` tensors (batch norm's
@@ -174,6 +174,12 @@ class Graph(nn.Module):
                 out = output_shape(modules[-1], ins[0])
             elif kind == "batchnorm":
                 modules.append(batchnorm_module(spec, ins[0]))
+                out = ins[0]
+            elif kind == "layernorm":
+                shape = spec.get("normalized_shape", ins[0])
+                shape = [shape] if isinstance(shape, int) else list(shape)
+                modules.append(nn.LayerNorm(shape, eps=float(spec.get("eps", 1e-5)),
+                                            elementwise_affine=spec.get("elementwise_affine", True)))
                 out = ins[0]
             elif kind in ("maxpool2d", "avgpool2d"):
                 modules.append(pool2d_module(kind, spec, ins[0]))

@@ -14,7 +14,7 @@ make_csv "$WORK/d.csv" 96
 # h feeds three layers (a, res, side): a skip connection (add), a concat of
 # three branches (one straight from the input), a dense with leaky_relu 0.2
 # fused, a dense that absorbs the standalone activation after it, one that
-# cannot (its output has a second user), and dropout.
+# cannot (its output has a second user), dropout and a layer norm.
 cat >"$WORK/model.json" <<'JSON'
 {"input": [4],
  "layers": [{"type": "dense", "units": 12, "activation": "tanh", "name": "h"},
@@ -29,6 +29,7 @@ cat >"$WORK/model.json" <<'JSON'
             {"type": "sigmoid", "name": "p_act"},
             {"type": "add", "inputs": ["p", "p_act"], "name": "p_sum"},
             {"type": "concat", "inputs": ["res", "side_act", "raw", "p_sum"], "name": "cat"},
+            {"type": "layernorm", "eps": 1e-4},
             {"type": "softplus"},
             {"type": "dense", "units": 3}],
  "optimizer": {"type": "adam", "lr": 0.01},
