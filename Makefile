@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all test sanitize install bench clean fixtures demo
+.PHONY: all test sanitize install bench clean fixtures demo demo-cnn
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
@@ -24,6 +24,11 @@ sanitize:
 demo: all
 	$(BUILD)/cgrad train models/fashion_mlp.json --data fashion-mnist:train --save fashion_mlp.safetensors
 	$(BUILD)/cgrad eval fashion_mlp.safetensors --data fashion-mnist:test
+
+# The CNN (models/fashion_cnn.json): slower, more accurate.
+demo-cnn: all
+	$(BUILD)/cgrad train models/fashion_cnn.json --data fashion-mnist:train --save fashion_cnn.safetensors
+	$(BUILD)/cgrad eval fashion_cnn.safetensors --data fashion-mnist:test
 
 install: all
 	cmake --install $(BUILD)
