@@ -55,7 +55,10 @@ struct cg_layer_type {
      * this output's only user, into its own forward (dense absorbs an
      * activation into its GEMM epilogue); NULL: never. */
     bool (*absorb)(void *state, const cg_layer_spec *next);
-    /* The layer on a batch: x[0..n) are [N, in_shape...]. */
+    /* The layer on a batch: x[0..n) are [N, in_shape...]. In training mode
+     * it may update its buffers (batch norm's running statistics) through
+     * pointers in its state, so one model is not trained from two threads
+     * at once. */
     cg_tensor *(*forward)(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n);
 };
