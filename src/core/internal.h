@@ -31,6 +31,18 @@ void *cg_arena_alloc(cg_arena *a, size_t bytes);
 /* Frees everything; merges chunks into one so the next step fits without malloc. */
 void cg_arena_reset(cg_arena *a);
 
+/* ---- OpenMP thread queries that also build without OpenMP (the fuzz
+ * targets are compiled without it) ---- */
+
+#ifdef _OPENMP
+#include <omp.h>
+static inline int cg__max_threads(void) { return omp_get_max_threads(); }
+static inline int cg__thread_index(void) { return omp_get_thread_num(); }
+#else
+static inline int cg__max_threads(void) { return 1; }
+static inline int cg__thread_index(void) { return 0; }
+#endif
+
 /* ---- the tape ---- */
 
 struct cg_node;
@@ -152,7 +164,7 @@ void *cg__buffers_add(cg_buffers *b, const char *name, cg_dtype dtype, int ndim,
 size_t cg__buffers_count(const cg_buffers *b);
 cg_buffer *cg__buffers_at(cg_buffers *b, size_t i);
 
-/* ---- data augmentation of training batches (data/augment.c) ---- */
+/* ---- data augmentation of training batches (train/augment.c) ---- */
 
 bool cg__augment_active(const cg_augment *a);
 /* Augments the image batch x [N, C, H, W] in place; sample_ids[i] is row

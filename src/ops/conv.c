@@ -24,7 +24,6 @@
 #include "activation_kernels.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -174,14 +173,14 @@ static int64_t macs(const conv_geom *g) { return g->N * g->O * g->K * g->L; }
  * region, where OpenBLAS threads the GEMMs instead). */
 static int pass_threads(const conv_geom *g, int64_t units)
 {
-    int t = omp_get_max_threads();
+    int t = cg__max_threads();
     return units > 1 && t > 1 && macs(g) >= CONV_PARALLEL_WORK ? t : 1;
 }
 
 /* The thread's own block of n floats in work. */
 static float *thread_block(float *work, int64_t n)
 {
-    return work ? work + (int64_t)omp_get_thread_num() * n : NULL;
+    return work ? work + (int64_t)cg__thread_index() * n : NULL;
 }
 
 /* ---------------------------------------------------------------- backward */

@@ -316,7 +316,12 @@ static cg_status run_epoch(run *r, int64_t epoch)
         double took = cg__now() - t0;
         r->state->seconds += took;
         r->since_save += took;
-        if (cg__periodic_due(r->o, r->state->step, r->since_save) && (s = periodic_save(r)) != CG_OK)
+        /* After an epoch's last batch the epoch-end save follows at once (a
+         * checkpoint between the two would describe an epoch both done and
+         * not finished). */
+        bool last = b + 1 == r->batches;
+        if (!last && cg__periodic_due(r->o, r->state->step, r->since_save) &&
+            (s = periodic_save(r)) != CG_OK)
             return s;
     }
     return finish_epoch(r, epoch, lr);

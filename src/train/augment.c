@@ -8,7 +8,6 @@
  * exactly as an uninterrupted one. */
 #include "internal.h"
 
-#include <omp.h>
 #include <string.h>
 
 /* One sample: every channel plane through the same crop offset and flip. */
@@ -45,7 +44,7 @@ cg_status cg__augment_batch(cg_ctx *ctx, const cg_augment *a, cg_tensor *x,
         return cg_set_error(CG_ERR_ARG, "augmentation needs image batches [N, C, H, W], got %d "
                                         "dimensions", x->ndim);
     int64_t n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
-    int threads = cg_get_num_threads();
+    int threads = cg__max_threads();
     float *planes = cg__scratch(ctx, (int64_t)threads * h * w);
     if (!planes) return cg_last_status();
     cg_rng base = cg_train_rng(seed, epoch, CG_STREAM_AUGMENT);
@@ -54,7 +53,7 @@ cg_status cg__augment_batch(cg_ctx *ctx, const cg_augment *a, cg_tensor *x,
     for (int64_t i = 0; i < n; i++) {
         cg_rng rng;
         cg_rng_seed(&rng, key ^ ((uint64_t)sample_ids[i] * 0x9E3779B97F4A7C15ULL));
-        float *plane = planes + (int64_t)omp_get_thread_num() * h * w;
+        float *plane = planes + (int64_t)cg__thread_index() * h * w;
         augment_sample(a, x->data + i * c * h * w, c, h, w, &rng, plane);
     }
     return CG_OK;
