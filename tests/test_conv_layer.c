@@ -105,6 +105,9 @@ static void errors_name_the_path(void **state)
 {
     (void)state;
     const char *img = "[3, 8, 8]";
+    /* Found by fuzzing: a huge padding made the output size product overflow. */
+    expect_error("[1, 28, 28]", "{\"type\": \"conv2d\", \"filters\": 32, \"kernel\": 3, "
+                 "\"padding\": 1839819973}", "layers[0]: conv2d of [1, 28, 28] with 32 filters is too large");
     expect_error("[784]", "{\"type\": \"conv2d\", \"filters\": 4, \"kernel\": 3}",
                  "layers[0]: conv2d needs [channels, height, width] input, got [784]");
     expect_error("[1, 8, 8, 2]", "{\"type\": \"conv2d\", \"filters\": 4, \"kernel\": 3}",

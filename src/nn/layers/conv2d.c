@@ -141,9 +141,10 @@ static cg_status infer(cg_layer_spec *l, cg_json_path *p)
     l->out_shape[0] = c->filters;
     l->out_shape[1] = out[0];
     l->out_shape[2] = out[1];
-    int64_t K, weights;
+    int64_t K, weights, positions;
     if (!cg__checked_mul(C / c->groups, c->kernel[0] * c->kernel[1], &K) || K > INT32_MAX ||
-        out[0] * out[1] > INT32_MAX || !cg__checked_mul(c->filters, K, &weights) ||
+        !cg__checked_mul(out[0], out[1], &positions) || positions > INT32_MAX ||
+        !cg__checked_mul(c->filters, K, &weights) ||
         !cg__checked_add(weights, c->bias ? c->filters : 0, &l->n_params))
         return cg__json_fail(p, "conv2d of %s with %lld filters is too large",
                              cg__layer_in_str(l, 0, shape, sizeof shape), (long long)c->filters);
