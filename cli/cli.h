@@ -80,6 +80,12 @@ typedef struct cli_model {
 /* cg_model_load_weights, with a note on stderr for each buffer the file lacks. */
 cg_status cli_load_weights(cg_model *model, const char *cmd, const char *path,
                            const cg_st_file *file);
+/* The message for a file that failed to load as a checkpoint
+ * (want_checkpoint) or as a model file: when it is the other kind, says
+ * so, what `who` needs, and hint (may be NULL); otherwise cg_last_error().
+ * Returns EXIT_USAGE. */
+int cli_fail_load(const char *cmd, const char *path, bool want_checkpoint, const char *who,
+                  const char *hint);
 int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const char *model_path);
 void cli_model_release(cli_model *m);
 

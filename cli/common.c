@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model)
 {
@@ -26,11 +27,67 @@ static void note_missing_buffer(void *user, const char *name)
             n->cmd, n->path, name);
 }
 
+/* Appends ", name [shape]" to list (of size cap) for the first LIST_SHOWN
+ * tensors, then "... (N more)". */
+enum { LIST_SHOWN = 5 };
+
+static void list_add(char *list, size_t cap, size_t index, size_t total, const char *name,
+                     int ndim, const int64_t *shape)
+{
+    size_t len = strlen(list);
+    if (index >= LIST_SHOWN) {
+        if (index == LIST_SHOWN)
+            snprintf(list + len, cap - len, ", ... (%zu more)", total - LIST_SHOWN);
+        return;
+    }
+    char dims[96];
+    snprintf(list + len, cap - len, "%s%s %s", index ? ", " : "", name,
+             cg_dims_str(ndim, shape, dims, sizeof dims));
+}
+
+/* The library's message about a tensor that is missing or has another
+ * shape, with what the file holds, what the model needs and why names
+ * shift when a layer is inserted. */
+static cg_status explain_mismatch(cg_model *model, const cg_st_file *file)
+{
+    char first[1024], holds[640] = "", needs[640] = "";
+    snprintf(first, sizeof first, "%s", cg_last_error());
+    size_t n_file = 0, i_file = 0;
+    for (size_t i = 0; i < cg_st_count(file); i++)
+        n_file += strncmp(cg_st_at(file, i)->name, "optim.", 6) != 0;
+    for (size_t i = 0; i < cg_st_count(file); i++) {
+        const cg_st_entry *e = cg_st_at(file, i);
+        if (strncmp(e->name, "optim.", 6) != 0)
+            list_add(holds, sizeof holds, i_file++, n_file, e->name, e->ndim, e->shape);
+    }
+    cg_params *params = cg_model_params(model);
+    size_t np = cg_params_count(params), nb = cg_model_buffer_count(model);
+    for (size_t i = 0; i < np; i++) {
+        const cg_tensor *t = cg_params_at(params, i);
+        list_add(needs, sizeof needs, i, np + nb, t->name, t->ndim, t->shape);
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const cg_buffer *b = cg_model_buffer_at(model, i);
+        list_add(needs, sizeof needs, np + i, np + nb, b->name, b->ndim, b->shape);
+    }
+    return cg_set_error(CG_ERR_FORMAT,
+                        "%s: the weights are from another model\n"
+                        "  the file holds (%zu): %s\n"
+                        "  the model needs (%zu): %s\n"
+                        "  layers.<i> counts every entry of \"layers\" (flatten and dropout "
+                        "included), so inserting a layer renames the weights after it",
+                        first, n_file, holds, np + nb, needs);
+}
+
 cg_status cli_load_weights(cg_model *model, const char *cmd, const char *path,
                            const cg_st_file *file)
 {
     missing_note note = {cmd, path};
-    return cg_model_load_weights(model, file, note_missing_buffer, &note);
+    cg_status s = cg_model_load_weights(model, file, note_missing_buffer, &note);
+    const char *msg = cg_last_error();
+    if (s == CG_ERR_FORMAT && (strstr(msg, "\" is missing") || strstr(msg, "\" has shape ")))
+        return explain_mismatch(model, file);
+    return s;
 }
 
 static cg_model *build_model(const cg_model_spec *spec)
@@ -40,13 +97,61 @@ static cg_model *build_model(const cg_model_spec *spec)
     return cg_model_create(spec, &rng);
 }
 
+/* What the first bytes of path say it is: a JSON text ('{' after white
+ * space) or safetensors (an 8-byte header length, then '{'). */
+typedef enum { KIND_OTHER, KIND_JSON, KIND_SAFETENSORS } file_kind;
+
+static file_kind sniff(const char *path)
+{
+    unsigned char head[64];
+    struct stat st;
+    /* Regular files only: opening a FIFO would wait for a writer. */
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return KIND_OTHER;
+    FILE *f = fopen(path, "rb");
+    if (!f) return KIND_OTHER;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n > 8 && head[8] == '{' && (head[0] | head[1] | head[2] | head[3]) != 0 &&
+        !memchr(head, '{', 8))
+        return KIND_SAFETENSORS;
+    for (size_t i = 0; i < n; i++) {
+        if (head[i] == '{') return KIND_JSON;
+        if (!strchr(" \t\r\n", head[i])) break;
+    }
+    return KIND_OTHER;
+}
+
+int cli_fail_load(const char *cmd, const char *path, bool want_checkpoint, const char *who,
+                  const char *hint)
+{
+    file_kind kind = sniff(path);
+    if (want_checkpoint && kind == KIND_JSON)
+        return cli_fail(EXIT_USAGE, cmd,
+                        "%s is a model file (JSON), not a checkpoint: %s needs a checkpoint "
+                        "(.safetensors, as `cgrad train --save` writes)%s",
+                        path, who, hint ? hint : "");
+    if (!want_checkpoint && kind == KIND_SAFETENSORS)
+        return cli_fail(EXIT_USAGE, cmd,
+                        "%s is a checkpoint (safetensors), not a model file: %s needs a model "
+                        "file (JSON)%s",
+                        path, who, hint ? hint : "");
+    return cli_fail_lib(EXIT_USAGE, cmd);
+}
+
 int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const char *model_path)
 {
     *m = (cli_model){0};
-    if (cg_checkpoint_load(ckpt_path, &m->ck) != CG_OK) return cli_fail_lib(EXIT_USAGE, cmd);
+    if (cg_checkpoint_load(ckpt_path, &m->ck) != CG_OK)
+    {
+        char who[64];
+        snprintf(who, sizeof who, "`cgrad %s`", cmd);
+        return cli_fail_load(cmd, ckpt_path, true, who,
+                             "; train the model first: `cgrad train MODEL.json --data SPEC "
+                             "--save CKPT`");
+    }
     if (model_path && cg_model_spec_load(model_path, &m->spec) != CG_OK) {
         cli_model_release(m);
-        return cli_fail_lib(EXIT_USAGE, cmd);
+        return cli_fail_load(cmd, model_path, false, "--model", NULL);
     }
     const cg_model_spec *spec = m->spec ? m->spec : m->ck->spec;
     if (!spec) {

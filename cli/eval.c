@@ -15,7 +15,10 @@ static void usage(FILE *out)
           "  --data SPEC        data to evaluate on: fashion-mnist:test, idx:IMAGES,LABELS,\n"
           "                     csv:PATH\n"
           "  --json             print one JSON object {\"loss\":..,\"accuracy\":..,\"samples\":..}\n"
-          "                     (accuracy is null for regression losses)\n"
+          "                     (accuracy is null for regression losses; mse and l1 add\n"
+          "                     \"mae\", \"rmse\" and \"r2\"; --top-k adds \"top_k\" and\n"
+          "                     \"top_k_accuracy\")\n"
+          "  --top-k K          also the top-K accuracy (cross_entropy; 2 <= K <= classes)\n"
           "  --model MODEL.json the model, for weights files that do not carry it (e.g.\n"
           "                     exported from PyTorch)\n"
           "  --batch N          evaluation batch size (default 1024)\n"
@@ -30,6 +33,7 @@ int cmd_eval(int argc, char **argv)
     cli_args_init(&a, CMD, argc, argv);
     cli_infer_options o = {0};
     bool json = false;
+    const char *top_k_text = NULL;
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             usage(stdout);
@@ -37,10 +41,15 @@ int cmd_eval(int argc, char **argv)
         }
         if (cli_flag(&a, "--json"))
             json = true;
+        else if (cli_option(&a, "--top-k", &top_k_text))
+            continue;
         else if (!cli_infer_option(&a, &o))
             cli_unknown(&a);
     }
 
+    int64_t top_k = 0;
+    if (top_k_text && !cli_parse_int(CMD, "--top-k", top_k_text, 2, 1 << 30, &top_k))
+        return EXIT_USAGE;
     cli_model m;
     int64_t batch;
     int code = cli_infer_setup(&m, &batch, &a, &o);
@@ -48,18 +57,32 @@ int cmd_eval(int argc, char **argv)
     cg_dataset d = {0};
     cg_eval_result r;
     if (cli_load_data(&d, o.data, cg_model_get_spec(m.model)) != CG_OK ||
-        cg_evaluate(m.model, &d, batch, &r) != CG_OK) {
+        cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK) {
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
     } else if (json) {
         char acc[32] = "null";
         if (isfinite(r.accuracy)) snprintf(acc, sizeof acc, "%.6f", r.accuracy);
-        printf("{\"loss\":%.6f,\"accuracy\":%s,\"samples\":%lld}\n", r.loss, acc,
+        printf("{\"loss\":%.6f,\"accuracy\":%s,\"samples\":%lld", r.loss, acc,
                (long long)r.samples);
+        if (isfinite(r.mae)) {
+            char r2[32] = "null";
+            if (isfinite(r.r2)) snprintf(r2, sizeof r2, "%.6f", r.r2);
+            printf(",\"mae\":%.6g,\"rmse\":%.6g,\"r2\":%s", r.mae, r.rmse, r2);
+        }
+        if (r.top_k > 0) printf(",\"top_k\":%d,\"top_k_accuracy\":%.6f", r.top_k, r.top_k_accuracy);
+        printf("}\n");
     } else {
         printf("loss %.4f", r.loss);
         if (isfinite(r.accuracy))
             printf("  accuracy %.2f%% (%lld/%lld)", 100.0 * r.accuracy, (long long)r.correct,
                    (long long)r.samples);
+        if (r.top_k > 0)
+            printf("  top-%d %.2f%% (%lld/%lld)", r.top_k, 100.0 * r.top_k_accuracy,
+                   (long long)r.top_k_correct, (long long)r.samples);
+        if (isfinite(r.mae)) {
+            printf("  mae %.4g  rmse %.4g", r.mae, r.rmse);
+            if (isfinite(r.r2)) printf("  r2 %.4f", r.r2);
+        }
         printf("  samples %lld\n", (long long)r.samples);
     }
     cg_dataset_free(&d);

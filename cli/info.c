@@ -57,10 +57,18 @@ static void print_schedule(const cg_model_spec *spec)
 {
     const cg_schedule *s = &spec->schedule;
     printf("schedule: %s", cg_schedule_kind_name(s->kind));
-    if (s->kind == CG_SCHED_STEP) printf(", x%g every %lld epochs", (double)s->gamma, (long long)s->step_size);
+    if (s->kind == CG_SCHED_STEP) printf(", x%g every %lld epoch%s", (double)s->gamma, (long long)s->step_size,
+                                       s->step_size == 1 ? "" : "s");
     if (s->kind == CG_SCHED_EXPONENTIAL) printf(", x%g per epoch", (double)s->gamma);
+    if (s->kind == CG_SCHED_PLATEAU) {
+        const cg_plateau_config *p = &s->plateau;
+        printf(", x%g once %s has not improved for %lld epochs (%s threshold %g, cooldown %lld, "
+               "min lr %g)",
+               p->factor, cg_monitor_name(p->monitor), (long long)p->patience + 1,
+               p->threshold_abs ? "abs" : "rel", p->threshold, (long long)p->cooldown, p->min_lr);
+    }
     if (s->kind == CG_SCHED_COSINE) {
-        if (s->t_max > 0) printf(" over %lld epochs", (long long)s->t_max);
+        if (s->t_max > 0) printf(" over %lld epoch%s", (long long)s->t_max, s->t_max == 1 ? "" : "s");
         printf(" to %g", (double)s->eta_min);
     }
     if (s->warmup > 0)
@@ -145,6 +153,10 @@ static void print_model(const cg_model_spec *spec)
            (long long)spec->train.batch, (unsigned long long)spec->train.seed,
            spec->train.shuffle ? "" : ", no shuffle");
     if (spec->train.clip_grad_norm > 0) printf(", clip grad norm %g", (double)spec->train.clip_grad_norm);
+    const cg_early_stop_config *es = &spec->train.early_stop;
+    if (es->patience > 0)
+        printf(", early stop after %lld epochs without %s improving%s", (long long)es->patience,
+               cg_monitor_name(es->monitor), es->restore_best ? " (restoring the best)" : "");
     printf("\n");
     print_schedule(spec);
     const cg_augment *a = &spec->augment;
@@ -169,9 +181,9 @@ static void print_state(const cg_checkpoint *ck)
     printf("training: %lld epoch%s done", (long long)st->epoch, st->epoch == 1 ? "" : "s");
     if (ck->spec) printf(" of %lld", (long long)ck->spec->train.epochs);
     if (st->batch_in_epoch > 0)
-        printf(" + %lld batches of epoch %lld (interrupted)", (long long)st->batch_in_epoch,
-               (long long)st->epoch + 1);
-    printf(", %lld steps, lr %g\n", (long long)st->step, (double)st->lr);
+        printf(" + %lld batch%s of epoch %lld (interrupted)", (long long)st->batch_in_epoch,
+               st->batch_in_epoch == 1 ? "" : "es", (long long)st->epoch + 1);
+    printf(", %lld step%s, lr %g\n", (long long)st->step, st->step == 1 ? "" : "s", (double)st->lr);
     if (isfinite(st->train_loss)) {
         printf("last epoch:");
         print_metric("train", st->train_loss, st->train_accuracy);

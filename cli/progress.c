@@ -78,8 +78,19 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
     }
     fprintf(p->log,
             "{\"epoch\":%lld,\"train_loss\":%s,\"train_accuracy\":%s,\"val_loss\":%s,"
-            "\"val_accuracy\":%s,\"lr\":%.6g,\"seconds\":%.3f,\"samples_per_s\":%.1f}\n",
+            "\"val_accuracy\":%s,\"lr\":%.6g,\"seconds\":%.3f,\"samples_per_s\":%.1f",
             (long long)s->epoch, tl, ta, vl, va, (double)s->lr, s->seconds, s->samples_per_s);
+    /* Regression metrics of the validation data, when there are some. */
+    if (isfinite(s->val_mae)) {
+        char r2[32] = "null";
+        if (isfinite(s->val_r2)) snprintf(r2, sizeof r2, "%.6g", s->val_r2);
+        fprintf(p->log, ",\"val_mae\":%.6g,\"val_rmse\":%.6g,\"val_r2\":%s", s->val_mae,
+                s->val_rmse, r2);
+    }
+    if (s->top_k > 0)
+        fprintf(p->log, ",\"top_k\":%d,\"val_top_k_accuracy\":%.6g", s->top_k,
+                s->val_top_k_accuracy);
+    fputs("}\n", p->log);
     fflush(p->log);
 }
 
@@ -94,6 +105,9 @@ void cli_progress_epoch(void *user, const cg_epoch_stats *s)
     if (p->has_val) {
         fprintf(p->out, "  val loss %.4f", s->val_loss);
         if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->val_accuracy);
+        if (isfinite(s->val_mae)) fprintf(p->out, " mae %.4g rmse %.4g", s->val_mae, s->val_rmse);
+        if (isfinite(s->val_r2)) fprintf(p->out, " r2 %.4f", s->val_r2);
+        if (s->top_k > 0) fprintf(p->out, " top-%d %.2f%%", s->top_k, 100.0 * s->val_top_k_accuracy);
     }
     fprintf(p->out, "  lr %.3g  %.1f s  %.0f samples/s\n", (double)s->lr, s->seconds,
             s->samples_per_s);

@@ -24,7 +24,10 @@ static void usage(FILE *out)
           "  --data SPEC           training data (required): fashion-mnist:train,\n"
           "                        idx:IMAGES[,LABELS] or csv:PATH\n"
           "  --val SPEC            validation data, evaluated after every epoch\n"
-          "  --val-split F         hold out the last fraction F of --data for validation\n"
+          "  --val-split F         hold out the last fraction F (0 < F < 1) of --data for\n"
+          "                        validation\n"
+          "  --top-k K             validation also reports the top-K accuracy\n"
+          "                        (cross_entropy; 2 <= K <= classes)\n"
           "  --epochs N            total number of epochs (with --resume: continue up to N)\n"
           "  --batch N             minibatch size (the last, partial batch is kept)\n"
           "  --lr X                learning rate (the schedule's peak)\n"
@@ -41,6 +44,16 @@ static void usage(FILE *out)
           "                        training time (e.g. 90s, 30m, 2h)\n"
           "  --keep K              with --save-every: keep the last K of those checkpoints as\n"
           "                        OUT.step-<n>.safetensors beside OUT.safetensors\n"
+          "  --save-best BEST.safetensors  after every epoch whose --monitor value is the best\n"
+          "                        so far, checkpoint to BEST (--save still holds the latest)\n"
+          "  --monitor M           val_loss (default), val_accuracy, train_loss or\n"
+          "                        train_accuracy: losses improve downwards, accuracies up\n"
+          "  --early-stop P        stop after P epochs in a row without improvement\n"
+          "  --min-delta D         with --early-stop: improving means beating the best by\n"
+          "                        more than D (default 0)\n"
+          "  --restore-best        with --early-stop: end with the best epoch's weights (also\n"
+          "                        saved to --save), read from --save-best (default\n"
+          "                        OUT.best.safetensors beside --save OUT.safetensors)\n"
           "  --log FILE            one JSON object per epoch; an existing FILE is refused\n"
           "                        unless --log-append (add to it) or --force (replace it)\n"
           "  --allow-data-change   resume on data other than the run's (see below)\n"
@@ -60,8 +73,9 @@ static void usage(FILE *out)
 
 typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
-    const char *epochs, *batch, *lr, *seed, *val_split, *save_every, *keep;
-    bool no_shuffle, log_append, force, allow_data_change;
+    const char *epochs, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
+    const char *save_best, *monitor, *early_stop, *min_delta;
+    bool no_shuffle, log_append, force, allow_data_change, restore_best;
 } train_args;
 
 /* Returns -1 to go on, or an exit code. */
@@ -78,7 +92,9 @@ static int parse_args(train_args *t, int argc, char **argv)
         {"--epochs", &t->epochs},   {"--batch", &t->batch},   {"--lr", &t->lr},
         {"--seed", &t->seed},       {"--threads", &t->threads}, {"--init", &t->init},
         {"--resume", &t->resume},   {"--save", &t->save},     {"--log", &t->log},
-        {"--save-every", &t->save_every}, {"--keep", &t->keep},
+        {"--save-every", &t->save_every}, {"--keep", &t->keep}, {"--top-k", &t->top_k},
+        {"--save-best", &t->save_best}, {"--monitor", &t->monitor},
+        {"--early-stop", &t->early_stop}, {"--min-delta", &t->min_delta},
     };
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
@@ -89,7 +105,8 @@ static int parse_args(train_args *t, int argc, char **argv)
             const char *name;
             bool *dst;
         } flags[] = {{"--no-shuffle", &t->no_shuffle}, {"--log-append", &t->log_append},
-                     {"--force", &t->force}, {"--allow-data-change", &t->allow_data_change}};
+                     {"--force", &t->force}, {"--allow-data-change", &t->allow_data_change},
+                     {"--restore-best", &t->restore_best}};
         bool flagged = false;
         for (size_t i = 0; !flagged && i < sizeof flags / sizeof flags[0]; i++)
             if ((flagged = cli_flag(&a, flags[i].name))) *flags[i].dst = true;
@@ -116,6 +133,35 @@ static int parse_args(train_args *t, int argc, char **argv)
 
 /* ------------------------------------------------------------ configuration */
 
+/* --monitor, --early-stop, --min-delta, --restore-best into the spec, so
+ * that checkpoints record them and a resumed run keeps them. */
+static bool apply_callback_flags(const train_args *t, cg_early_stop_config *es)
+{
+    int64_t v;
+    double x;
+    if (t->monitor && !cg_monitor_from_name(t->monitor, &es->monitor)) {
+        cli_fail(EXIT_USAGE, CMD, "--monitor: expected val_loss, val_accuracy, train_loss or "
+                                  "train_accuracy, got '%s'", t->monitor);
+        return false;
+    }
+    if (t->early_stop) {
+        if (!cli_parse_int(CMD, "--early-stop", t->early_stop, 1, INT32_MAX, &v)) return false;
+        es->patience = v;
+    }
+    if (t->min_delta) {
+        if (!cli_parse_float(CMD, "--min-delta", t->min_delta, 0, 1e30, &x)) return false;
+        es->min_delta = x;
+    }
+    if (t->restore_best) es->restore_best = true;
+    if ((t->min_delta || t->restore_best) && es->patience == 0) {
+        cli_fail(EXIT_USAGE, CMD,
+                 "%s needs --early-stop P (or \"early_stop\" in the model file's \"train\")",
+                 t->min_delta ? "--min-delta" : "--restore-best");
+        return false;
+    }
+    return true;
+}
+
 /* The model file's values with the flags applied. Returns false after
  * printing a message. */
 static bool apply_flags(const train_args *t, cg_model_spec *spec)
@@ -140,7 +186,7 @@ static bool apply_flags(const train_args *t, cg_model_spec *spec)
         spec->optim.lr = (float)x;
     }
     if (t->no_shuffle) spec->train.shuffle = false;
-    return true;
+    return apply_callback_flags(t, &spec->train.early_stop);
 }
 
 typedef struct session {
@@ -215,7 +261,8 @@ static int load_config(session *s)
 {
     train_args *t = &s->args;
     if (t->resume) {
-        if (cg_checkpoint_load(t->resume, &s->ck) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+        if (cg_checkpoint_load(t->resume, &s->ck) != CG_OK)
+            return cli_fail_load(CMD, t->resume, true, "--resume", NULL);
         if (!s->ck->has_state || !s->ck->spec)
             return cli_fail(EXIT_USAGE, CMD,
                             "%s is not a cgrad training checkpoint (no training state in its "
@@ -224,7 +271,10 @@ static int load_config(session *s)
         inherit_run_settings(s);
     }
     if (t->model_path) {
-        if (cg_model_spec_load(t->model_path, &s->spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+        if (cg_model_spec_load(t->model_path, &s->spec) != CG_OK)
+            return cli_fail_load(CMD, t->model_path, false, "`cgrad train`",
+                                 "; to continue the run it saved use --resume CKPT, to start "
+                                 "from its weights --init CKPT beside the model file");
     } else {
         s->spec = cg_model_spec_clone(s->ck->spec);
         if (!s->spec) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
@@ -246,8 +296,11 @@ static int load_data(session *s)
             return cli_fail_lib(EXIT_USAGE, CMD);
         s->val = &s->val_data;
     } else if (t->val_split) {
-        double f;
-        if (!cli_parse_float(CMD, "--val-split", t->val_split, 0, 1, &f)) return EXIT_USAGE;
+        char *end;
+        double f = strtod(t->val_split, &end);
+        if (end == t->val_split || *end || !(f > 0 && f < 1))
+            return cli_fail(EXIT_USAGE, CMD, "--val-split: expected a number in (0, 1), got \"%s\"",
+                            t->val_split);
         if (cg_dataset_split(&s->data, f, &s->train_view, &s->val_view) != CG_OK)
             return cli_fail_lib(EXIT_USAGE, CMD);
         s->train = &s->train_view;
@@ -266,7 +319,8 @@ static int load_weights(session *s, const char *path, const cg_st_file *file)
 static int init_weights(session *s)
 {
     cg_st_file *f;
-    if (cg_safetensors_load(s->args.init, &f) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    if (cg_safetensors_load(s->args.init, &f) != CG_OK)
+        return cli_fail_load(CMD, s->args.init, true, "--init", NULL);
     int code = load_weights(s, s->args.init, f);
     cg_safetensors_free(f);
     return code;
@@ -404,8 +458,9 @@ static void print_summary(const session *s, double seconds)
     bool has_acc = isfinite(st->train_accuracy);
     char took[32];
     cli_format_duration(seconds, took, sizeof took);
-    printf("done: %lld epoch%s, %lld steps, %s (%.1f s)  train loss %.4f", (long long)st->epoch,
-           st->epoch == 1 ? "" : "s", (long long)st->step, took, seconds, st->train_loss);
+    printf("done: %lld epoch%s, %lld step%s, %s (%.1f s)  train loss %.4f", (long long)st->epoch,
+           st->epoch == 1 ? "" : "s", (long long)st->step, st->step == 1 ? "" : "s", took, seconds,
+           st->train_loss);
     if (has_acc) printf(" acc %.2f%%", 100.0 * st->train_accuracy);
     if (s->val) {
         printf("  val loss %.4f", st->val_loss);
@@ -425,8 +480,16 @@ static int report_failure(const session *s, cg_status status)
         return cli_fail(code, CMD, "%s%s; nothing saved (no --save)", cg_last_error(),
                         signal_text(sig));
     }
-    if (status == CG_ERR_NUMERIC && save)
-        return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s; %s was left as it was", cg_last_error(), save);
+    if (status == CG_ERR_NUMERIC) {
+        struct stat st;
+        bool kept = save && stat(save, &st) == 0;  /* a checkpoint from before the NaN */
+        return cli_fail(EXIT_FAILURE_OTHER, CMD,
+                        "%s; %s%s%s\n  a lower --lr, or \"clip_grad_norm\" in the model file's "
+                        "\"train\" section, usually helps",
+                        cg_last_error(), kept ? save : "",
+                        kept ? " was left as it was" : "nothing was saved",
+                        kept ? " (the last good checkpoint)" : "");
+    }
     return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
 }
 
@@ -451,6 +514,28 @@ static bool parse_save_every(const char *text, cg_train_options *o)
     return false;
 }
 
+/* --top-k: the validation's top-k accuracy (cross_entropy). */
+static bool top_k_option(const session *s, cg_train_options *o)
+{
+    const char *text = s->args.top_k;
+    int64_t k;
+    if (!text) return true;
+    if (!cli_parse_int(CMD, "--top-k", text, 2, INT32_MAX, &k)) return false;
+    if (s->spec->loss != CG_LOSS_CROSS_ENTROPY)
+        cli_fail(EXIT_USAGE, CMD, "--top-k needs loss cross_entropy, the model's loss is %s",
+                 cg_loss_name(s->spec->loss));
+    else if (k > s->spec->output[0])
+        cli_fail(EXIT_USAGE, CMD, "--top-k: k must be between 2 and the number of classes "
+                                  "(%lld), got %lld", (long long)s->spec->output[0], (long long)k);
+    else if (!s->val)
+        cli_fail(EXIT_USAGE, CMD, "--top-k needs validation data (--val or --val-split)");
+    else {
+        o->top_k = (int)k;
+        return true;
+    }
+    return false;
+}
+
 static bool periodic_options(const session *s, cg_train_options *o)
 {
     const train_args *t = &s->args;
@@ -463,6 +548,59 @@ static bool periodic_options(const session *s, cg_train_options *o)
     if (t->keep && !cli_parse_int(CMD, "--keep", t->keep, 1, 100000, &keep)) return false;
     o->keep = (int)keep;
     return parse_save_every(t->save_every, o);
+}
+
+/* --save-best and early stopping: where the best checkpoint goes, and
+ * whether what they monitor exists. */
+static bool best_options(const session *s, cg_train_options *o, char *buf, size_t size)
+{
+    const train_args *t = &s->args;
+    const cg_early_stop_config *es = &s->spec->train.early_stop;
+    o->save_best_path = t->save_best;
+    if (es->patience > 0 && es->restore_best && !o->save_best_path) {
+        if (!t->save) {
+            cli_fail(EXIT_USAGE, CMD, "--restore-best needs --save-best BEST.safetensors or "
+                                      "--save OUT.safetensors (the best weights are kept there)");
+            return false;
+        }
+        size_t n = strlen(t->save);
+        const char *ext = ".safetensors";
+        if (n >= strlen(ext) && strcmp(t->save + n - strlen(ext), ext) == 0) n -= strlen(ext);
+        snprintf(buf, size, "%.*s.best.safetensors", (int)n, t->save);
+        o->save_best_path = buf;
+    }
+    bool watching = o->save_best_path || es->patience > 0;
+    if (watching && cg_monitor_needs_val(o->monitor) && !s->val) {
+        cli_fail(EXIT_USAGE, CMD, "--monitor %s (%s) needs validation data: give --val or "
+                                  "--val-split, or --monitor train_loss",
+                 cg_monitor_name(o->monitor), t->save_best ? "--save-best" : "--early-stop");
+        return false;
+    }
+    if (o->schedule.kind == CG_SCHED_PLATEAU &&
+        cg_monitor_needs_val(o->schedule.plateau.monitor) && !s->val) {
+        cli_fail(EXIT_USAGE, CMD, "the plateau schedule monitors %s, which needs validation data "
+                                  "(--val or --val-split)",
+                 cg_monitor_name(o->schedule.plateau.monitor));
+        return false;
+    }
+    if (o->save_best_path && cg_checkpoint_check_writable(o->save_best_path) != CG_OK) {
+        cli_fail(EXIT_USAGE, CMD, "--save-best: %s", cg_last_error());
+        return false;
+    }
+    return true;
+}
+
+static void print_early_stop(const session *s, const cg_train_options *o)
+{
+    const cg_train_state *st = &s->state;
+    printf("stopped early after epoch %lld: %s did not improve", (long long)st->epoch,
+           cg_monitor_name(o->monitor));
+    if (o->early_stop.min_delta > 0) printf(" by more than %g", o->early_stop.min_delta);
+    printf(" for %lld epochs (best %.6g at epoch %lld)", (long long)o->early_stop.patience,
+           st->early_stop.best, (long long)st->early_stop.best_epoch);
+    if (o->early_stop.restore_best) printf("; restored the weights of epoch %lld",
+                                           (long long)st->early_stop.best_epoch);
+    printf("\n");
 }
 
 /* What a resumed run needs to continue this one (see inherit_run_settings). */
@@ -485,15 +623,18 @@ static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
     if (s->state.epoch >= spec->train.epochs) {
-        printf("already trained for %lld epochs (--epochs %lld); nothing to do\n",
-               (long long)s->state.epoch, (long long)spec->train.epochs);
+        printf("already trained for %lld epoch%s (--epochs %lld); nothing to do\n",
+               (long long)s->state.epoch, s->state.epoch == 1 ? "" : "s",
+               (long long)spec->train.epochs);
         return EXIT_OK;
     }
     cg_train_options o = cg_train_options_from_spec(spec, spec->optim.lr);
     o.save_path = s->args.save;
     o.save_spec = spec;
     o.save_meta = run_meta(s);
-    if (!periodic_options(s, &o)) return EXIT_USAGE;
+    if (!periodic_options(s, &o) || !top_k_option(s, &o)) return EXIT_USAGE;
+    static char best_path[4096];
+    if (!best_options(s, &o, best_path, sizeof best_path)) return EXIT_USAGE;
     o.stop = &interrupt_flag;
     cli_progress progress;
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
@@ -508,6 +649,7 @@ static int run_training(session *s)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cli_progress_clear(&progress);
     if (status != CG_OK) return report_failure(s, status);
+    if (s->state.stopped_early) print_early_stop(s, &o);
     print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     /* Ctrl-C during the last step or the last validation: the run finished
      * (and was saved), but the user asked to stop, so say so and exit 130. */

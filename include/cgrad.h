@@ -436,6 +436,84 @@ size_t cg_optim_state_count(const cg_optim *opt);
 const char *cg_optim_state_name(const cg_optim *opt, size_t i);
 float *cg_optim_state_data(cg_optim *opt, size_t i);
 
+/* What a callback watches after each epoch (Keras' `monitor`); losses
+ * improve downwards, accuracies upwards. */
+typedef enum cg_monitor {
+    CG_MONITOR_VAL_LOSS = 0,
+    CG_MONITOR_VAL_ACCURACY,
+    CG_MONITOR_TRAIN_LOSS,
+    CG_MONITOR_TRAIN_ACCURACY
+} cg_monitor;
+
+/* "val_loss", "val_accuracy", "train_loss", "train_accuracy" (also
+ * "loss"/"accuracy" for the training figures, as Keras names them). */
+bool cg_monitor_from_name(const char *name, cg_monitor *out);
+const char *cg_monitor_name(cg_monitor m);
+/* True for the accuracies (bigger is better). */
+bool cg_monitor_maximizes(cg_monitor m);
+/* Does it need validation data? */
+bool cg_monitor_needs_val(cg_monitor m);
+
+/* ReduceLROnPlateau (torch.optim.lr_scheduler's exact rule), which, unlike
+ * the closed-form schedules above, has state: fed one metric value per
+ * epoch, it multiplies the lr by factor (never below min_lr; a change of at
+ * most 1e-8 is skipped) once the metric has not improved for more than
+ * `patience` epochs, then ignores `cooldown` epochs. Improvement: rel mode
+ * a < best·(1 − threshold) (max: a > best·(1 + threshold)), abs mode
+ * a < best − threshold (max: a > best + threshold); NaN never improves. */
+typedef struct cg_plateau_config {
+    double factor;          /* < 1; torch's default 0.1 */
+    int64_t patience;       /* 10 */
+    double threshold;       /* 1e-4 */
+    bool threshold_abs;     /* false: "rel" */
+    int64_t cooldown;       /* 0 */
+    double min_lr;          /* 0 */
+    bool mode_max;          /* false: "min" */
+    cg_monitor monitor;     /* what the training loop feeds it (val_loss) */
+} cg_plateau_config;
+
+/* Everything torch's scheduler carries between epochs; checkpoints store it. */
+typedef struct cg_plateau_state {
+    double lr;              /* the lr in use (a Python float in torch) */
+    double best;            /* +Inf (min) or -Inf (max) before the first value */
+    int64_t num_bad_epochs;
+    int64_t cooldown_counter;
+} cg_plateau_state;
+
+/* torch's defaults (above). */
+cg_plateau_config cg_plateau_defaults(void);
+/* CG_OK, or CG_ERR_ARG naming the bad field (factor outside [0, 1),
+ * negative patience, threshold, cooldown or min_lr). */
+cg_status cg_plateau_check(const cg_plateau_config *c);
+/* The state before the first epoch, with lr as the starting rate. */
+cg_plateau_state cg_plateau_start(const cg_plateau_config *c, double lr);
+/* One epoch's metric (torch's scheduler.step(metric)); returns the new lr,
+ * also left in s->lr. */
+double cg_plateau_step(const cg_plateau_config *c, cg_plateau_state *s, double metric);
+
+/* Keras' EarlyStopping: an epoch improves when its value is better than the
+ * best so far by more than min_delta; training stops once `patience` epochs
+ * in a row have not improved. */
+typedef struct cg_early_stop_config {
+    int64_t patience;       /* 0: off */
+    double min_delta;       /* >= 0 */
+    cg_monitor monitor;
+    bool restore_best;      /* end with the best epoch's weights */
+} cg_early_stop_config;
+
+/* The decision state, stored in checkpoints so that it survives --resume. */
+typedef struct cg_early_stop_state {
+    double best;            /* +Inf (min) or -Inf (max) before the first value */
+    int64_t best_epoch;     /* 1-based; 0 before the first value */
+    int64_t wait;           /* epochs since the last improvement */
+} cg_early_stop_state;
+
+cg_early_stop_state cg_early_stop_start(const cg_early_stop_config *c);
+/* Feeds the value of (1-based) epoch; *improved tells whether it became the
+ * best (may be NULL). Returns true when training should stop now. */
+bool cg_early_stop_update(const cg_early_stop_config *c, cg_early_stop_state *s, int64_t epoch,
+                          double value, bool *improved);
+
 /* Learning-rate schedules, evaluated in closed form at an epoch (or step)
  * index t = 0, 1, ...: an optional linear warm-up (LinearLR from
  * warmup_start_factor to 1 over warmup steps) followed by the main rule. */
@@ -443,7 +521,9 @@ typedef enum cg_schedule_kind {
     CG_SCHED_CONSTANT = 0,
     CG_SCHED_STEP,         /* lr·gamma^floor(t/step_size)           (StepLR) */
     CG_SCHED_EXPONENTIAL,  /* lr·gamma^t                     (ExponentialLR) */
-    CG_SCHED_COSINE        /* eta_min + (lr-eta_min)(1+cos(pi t/t_max))/2 */
+    CG_SCHED_COSINE,       /* eta_min + (lr-eta_min)(1+cos(pi t/t_max))/2 */
+    CG_SCHED_PLATEAU       /* ReduceLROnPlateau: stateful, driven by a metric
+                            * (cg_plateau_step); cg_schedule_lr gives base_lr */
 } cg_schedule_kind;
 
 typedef struct cg_schedule {
@@ -455,6 +535,7 @@ typedef struct cg_schedule {
     float eta_min;          /* COSINE */
     int64_t warmup;         /* warm-up length; 0 for none */
     float warmup_start_factor;
+    cg_plateau_config plateau; /* PLATEAU */
 } cg_schedule;
 
 bool cg_schedule_kind_from_name(const char *name, cg_schedule_kind *out);
@@ -670,6 +751,7 @@ typedef struct cg_train_config {
     uint64_t seed;          /* initialisation, shuffling and dropout */
     bool shuffle;           /* reshuffle the training set every epoch */
     float clip_grad_norm;   /* clip the global gradient norm to this; 0: off */
+    cg_early_stop_config early_stop; /* "early_stop": patience 0 is off */
 } cg_train_config;
 
 #define CG_MODEL_NAME_MAX 128
@@ -827,6 +909,12 @@ typedef struct cg_train_state {
     float lr;                 /* learning rate in use */
     /* Metrics of the last completed epoch (NaN when unknown). */
     double train_loss, train_accuracy, val_loss, val_accuracy;
+    /* Decisions between epochs, so that a resumed run makes the same ones. */
+    double best_value;        /* --save-best: best monitored value (NaN: none yet) */
+    int64_t best_epoch;       /* its epoch (0: none) */
+    cg_early_stop_state early_stop;
+    cg_plateau_state plateau; /* lr NaN: not started */
+    bool stopped_early;       /* early stopping ended the run */
 } cg_train_state;
 
 /* A fresh state: epoch 0, rng seeded from seed, metrics unknown. */
@@ -839,8 +927,12 @@ cg_train_state cg_train_state_init(uint64_t seed);
  * e.g. "optim.exp_avg.layers.0.weight") and step count ("optim.step", I64
  * scalar). __metadata__: "format" ("pt"), "cgrad_format_version", "model"
  * (the model file with every value resolved), "optimizer" (its
- * hyper-parameters as JSON), "epoch", "step", "lr", the RNG state and the
- * metrics of cg_train_state. Written atomically. */
+ * hyper-parameters as JSON), "epoch", "step", "lr", the RNG state, the
+ * metrics of cg_train_state and its between-epoch decisions ("best_value",
+ * "best_epoch", "early_stop_best", "early_stop_best_epoch",
+ * "early_stop_wait", "stopped_early", and "plateau_lr", "plateau_best",
+ * "plateau_num_bad_epochs", "plateau_cooldown_counter" for the plateau
+ * schedule). Written atomically. */
 
 /* model: required; opt and state may be NULL (weights only). `spec`, when
  * not NULL, is the configuration stored as "model" instead of the model's
@@ -915,6 +1007,9 @@ typedef struct cg_epoch_stats {
     double seconds;       /* training time (without validation) */
     double samples_per_s;
     int64_t samples;
+    double val_mae, val_rmse, val_r2;  /* regression losses with validation data; else NaN */
+    int top_k;                         /* o->top_k, when it applies; else 0 */
+    double val_top_k_accuracy;         /* with top_k; else NaN */
 } cg_epoch_stats;
 
 typedef struct cg_train_options {
@@ -941,6 +1036,18 @@ typedef struct cg_train_options {
      * returns CG_ERR_INTERRUPTED. May be NULL. */
     const volatile sig_atomic_t *stop;
     int64_t eval_batch;         /* batch size for validation; 0: a default */
+    int top_k;                  /* cross_entropy: also each validation's top-k accuracy
+                                 * (2 <= top_k <= classes; 0: none) */
+    /* After each epoch whose `monitor` value beats every earlier one (by more
+     * than early_stop.min_delta when early stopping is on), a checkpoint to
+     * save_best_path (NULL: none). */
+    const char *save_best_path;
+    cg_monitor monitor;
+    /* Stops after early_stop.patience epochs without improvement (0: off),
+     * returning CG_OK with state->stopped_early set; with restore_best the
+     * run ends with the weights of save_best_path (required then), which
+     * are also saved to save_path. Its monitor must equal `monitor`. */
+    cg_early_stop_config early_stop;
     void (*on_batch)(void *user, const cg_progress *p);
     void (*on_epoch)(void *user, const cg_epoch_stats *s);
     void *user;
@@ -966,11 +1073,26 @@ typedef struct cg_eval_result {
     double accuracy;      /* NaN for regression */
     int64_t samples;
     int64_t correct;
+    /* Regression losses (mse, l1), over every output value, accumulated in
+     * double; NaN otherwise. r2 = 1 - SS_res/SS_tot with SS_tot around the
+     * mean of all target values (NaN when they are all equal). */
+    double mae, rmse, r2;
+    /* cross_entropy with top_k >= 2 (cg_evaluate_top_k): the fraction of
+     * samples whose label is among the k largest logits (a tie with the
+     * label's logit counts for it); NaN otherwise. */
+    int top_k;
+    double top_k_accuracy;
+    int64_t top_k_correct;
 } cg_eval_result;
 
-/* Loss and accuracy of the model over data, in evaluation mode. */
+/* Loss, accuracy and the regression metrics of the model over data, in
+ * evaluation mode. */
 cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch,
                       cg_eval_result *out);
+/* cg_evaluate, and with cross_entropy the top-k accuracy for k = top_k
+ * (2 <= top_k <= classes; 0: none). */
+cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t batch, int top_k,
+                            cg_eval_result *out);
 
 /* Runs the model in evaluation mode over data in order, calling fn with
  * the outputs [n, output...] of samples first..first+n-1; a status other

@@ -27,6 +27,7 @@ cg_train_state cg_train_state_init(uint64_t seed)
     cg_train_state st = {0};
     cg_rng_seed(&st.rng, seed);
     st.train_loss = st.train_accuracy = st.val_loss = st.val_accuracy = NAN;
+    st.best_value = st.early_stop.best = st.plateau.lr = NAN;
     return st;
 }
 
@@ -83,6 +84,22 @@ static char *optimizer_json(const char *model_json)
     return text;
 }
 
+/* What --save-best, early stopping and the plateau schedule decide from. */
+static void add_callback_meta(meta_list *m, const cg_train_state *st)
+{
+    meta_add(m, "best_value", "%.17g", st->best_value);
+    meta_add(m, "best_epoch", "%" PRId64, st->best_epoch);
+    meta_add(m, "early_stop_best", "%.17g", st->early_stop.best);
+    meta_add(m, "early_stop_best_epoch", "%" PRId64, st->early_stop.best_epoch);
+    meta_add(m, "early_stop_wait", "%" PRId64, st->early_stop.wait);
+    if (st->stopped_early) meta_add(m, "stopped_early", "true");
+    if (isnan(st->plateau.lr)) return;
+    meta_add(m, "plateau_lr", "%.17g", st->plateau.lr);
+    meta_add(m, "plateau_best", "%.17g", st->plateau.best);
+    meta_add(m, "plateau_num_bad_epochs", "%" PRId64, st->plateau.num_bad_epochs);
+    meta_add(m, "plateau_cooldown_counter", "%" PRId64, st->plateau.cooldown_counter);
+}
+
 static void add_state_meta(meta_list *m, const cg_train_state *st)
 {
     meta_add(m, "epoch", "%" PRId64, st->epoch);
@@ -104,6 +121,7 @@ static void add_state_meta(meta_list *m, const cg_train_state *st)
     meta_add(m, "train_accuracy", "%.17g", st->train_accuracy);
     meta_add(m, "val_loss", "%.17g", st->val_loss);
     meta_add(m, "val_accuracy", "%.17g", st->val_accuracy);
+    add_callback_meta(m, st);
 }
 
 /* ------------------------------------------------------------ saving */
@@ -298,6 +316,32 @@ static cg_status read_counts(const char *path, const cg_st_file *f, cg_train_sta
     return CG_OK;
 }
 
+/* Absent (older checkpoints) or unreadable decision state starts afresh. */
+static void read_callback_state(const cg_st_file *f, cg_train_state *st)
+{
+    double best_epoch = 0, es_epoch = 0, es_wait = 0, bad = 0, cool = 0;
+    st->best_value = st->early_stop.best = st->plateau.lr = NAN;
+    meta_double(f, "best_value", &st->best_value);
+    meta_double(f, "best_epoch", &best_epoch);
+    meta_double(f, "early_stop_best", &st->early_stop.best);
+    meta_double(f, "early_stop_best_epoch", &es_epoch);
+    meta_double(f, "early_stop_wait", &es_wait);
+    const char *stopped = cg_st_meta(f, "stopped_early");
+    st->stopped_early = stopped && strcmp(stopped, "true") == 0;
+    st->best_epoch = best_epoch >= 0 && best_epoch < 1e15 ? (int64_t)best_epoch : 0;
+    st->early_stop.best_epoch = es_epoch >= 0 && es_epoch < 1e15 ? (int64_t)es_epoch : 0;
+    st->early_stop.wait = es_wait >= 0 && es_wait < 1e15 ? (int64_t)es_wait : 0;
+    if (!meta_double(f, "plateau_lr", &st->plateau.lr) || !(st->plateau.lr >= 0) ||
+        !meta_double(f, "plateau_best", &st->plateau.best)) {
+        st->plateau.lr = NAN;
+        return;
+    }
+    meta_double(f, "plateau_num_bad_epochs", &bad);
+    meta_double(f, "plateau_cooldown_counter", &cool);
+    st->plateau.num_bad_epochs = bad >= 0 && bad < 1e15 ? (int64_t)bad : 0;
+    st->plateau.cooldown_counter = cool >= 0 && cool < 1e15 ? (int64_t)cool : 0;
+}
+
 static cg_status read_state(const char *path, const cg_st_file *f, cg_train_state *st)
 {
     double lr = 0;
@@ -318,6 +362,7 @@ static cg_status read_state(const char *path, const cg_st_file *f, cg_train_stat
     meta_double(f, "train_accuracy", &st->train_accuracy);
     meta_double(f, "val_loss", &st->val_loss);
     meta_double(f, "val_accuracy", &st->val_accuracy);
+    read_callback_state(f, st);
     return CG_OK;
 }
 

@@ -234,8 +234,11 @@ cg_status cg__json_read_activation(const cJSON *obj, const char *key, cg_json_pa
     cg_status s = cg__json_read_string(obj, key, p, &name);
     if (s != CG_OK || !name || cg_activation_from_name(name, out)) return s;
     size_t mark = cg__json_key(p, key);
-    s = cg__json_fail(p, "unknown activation \"%s\" (expected none, relu, sigmoid, tanh, "
-                         "leaky_relu, elu, gelu or softplus)", name);
+    if (strcmp(name, "softmax") == 0)
+        s = cg__json_fail(p, "%s", CG__SOFTMAX_REFUSED);
+    else
+        s = cg__json_fail(p, "unknown activation \"%s\" (expected none, relu, sigmoid, tanh, "
+                             "leaky_relu, elu, gelu or softplus)", name);
     cg__json_restore(p, mark);
     return s;
 }

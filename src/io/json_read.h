@@ -68,6 +68,11 @@ cg_status cg__json_read_string(const cJSON *obj, const char *key, cg_json_path *
 cg_status cg__json_read_int_pair(const cJSON *obj, const char *key, cg_json_path *p, int64_t min,
                                  int64_t max, int64_t out[2]);
 /* A string naming an activation (case-insensitive); absent leaves *out. */
+/* Why "softmax" is neither an activation nor a layer type. */
+#define CG__SOFTMAX_REFUSED                                                                    \
+    "softmax is not an activation here: the cross_entropy loss takes logits (it applies "     \
+    "log-softmax itself, as PyTorch's CrossEntropyLoss does), so end with a dense layer "      \
+    "without activation; `cgrad predict` prints the softmax probabilities"
 cg_status cg__json_read_activation(const cJSON *obj, const char *key, cg_json_path *p,
                                    cg_activation *out);
 cg_status cg__json_require_object(const cJSON *v, cg_json_path *p);

@@ -229,6 +229,12 @@ static const char *const *schedule_keys(cg_schedule_kind kind)
     case CG_SCHED_STEP: return step;
     case CG_SCHED_EXPONENTIAL: return exponential;
     case CG_SCHED_COSINE: return cosine;
+    case CG_SCHED_PLATEAU: {
+        static const char *const plateau[] = {"type", "factor", "patience", "threshold",
+                                              "threshold_mode", "cooldown", "min_lr", "mode",
+                                              "monitor", NULL};
+        return plateau;
+    }
     }
     return constant;
 }
@@ -239,7 +245,65 @@ static cg_schedule schedule_defaults(cg_schedule_kind kind)
     return (cg_schedule){.kind = kind,
                          .gamma = kind == CG_SCHED_STEP ? 0.1f : 0.95f,
                          .step_size = 1,
-                         .warmup_start_factor = 1.0f / 3.0f};
+                         .warmup_start_factor = 1.0f / 3.0f,
+                         .plateau = cg_plateau_defaults()};
+}
+
+/* A number kept in double (torch's scheduler arithmetic is Python's). */
+static cg_status read_double(const cJSON *obj, const char *key, cg_json_path *p, cg_json_range r,
+                             double *out)
+{
+    float f;
+    cg_status s = cg__json_read_float(obj, key, p, r, &f);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (s == CG_OK && v) *out = v->valuedouble;
+    return s;
+}
+
+/* One of two words (case-insensitive); absent leaves *second. */
+static cg_status read_choice(const cJSON *obj, const char *key, cg_json_path *p,
+                             const char *first, const char *second_word, bool *second)
+{
+    const char *v = NULL;
+    cg_status s = cg__json_read_string(obj, key, p, &v);
+    if (s != CG_OK || !v) return s;
+    if (strcasecmp(v, first) == 0 || strcasecmp(v, second_word) == 0) {
+        *second = strcasecmp(v, second_word) == 0;
+        return CG_OK;
+    }
+    size_t mark = cg__json_key(p, key);
+    s = cg__json_fail(p, "expected \"%s\" or \"%s\", got \"%s\"", first, second_word, v);
+    cg__json_restore(p, mark);
+    return s;
+}
+
+/* "monitor": val_loss, val_accuracy, train_loss or train_accuracy. */
+static cg_status read_monitor(const cJSON *obj, cg_json_path *p, cg_monitor *out)
+{
+    const char *v = NULL;
+    cg_status s = cg__json_read_string(obj, "monitor", p, &v);
+    if (s != CG_OK || !v || cg_monitor_from_name(v, out)) return s;
+    size_t mark = cg__json_key(p, "monitor");
+    s = cg__json_fail(p, "unknown monitor \"%s\" (expected val_loss, val_accuracy, train_loss "
+                         "or train_accuracy)", v);
+    cg__json_restore(p, mark);
+    return s;
+}
+
+static cg_status read_plateau(const cJSON *obj, cg_json_path *p, cg_plateau_config *c)
+{
+    cg_status s = read_double(obj, "factor", p, CG_RANGE_UNIT_OPEN_TOP, &c->factor);
+    if (s == CG_OK) s = cg__json_read_int(obj, "patience", p, 0, INT32_MAX, &c->patience);
+    if (s == CG_OK) s = read_double(obj, "threshold", p, CG_RANGE_NONNEG, &c->threshold);
+    if (s == CG_OK) s = read_choice(obj, "threshold_mode", p, "rel", "abs", &c->threshold_abs);
+    if (s == CG_OK) s = cg__json_read_int(obj, "cooldown", p, 0, INT32_MAX, &c->cooldown);
+    if (s == CG_OK) s = read_double(obj, "min_lr", p, CG_RANGE_NONNEG, &c->min_lr);
+    bool mode_given = cJSON_GetObjectItemCaseSensitive(obj, "mode") != NULL;
+    if (s == CG_OK) s = read_monitor(obj, p, &c->monitor);
+    /* The mode follows the monitor (accuracies: max) unless given. */
+    c->mode_max = cg_monitor_maximizes(c->monitor);
+    if (s == CG_OK && mode_given) s = read_choice(obj, "mode", p, "min", "max", &c->mode_max);
+    return s;
 }
 
 static cg_status read_schedule_fields(const cJSON *obj, cg_json_path *p, cg_schedule *s)
@@ -266,7 +330,8 @@ static cg_status parse_schedule(const cJSON *root, cg_json_path *p, cg_model_spe
     cg_schedule_kind kind = CG_SCHED_CONSTANT;
     if (s == CG_OK && type && !cg_schedule_kind_from_name(type, &kind)) {
         size_t m2 = cg__json_key(p, "type");
-        s = cg__json_fail(p, "unknown schedule \"%s\" (expected constant, step, exponential or cosine)",
+        s = cg__json_fail(p, "unknown schedule \"%s\" (expected constant, step, exponential, "
+                             "cosine or plateau)",
                  type);
         cg__json_restore(p, m2);
     }
@@ -275,18 +340,36 @@ static cg_status parse_schedule(const cJSON *root, cg_json_path *p, cg_model_spe
         spec->schedule = schedule_defaults(kind);
         s = read_schedule_fields(obj, p, &spec->schedule);
     }
+    if (s == CG_OK && kind == CG_SCHED_PLATEAU) s = read_plateau(obj, p, &spec->schedule.plateau);
     cg__json_restore(p, mark);
     return s;
 }
 
 /* ------------------------------------------------------------ train */
 
+/* "early_stop": {"patience", "min_delta", "monitor", "restore_best"}. */
+static cg_status parse_early_stop(const cJSON *train, cg_json_path *p, cg_early_stop_config *c)
+{
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(train, "early_stop");
+    if (!obj) return CG_OK;
+    static const char *const keys[] = {"patience", "min_delta", "monitor", "restore_best", NULL};
+    size_t mark = cg__json_key(p, "early_stop");
+    cg_status s = cg__json_require_object(obj, p);
+    if (s == CG_OK) s = cg__json_check_keys(obj, p, keys, NULL);
+    if (s == CG_OK) s = cg__json_read_int(obj, "patience", p, 0, INT32_MAX, &c->patience);
+    if (s == CG_OK) s = read_double(obj, "min_delta", p, CG_RANGE_NONNEG, &c->min_delta);
+    if (s == CG_OK) s = read_monitor(obj, p, &c->monitor);
+    if (s == CG_OK) s = cg__json_read_bool(obj, "restore_best", p, &c->restore_best);
+    cg__json_restore(p, mark);
+    return s;
+}
+
 static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *spec)
 {
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "train");
     if (!obj) return CG_OK;
     static const char *const keys[] = {"epochs", "batch", "seed", "shuffle", "clip_grad_norm",
-                                       NULL};
+                                       "early_stop", NULL};
     size_t mark = cg__json_key(p, "train");
     cg_status s = cg__json_require_object(obj, p);
     if (s == CG_OK) s = cg__json_check_keys(obj, p, keys, NULL);
@@ -297,6 +380,7 @@ static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *
     spec->train.seed = (uint64_t)seed;
     if (s == CG_OK) s = cg__json_read_bool(obj, "shuffle", p, &spec->train.shuffle);
     if (s == CG_OK) s = cg__json_read_float(obj, "clip_grad_norm", p, CG_RANGE_NONNEG, &spec->train.clip_grad_norm);
+    if (s == CG_OK) s = parse_early_stop(obj, p, &spec->train.early_stop);
     cg__json_restore(p, mark);
     return s;
 }

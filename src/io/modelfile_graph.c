@@ -43,7 +43,10 @@ static const cg_layer_type *find_type(const cJSON *obj, cg_json_path *p, const c
     if (t) return t;
     type_names(list, sizeof list);
     size_t mark = cg__json_key(p, "type");
-    cg__json_fail(p, "unknown layer type \"%s\" (expected one of: %s)", *type_name, list);
+    if (strcmp(*type_name, "softmax") == 0)
+        cg__json_fail(p, "%s", CG__SOFTMAX_REFUSED);
+    else
+        cg__json_fail(p, "unknown layer type \"%s\" (expected one of: %s)", *type_name, list);
     cg__json_restore(p, mark);
     return NULL;
 }

@@ -65,10 +65,30 @@ static cJSON *optimizer_json(cg_json_writer *w, const cg_optim_config *c)
     return o;
 }
 
+/* Doubles as doubles: the plateau rule's arithmetic is Python's. */
+static void add_double(cg_json_writer *w, cJSON *o, const char *key, double v)
+{
+    cg__jw_add(w, o, key, cJSON_CreateNumber(v));
+}
+
+static cJSON *plateau_json(cg_json_writer *w, cJSON *o, const cg_plateau_config *c)
+{
+    add_double(w, o, "factor", c->factor);
+    cg__jw_int(w, o, "patience", c->patience);
+    add_double(w, o, "threshold", c->threshold);
+    cg__jw_string(w, o, "threshold_mode", c->threshold_abs ? "abs" : "rel");
+    cg__jw_int(w, o, "cooldown", c->cooldown);
+    add_double(w, o, "min_lr", c->min_lr);
+    cg__jw_string(w, o, "mode", c->mode_max ? "max" : "min");
+    cg__jw_string(w, o, "monitor", cg_monitor_name(c->monitor));
+    return o;
+}
+
 static cJSON *schedule_json(cg_json_writer *w, const cg_schedule *s)
 {
     cJSON *o = cg__jw_checked(w, cJSON_CreateObject());
     cg__jw_string(w, o, "type", cg_schedule_kind_name(s->kind));
+    if (s->kind == CG_SCHED_PLATEAU) return plateau_json(w, o, &s->plateau);
     if (s->kind == CG_SCHED_STEP) cg__jw_int(w, o, "step_size", s->step_size);
     if (s->kind == CG_SCHED_STEP || s->kind == CG_SCHED_EXPONENTIAL)
         cg__jw_float(w, o, "gamma", s->gamma);
@@ -91,6 +111,14 @@ static cJSON *train_json(cg_json_writer *w, const cg_train_config *t)
     cg__jw_add(w, o, "seed", cJSON_CreateRaw(buf));
     cg__jw_bool(w, o, "shuffle", t->shuffle);
     cg__jw_float(w, o, "clip_grad_norm", t->clip_grad_norm);
+    if (t->early_stop.patience > 0) {
+        cJSON *e = cg__jw_checked(w, cJSON_CreateObject());
+        cg__jw_int(w, e, "patience", t->early_stop.patience);
+        add_double(w, e, "min_delta", t->early_stop.min_delta);
+        cg__jw_string(w, e, "monitor", cg_monitor_name(t->early_stop.monitor));
+        cg__jw_bool(w, e, "restore_best", t->early_stop.restore_best);
+        cg__jw_add(w, o, "early_stop", e);
+    }
     return o;
 }
 

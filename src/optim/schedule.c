@@ -12,6 +12,7 @@ static const char *const kind_names[] = {
     [CG_SCHED_STEP] = "step",
     [CG_SCHED_EXPONENTIAL] = "exponential",
     [CG_SCHED_COSINE] = "cosine",
+    [CG_SCHED_PLATEAU] = "plateau",
 };
 
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
@@ -54,6 +55,10 @@ cg_status cg_schedule_check(const cg_schedule *s)
     if (s->kind == CG_SCHED_COSINE && !(s->eta_min >= 0.0f && isfinite(s->eta_min)))
         return cg_set_error(CG_ERR_ARG, "schedule cosine: eta_min must be finite and >= 0, got %g",
                             (double)s->eta_min);
+    if (s->kind == CG_SCHED_PLATEAU && s->warmup != 0)
+        return cg_set_error(CG_ERR_ARG, "schedule plateau: warmup_epochs is not supported "
+                                        "(torch's ReduceLROnPlateau has no warm-up)");
+    if (s->kind == CG_SCHED_PLATEAU) return cg_plateau_check(&s->plateau);
     if (s->warmup < 0)
         return cg_set_error(CG_ERR_ARG, "schedule: warmup must be >= 0, got %lld",
                             (long long)s->warmup);
@@ -72,6 +77,7 @@ static double main_rule(const cg_schedule *s, int64_t u)
     case CG_SCHED_CONSTANT: return base;
     case CG_SCHED_STEP: return base * pow(s->gamma, (double)(u / s->step_size));
     case CG_SCHED_EXPONENTIAL: return base * pow(s->gamma, (double)u);
+    case CG_SCHED_PLATEAU: return base; /* its lr comes from cg_plateau_step */
     case CG_SCHED_COSINE: {
         /* Past t_max the cosine keeps going and the lr climbs back, as torch's
          * closed form does (no clamping). */

@@ -114,7 +114,45 @@ typedef struct eval_sums {
     cg_model *model;
     double loss_sum;
     int64_t correct;
+    bool regression;
+    bool have_shift;
+    double shift;                 /* the first target: sums of y - shift stay well conditioned */
+    double abs_sum, sq_sum;       /* sum |out - y|, sum (out - y)^2 */
+    double y_sum, y_sq_sum;       /* sum (y - shift), sum (y - shift)^2 */
+    int64_t values;
+    int top_k;
+    int64_t top_k_correct;
 } eval_sums;
+
+static void add_regression(eval_sums *e, const float *out, const float *y, int64_t count)
+{
+    if (!e->have_shift && count > 0) {
+        e->shift = (double)y[0];
+        e->have_shift = true;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        double d = (double)out[i] - (double)y[i], c = (double)y[i] - e->shift;
+        e->abs_sum += fabs(d);
+        e->sq_sum += d * d;
+        e->y_sum += c;
+        e->y_sq_sum += c * c;
+    }
+    e->values += count;
+}
+
+/* Samples whose label's logit has fewer than k logits above it. */
+static int64_t top_k_hits(const cg_tensor *out, const int32_t *labels, int k)
+{
+    int64_t n = out->shape[0], classes = out->size / n, hits = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = out->data + i * classes;
+        float own = row[labels[i]];
+        int64_t above = 0;
+        for (int64_t c = 0; c < classes; c++) above += row[c] > own;
+        hits += above < k;
+    }
+    return hits;
+}
 
 static cg_status add_batch_loss(void *user, int64_t first, int64_t n, const cg_tensor *out,
                                 const cg_batch_buffers *buf)
@@ -124,32 +162,71 @@ static cg_status add_batch_loss(void *user, int64_t first, int64_t n, const cg_t
     if (!loss) return cg_last_status();
     e->loss_sum += (double)loss->data[0] * (double)n;
     e->correct += cg_model_count_correct(e->model, out, buf->labels, buf->targets);
+    if (e->regression && buf->targets) add_regression(e, out->data, buf->targets, out->size);
+    if (e->top_k > 0 && buf->labels) e->top_k_correct += top_k_hits(out, buf->labels, e->top_k);
     return CG_OK;
 }
 
-cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
-                            cg_eval_result *out)
+static cg_status evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
+                               int64_t batch, int top_k, cg_eval_result *out)
 {
-    eval_sums e = {.ctx = ctx, .model = model};
+    const cg_model_spec *spec = cg_model_get_spec(model);
+    eval_sums e = {.ctx = ctx, .model = model, .top_k = top_k,
+                   .regression = spec->loss == CG_LOSS_MSE || spec->loss == CG_LOSS_L1};
     cg_status s = for_each_batch(ctx, model, data, batch, add_batch_loss, &e);
     if (s != CG_OK) return s;
     out->samples = data->count;
     out->correct = e.correct;
     out->loss = data->count ? e.loss_sum / (double)data->count : NAN;
     out->accuracy = cg__accuracy(model, e.correct, data->count);
+    out->mae = out->rmse = out->r2 = NAN;
+    if (e.regression && e.values > 0) {
+        double n = (double)e.values;
+        double ss_tot = e.y_sq_sum - e.y_sum * e.y_sum / n;
+        out->mae = e.abs_sum / n;
+        out->rmse = sqrt(e.sq_sum / n);
+        out->r2 = ss_tot > 0.0 ? 1.0 - e.sq_sum / ss_tot : NAN;
+    }
+    out->top_k = top_k;
+    out->top_k_correct = e.top_k_correct;
+    out->top_k_accuracy = top_k > 0 && data->count > 0
+                              ? (double)e.top_k_correct / (double)data->count : NAN;
     return CG_OK;
 }
 
-cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch, cg_eval_result *out)
+cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
+                            int top_k, cg_eval_result *out)
+{
+    if (cg_model_get_spec(model)->loss != CG_LOSS_CROSS_ENTROPY) top_k = 0;
+    return evaluate_with(ctx, model, data, batch, top_k, out);
+}
+
+cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t batch, int top_k,
+                            cg_eval_result *out)
 {
     if (!model || !data || !out) return cg_set_error(CG_ERR_ARG, "cg_evaluate: NULL argument");
+    const cg_model_spec *spec = cg_model_get_spec(model);
+    if (top_k != 0) {
+        if (spec->loss != CG_LOSS_CROSS_ENTROPY)
+            return cg_set_error(CG_ERR_ARG, "top-k accuracy needs loss cross_entropy, the model's "
+                                            "loss is %s", cg_loss_name(spec->loss));
+        if (top_k < 2 || top_k > spec->output[0])
+            return cg_set_error(CG_ERR_ARG, "top-k: k must be between 2 and the number of "
+                                            "classes (%lld), got %d",
+                                (long long)spec->output[0], top_k);
+    }
     cg_status s = cg__check_training_data(model, data);
     if (s != CG_OK) return s;
     cg_ctx *ctx = cg_ctx_create(0);
     if (!ctx) return cg_last_status();
-    s = cg__evaluate_with(ctx, model, data, batch, out);
+    s = evaluate_with(ctx, model, data, batch, top_k, out);
     cg_ctx_destroy(ctx);
     return s;
+}
+
+cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch, cg_eval_result *out)
+{
+    return cg_evaluate_top_k(model, data, batch, 0, out);
 }
 
 typedef struct predict_call {

@@ -46,6 +46,8 @@ cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
         .shuffle = spec->train.shuffle,
         .clip_grad_norm = spec->train.clip_grad_norm,
         .augment = spec->augment,
+        .early_stop = spec->train.early_stop,
+        .monitor = spec->train.early_stop.monitor,
     };
     o.schedule = cg_model_spec_schedule(spec, lr, o.epochs);
     return o;
@@ -259,6 +261,72 @@ static cg_status interrupted(run *r)
                         (long long)st->batch_in_epoch);
 }
 
+/* ------------------------------------------------------------ between epochs */
+
+static double monitored(const cg_train_state *st, cg_monitor m)
+{
+    switch (m) {
+    case CG_MONITOR_VAL_LOSS: return st->val_loss;
+    case CG_MONITOR_VAL_ACCURACY: return st->val_accuracy;
+    case CG_MONITOR_TRAIN_LOSS: return st->train_loss;
+    case CG_MONITOR_TRAIN_ACCURACY: return st->train_accuracy;
+    }
+    return NAN;
+}
+
+/* Keras' ModelCheckpoint(save_best_only): strictly better (NaN never). */
+static bool beats(cg_monitor m, double value, double best)
+{
+    if (isnan(best)) return !isnan(value);
+    return cg_monitor_maximizes(m) ? value > best : value < best;
+}
+
+static cg_status save_best(run *r)
+{
+    cg_status s = check_weights(r);
+    if (s != CG_OK) return s;
+    return cg_checkpoint_save_with(r->o->save_best_path, r->model, r->o->save_spec, r->opt,
+                                   r->state, r->o->save_meta);
+}
+
+/* The weights (and buffers) of the best checkpoint, for restore_best. */
+static cg_status restore_best(run *r)
+{
+    cg_checkpoint *ck = NULL;
+    cg_status s = cg_checkpoint_load(r->o->save_best_path, &ck);
+    if (s == CG_OK) s = cg_model_load_weights(r->model, ck->file, NULL, NULL);
+    cg_checkpoint_free(ck);
+    return s;
+}
+
+/* The plateau schedule's step, early stopping and the best checkpoint, from
+ * the metrics of the epoch just finished (already in the state). */
+static cg_status after_epoch(run *r, int64_t epoch)
+{
+    const cg_train_options *o = r->o;
+    cg_train_state *st = r->state;
+    if (o->schedule.kind == CG_SCHED_PLATEAU)
+        cg_plateau_step(&o->schedule.plateau, &st->plateau,
+                        monitored(st, o->schedule.plateau.monitor));
+    double value = monitored(st, o->monitor);
+    bool improved = false, stop = false;
+    if (o->early_stop.patience > 0)
+        stop = cg_early_stop_update(&o->early_stop, &st->early_stop, epoch + 1, value, &improved);
+    else
+        improved = beats(o->monitor, value, st->best_value);
+    if (o->save_best_path && improved) {
+        st->best_value = value;
+        st->best_epoch = epoch + 1;
+        cg_status s = save_best(r);
+        if (s != CG_OK) return s;
+    }
+    st->stopped_early = stop;
+    /* Nothing to restore when no epoch ever improved (all NaN). */
+    if (stop && o->early_stop.restore_best && st->best_epoch > 0 && st->best_epoch != epoch + 1)
+        return restore_best(r);
+    return CG_OK;
+}
+
 static cg_status finish_epoch(run *r, int64_t epoch, float lr)
 {
     cg_train_state *st = r->state;
@@ -269,6 +337,10 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
         .train_accuracy = cg__accuracy(r->model, st->correct, st->seen),
         .val_loss = NAN,
         .val_accuracy = NAN,
+        .val_mae = NAN,
+        .val_rmse = NAN,
+        .val_r2 = NAN,
+        .val_top_k_accuracy = NAN,
         .lr = lr,
         .seconds = st->seconds,
         .samples_per_s = st->seconds > 0 ? (double)st->seen / st->seconds : 0.0,
@@ -277,10 +349,15 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     if (r->val) {
         cg_eval_result ev;
         int64_t eb = r->o->eval_batch > 0 ? r->o->eval_batch : DEFAULT_EVAL_BATCH;
-        cg_status s = cg__evaluate_with(r->ctx, r->model, r->val, eb, &ev);
+        cg_status s = cg__evaluate_with(r->ctx, r->model, r->val, eb, r->o->top_k, &ev);
         if (s != CG_OK) return s;
         stats.val_loss = ev.loss;
         stats.val_accuracy = ev.accuracy;
+        stats.val_mae = ev.mae;
+        stats.val_rmse = ev.rmse;
+        stats.val_r2 = ev.r2;
+        stats.top_k = ev.top_k;
+        stats.val_top_k_accuracy = ev.top_k_accuracy;
     }
     st->epoch = epoch + 1;
     st->batch_in_epoch = 0;
@@ -288,7 +365,8 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     st->train_accuracy = stats.train_accuracy;
     st->val_loss = stats.val_loss;
     st->val_accuracy = stats.val_accuracy;
-    cg_status s = save(r);
+    cg_status s = after_epoch(r, epoch);
+    if (s == CG_OK) s = save(r);
     if (s != CG_OK) return s;
     if (r->o->on_epoch) r->o->on_epoch(r->o->user, &stats);
     return CG_OK;
@@ -296,7 +374,8 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
 
 static cg_status run_epoch(run *r, int64_t epoch)
 {
-    float lr = cg_schedule_lr(&r->o->schedule, epoch);
+    float lr = r->o->schedule.kind == CG_SCHED_PLATEAU ? (float)r->state->plateau.lr
+                                                       : cg_schedule_lr(&r->o->schedule, epoch);
     if (isnan(lr) && cg_last_status() != CG_OK) return cg_last_status(); /* invalid schedule */
     if (!isfinite(lr))
         return cg_set_error(CG_ERR_NUMERIC, "the learning rate of epoch %lld overflows (%g)",
@@ -343,7 +422,31 @@ static cg_status check_options(const cg_train_options *o, const cg_dataset *trai
         return cg_set_error(CG_ERR_ARG, "%s: augmentation needs images [C, H, W] larger than "
                                         "the crop padding (%lld)",
                             train->source, (long long)o->augment.crop_padding);
+    if (o->early_stop.patience < 0 || !(o->early_stop.min_delta >= 0))
+        return cg_set_error(CG_ERR_ARG, "training: early_stop patience and min_delta must be >= 0");
+    if (o->early_stop.patience > 0 && o->early_stop.monitor != o->monitor)
+        return cg_set_error(CG_ERR_ARG, "training: early stopping monitors %s but the best "
+                                        "checkpoint %s; they must be the same",
+                            cg_monitor_name(o->early_stop.monitor), cg_monitor_name(o->monitor));
+    if (o->early_stop.patience > 0 && o->early_stop.restore_best && !o->save_best_path)
+        return cg_set_error(CG_ERR_ARG, "training: restore_best needs save_best_path (the best "
+                                        "weights are read back from it)");
     return cg_schedule_check(&o->schedule);
+}
+
+/* A monitored validation figure needs validation data. */
+static cg_status check_monitors(const cg_train_options *o, const cg_dataset *val)
+{
+    const char *what = NULL;
+    cg_monitor m = o->monitor;
+    if ((o->save_best_path || o->early_stop.patience > 0) && cg_monitor_needs_val(o->monitor))
+        what = o->early_stop.patience > 0 ? "early stopping" : "the best checkpoint";
+    else if (o->schedule.kind == CG_SCHED_PLATEAU &&
+             cg_monitor_needs_val(o->schedule.plateau.monitor))
+        what = "the plateau schedule", m = o->schedule.plateau.monitor;
+    if (!what || val) return CG_OK;
+    return cg_set_error(CG_ERR_ARG, "%s monitors %s, but there is no validation data", what,
+                        cg_monitor_name(m));
 }
 
 cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
@@ -352,13 +455,17 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
     if (!model || !opt || !train || !o || !state)
         return cg_set_error(CG_ERR_ARG, "cg_train: NULL argument");
     cg_status s = check_options(o, train);
+    if (s == CG_OK) s = check_monitors(o, val);
     if (s == CG_OK) s = cg__check_training_data(model, train);
     if (s == CG_OK && val) s = cg__check_training_data(model, val);
     if (s != CG_OK) return s;
     run r = {.model = model, .opt = opt, .params = cg_model_params(model), .train = train,
              .val = val, .o = o, .state = state};
+    if (o->schedule.kind == CG_SCHED_PLATEAU && isnan(state->plateau.lr))
+        state->plateau = cg_plateau_start(&o->schedule.plateau, o->schedule.base_lr);
     s = run_init(&r);
-    for (int64_t e = state->epoch; s == CG_OK && e < o->epochs; e++) s = run_epoch(&r, e);
+    for (int64_t e = state->epoch; s == CG_OK && e < o->epochs && !state->stopped_early; e++)
+        s = run_epoch(&r, e);
     run_release(&r);
     return s;
 }

@@ -28,9 +28,10 @@ cg_status cg__check_training_data(const cg_model *model, const cg_dataset *data)
  * samples; NaN for losses without an accuracy. */
 double cg__accuracy(const cg_model *model, int64_t correct, int64_t samples);
 
-/* cg_evaluate in a caller's context (switched to evaluation mode and back). */
+/* cg_evaluate_top_k in a caller's context (switched to evaluation mode and
+ * back); top_k applies to cross_entropy only. */
 cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
-                            cg_eval_result *out);
+                            int top_k, cg_eval_result *out);
 
 /* Should the run save now, after `step` steps and since_save seconds of
  * training since its last save? (periodic.c) */
