@@ -61,49 +61,12 @@ static bool has_tensor(const char *case_name, const char *field)
     return cg_st_find(fx_file(), fx_join(name, sizeof name, case_name, field)) != NULL;
 }
 
-static cg_tensor *input(cg_ctx *ctx, const char *case_name, const char *field)
-{
-    const cg_st_entry *e = fx_entry(case_name, field);
-    assert_int_equal(e->dtype, CG_DTYPE_F32);
-    cg_tensor *t = cg_tensor_from(ctx, e->ndim, e->shape, e->data);
-    assert_non_null(t);
-    cg_tensor_set_requires_grad(t, true);
-    return t;
-}
+/* The largest error of each field over all cases. */
+static fx_worst worst;
 
-/* The largest error of each field over all cases, against float64 and
- * against torch's float32, relative to the tensor's largest value. */
-enum { F_Y, F_DX, F_DW, F_DB, N_FIELDS };
-static const char *const field_names[N_FIELDS] = {"y", "dx", "dw", "db"};
-static double worst[2][N_FIELDS];
-
-/* got against "<case>.<field>" (float64 answer, within TOL of the tensor's
- * largest value) and "<case>.<field>32" (torch's float32, recorded). */
-static void check(const float *got, int64_t n, const char *case_name, int field)
+static void check(const float *got, int64_t n, const char *case_name, fx_field field)
 {
-    const char *name = field_names[field];
-    if (!got) fail_msg("%s.%s: no result (%s)", case_name, name, cg_last_error());
-    char name32[16];
-    snprintf(name32, sizeof name32, "%s32", name);
-    for (int k = 0; k < 2; k++) {
-        const cg_st_entry *e = fx_entry(case_name, k ? name32 : name);
-        int64_t want_n = 1;
-        for (int i = 0; i < e->ndim; i++) want_n *= e->shape[i];
-        if (want_n != n)
-            fail_msg("%s.%s: %lld values, torch has %lld", case_name, name, (long long)n,
-                     (long long)want_n);
-        const float *want = e->data;
-        double scale = 0;
-        for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want[i]));
-        for (int64_t i = 0; i < n; i++) {
-            double err = fabs((double)got[i] - (double)want[i]) / (scale > 0 ? scale : 1);
-            if (k == 0 && !(err <= TOL))
-                fail_msg("%s.%s[%lld]: got %.9g, torch %.9g (error %.3g of the largest %.3g)",
-                         case_name, name, (long long)i, (double)got[i], (double)want[i], err,
-                         scale);
-            worst[k][field] = fmax(worst[k][field], err);
-        }
-    }
+    fx_check_field(got, n, case_name, field, TOL, worst);
 }
 
 static cg_conv2d_params params_of(const char *case_name)
@@ -125,16 +88,16 @@ static cg_conv2d_params params_of(const char *case_name)
 static void op_case(const char *case_name)
 {
     cg_ctx *ctx = cg_ctx_create(0);
-    cg_tensor *x = input(ctx, case_name, "x"), *w = input(ctx, case_name, "w");
-    cg_tensor *b = has_tensor(case_name, "b") ? input(ctx, case_name, "b") : NULL;
+    cg_tensor *x = fx_input(ctx, case_name, "x"), *w = fx_input(ctx, case_name, "w");
+    cg_tensor *b = has_tensor(case_name, "b") ? fx_input(ctx, case_name, "b") : NULL;
     cg_conv2d_params p = params_of(case_name);
     cg_tensor *y = cg_conv2d(ctx, x, w, b, &p);
     if (!y) fail_msg("%s: %s", case_name, cg_last_error());
-    check(y->data, y->size, case_name, F_Y);
+    check(y->data, y->size, case_name, FX_Y);
     assert_int_equal(cg_backward_seeded(ctx, y, fx_entry(case_name, "dy")->data), CG_OK);
-    check(x->grad, x->size, case_name, F_DX);
-    check(w->grad, w->size, case_name, F_DW);
-    if (b) check(b->grad, b->size, case_name, F_DB);
+    check(x->grad, x->size, case_name, FX_DX);
+    check(w->grad, w->size, case_name, FX_DW);
+    if (b) check(b->grad, b->size, case_name, FX_DB);
     cg_ctx_destroy(ctx);
 }
 
@@ -189,17 +152,17 @@ static void layer_case(const char *case_name)
     cg_params_zero_grad(cg_model_params(model));
 
     cg_ctx *ctx = cg_ctx_create(0);
-    cg_tensor *x = input(ctx, case_name, "x");
+    cg_tensor *x = fx_input(ctx, case_name, "x");
     cg_tensor *y = cg_model_forward(ctx, model, x);
     if (!y) fail_msg("%s: %s", case_name, cg_last_error());
-    check(y->data, y->size, case_name, F_Y);
+    check(y->data, y->size, case_name, FX_Y);
     assert_int_equal(cg_backward_seeded(ctx, y, fx_entry(case_name, "dy")->data), CG_OK);
-    check(x->grad, x->size, case_name, F_DX);
+    check(x->grad, x->size, case_name, FX_DX);
     cg_tensor *w = cg_params_find(cg_model_params(model), "layers.0.weight");
-    check(w->grad, w->size, case_name, F_DW);
+    check(w->grad, w->size, case_name, FX_DW);
     if (bias) {
         cg_tensor *b = cg_params_find(cg_model_params(model), "layers.0.bias");
-        check(b->grad, b->size, case_name, F_DB);
+        check(b->grad, b->size, case_name, FX_DB);
     }
     cg_ctx_destroy(ctx);
     cg_model_destroy(model);
@@ -216,12 +179,7 @@ static void conv2d_matches_torch(void **state)
         op_case(cases[i]);
         layer_case(cases[i]);
     }
-    printf("conv2d, largest error relative to the tensor's largest value (%d cases):\n", n);
-    for (int k = 0; k < 2; k++) {
-        printf("  vs torch %s:", k ? "float32" : "float64");
-        for (int f = 0; f < N_FIELDS; f++) printf("  %s %.2g", field_names[f], worst[k][f]);
-        printf("\n");
-    }
+    fx_print_worst("conv2d", n, worst);
 }
 
 /* ---- the op's contract ---- */

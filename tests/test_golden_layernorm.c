@@ -57,49 +57,12 @@ static int meta_dims(const char *case_name, const char *field, int64_t dims[CG_M
     return n;
 }
 
-static cg_tensor *input(cg_ctx *ctx, const char *case_name, const char *field)
-{
-    const cg_st_entry *e = fx_entry(case_name, field);
-    assert_int_equal(e->dtype, CG_DTYPE_F32);
-    cg_tensor *t = cg_tensor_from(ctx, e->ndim, e->shape, e->data);
-    assert_non_null(t);
-    cg_tensor_set_requires_grad(t, true);
-    return t;
-}
+/* The largest error of each field over all cases. */
+static fx_worst worst;
 
-/* The largest error of each field over all cases, against float64 and
- * against torch's float32, relative to the tensor's largest value. */
-enum { F_Y, F_DX, F_DW, F_DB, N_FIELDS };
-static const char *const field_names[N_FIELDS] = {"y", "dx", "dw", "db"};
-static double worst[2][N_FIELDS];
-
-/* got against "<case>.<field>" (float64 answer, within TOL of the tensor's
- * largest value) and "<case>.<field>32" (torch's float32, recorded). */
-static void check(const float *got, int64_t n, const char *case_name, int field)
+static void check(const float *got, int64_t n, const char *case_name, fx_field field)
 {
-    const char *name = field_names[field];
-    if (!got) fail_msg("%s.%s: no result (%s)", case_name, name, cg_last_error());
-    char name32[16];
-    snprintf(name32, sizeof name32, "%s32", name);
-    for (int k = 0; k < 2; k++) {
-        const cg_st_entry *e = fx_entry(case_name, k ? name32 : name);
-        int64_t want_n = 1;
-        for (int i = 0; i < e->ndim; i++) want_n *= e->shape[i];
-        if (want_n != n)
-            fail_msg("%s.%s: %lld values, torch has %lld", case_name, name, (long long)n,
-                     (long long)want_n);
-        const float *want = e->data;
-        double scale = 0;
-        for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want[i]));
-        for (int64_t i = 0; i < n; i++) {
-            double err = fabs((double)got[i] - (double)want[i]) / (scale > 0 ? scale : 1);
-            if (k == 0 && !(err <= TOL))
-                fail_msg("%s.%s[%lld]: got %.9g, torch %.9g (error %.3g of the largest %.3g)",
-                         case_name, name, (long long)i, (double)got[i], (double)want[i], err,
-                         scale);
-            worst[k][field] = fmax(worst[k][field], err);
-        }
-    }
+    fx_check_field(got, n, case_name, field, TOL, worst);
 }
 
 static bool affine(const char *case_name)
@@ -119,17 +82,17 @@ static void op_case(const char *case_name)
     int64_t norm[CG_MAX_DIMS];
     int k = meta_dims(case_name, "normalized_shape", norm);
     cg_ctx *ctx = cg_ctx_create(0);
-    cg_tensor *x = input(ctx, case_name, "x");
-    cg_tensor *w = affine(case_name) ? input(ctx, case_name, "w") : NULL;
-    cg_tensor *b = affine(case_name) ? input(ctx, case_name, "b") : NULL;
+    cg_tensor *x = fx_input(ctx, case_name, "x");
+    cg_tensor *w = affine(case_name) ? fx_input(ctx, case_name, "w") : NULL;
+    cg_tensor *b = affine(case_name) ? fx_input(ctx, case_name, "b") : NULL;
     cg_tensor *y = cg_layer_norm(ctx, x, k, w, b, eps_of(case_name));
     if (!y) fail_msg("%s: %s", case_name, cg_last_error());
-    check(y->data, y->size, case_name, F_Y);
+    check(y->data, y->size, case_name, FX_Y);
     assert_int_equal(cg_backward_seeded(ctx, y, fx_entry(case_name, "dy")->data), CG_OK);
-    check(x->grad, x->size, case_name, F_DX);
+    check(x->grad, x->size, case_name, FX_DX);
     if (w) {
-        check(w->grad, w->size, case_name, F_DW);
-        check(b->grad, b->size, case_name, F_DB);
+        check(w->grad, w->size, case_name, FX_DW);
+        check(b->grad, b->size, case_name, FX_DB);
     }
     cg_ctx_destroy(ctx);
 }
@@ -176,18 +139,18 @@ static void layer_case(const char *case_name)
     for (int training = 1; training >= 0; training--) {
         cg_ctx *ctx = cg_ctx_create(0);
         cg_ctx_set_training(ctx, training);
-        cg_tensor *x = input(ctx, case_name, "x");
+        cg_tensor *x = fx_input(ctx, case_name, "x");
         cg_tensor *y = cg_model_forward(ctx, model, x);
         if (!y) fail_msg("%s: %s", case_name, cg_last_error());
-        check(y->data, y->size, case_name, F_Y);
+        check(y->data, y->size, case_name, FX_Y);
         if (training) {
             assert_int_equal(cg_backward_seeded(ctx, y, fx_entry(case_name, "dy")->data), CG_OK);
-            check(x->grad, x->size, case_name, F_DX);
+            check(x->grad, x->size, case_name, FX_DX);
             if (with_affine) {
                 cg_tensor *w = cg_params_find(cg_model_params(model), "layers.0.weight");
                 cg_tensor *b = cg_params_find(cg_model_params(model), "layers.0.bias");
-                check(w->grad, w->size, case_name, F_DW);
-                check(b->grad, b->size, case_name, F_DB);
+                check(w->grad, w->size, case_name, FX_DW);
+                check(b->grad, b->size, case_name, FX_DB);
             }
         }
         cg_ctx_destroy(ctx);
@@ -206,12 +169,7 @@ static void layer_norm_matches_torch(void **state)
         op_case(cases[i]);
         layer_case(cases[i]);
     }
-    printf("layer_norm, largest error relative to the tensor's largest value (%d cases):\n", n);
-    for (int k = 0; k < 2; k++) {
-        printf("  vs torch %s:", k ? "float32" : "float64");
-        for (int f = 0; f < N_FIELDS; f++) printf("  %s %.2g", field_names[f], worst[k][f]);
-        printf("\n");
-    }
+    fx_print_worst("layer_norm", n, worst);
 }
 
 /* ---- the op's contract ---- */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,4 +76,54 @@ int fx_split_list(const char *list, char names[][64], int max)
         if (*s == ',') s++;
     }
     return n;
+}
+
+cg_tensor *fx_input(cg_ctx *ctx, const char *case_name, const char *field)
+{
+    const cg_st_entry *e = fx_entry(case_name, field);
+    assert_int_equal(e->dtype, CG_DTYPE_F32);
+    cg_tensor *t = cg_tensor_from(ctx, e->ndim, e->shape, e->data);
+    assert_non_null(t);
+    cg_tensor_set_requires_grad(t, true);
+    return t;
+}
+
+static const char *const field_names[FX_N_FIELDS] = {"y", "dx", "dw", "db"};
+
+void fx_check_field(const float *got, int64_t n, const char *case_name, fx_field field,
+                    double tol, fx_worst worst)
+{
+    const char *name = field_names[field];
+    if (!got) fail_msg("%s.%s: no result (%s)", case_name, name, cg_last_error());
+    char name32[16];
+    snprintf(name32, sizeof name32, "%s32", name);
+    for (int k = 0; k < 2; k++) {
+        const cg_st_entry *e = fx_entry(case_name, k ? name32 : name);
+        int64_t want_n = 1;
+        for (int i = 0; i < e->ndim; i++) want_n *= e->shape[i];
+        if (want_n != n)
+            fail_msg("%s.%s: %lld values, torch has %lld", case_name, name, (long long)n,
+                     (long long)want_n);
+        const float *want = e->data;
+        double scale = 0;
+        for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want[i]));
+        for (int64_t i = 0; i < n; i++) {
+            double err = fabs((double)got[i] - (double)want[i]) / (scale > 0 ? scale : 1);
+            if (k == 0 && !(err <= tol))
+                fail_msg("%s.%s[%lld]: got %.9g, torch %.9g (error %.3g of the largest %.3g)",
+                         case_name, name, (long long)i, (double)got[i], (double)want[i], err,
+                         scale);
+            worst[k][field] = fmax(worst[k][field], err);
+        }
+    }
+}
+
+void fx_print_worst(const char *what, int n_cases, fx_worst worst)
+{
+    printf("%s, largest error relative to the tensor's largest value (%d cases):\n", what, n_cases);
+    for (int k = 0; k < 2; k++) {
+        printf("  vs torch %s:", k ? "float32" : "float64");
+        for (int f = 0; f < FX_N_FIELDS; f++) printf("  %s %.2g", field_names[f], worst[k][f]);
+        printf("\n");
+    }
 }
