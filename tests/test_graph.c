@@ -14,25 +14,9 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "specs.h"
 #include "tmpdir.h"
 
-static void expect_error(const char *json, const char *expect)
-{
-    cg_model_spec *spec = (cg_model_spec *)1;
-    cg_status s = cg_model_spec_parse(json, &spec);
-    if (s == CG_OK || !strstr(cg_last_error(), expect))
-        fail_msg("for %s\n  expected an error containing: %s\n  got (%s): %s", json, expect,
-                 cg_status_name(s), cg_last_error());
-    assert_int_equal(s, CG_ERR_FORMAT);
-    assert_null(spec);
-}
-
-static cg_model_spec *parse(const char *json)
-{
-    cg_model_spec *spec = NULL;
-    if (cg_model_spec_parse(json, &spec) != CG_OK) fail_msg("%s: %s", json, cg_last_error());
-    return spec;
-}
 
 /* A residual block with a concat: "a" feeds b, c, the add and the concat. */
 static const char *const GRAPH =
@@ -48,7 +32,7 @@ static const char *const GRAPH =
 static void graph_shapes_and_round_trip(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(GRAPH);
+    cg_model_spec *spec = parse_spec(GRAPH);
     assert_int_equal(spec->n_layers, 7);
     assert_int_equal(spec->layers[1].inputs[0], 0);         /* the previous layer */
     assert_false(spec->layers[1].explicit_inputs);
@@ -61,7 +45,7 @@ static void graph_shapes_and_round_trip(void **state)
     char *json = cg_model_spec_to_json(spec);
     assert_non_null(strstr(json, "\"inputs\":[\"s\",\"a\",\"input\"]"));
     assert_non_null(strstr(json, "\"name\":\"g\",\"description\":\"a graph\""));
-    cg_model_spec *again = parse(json);
+    cg_model_spec *again = parse_spec(json);
     char *json2 = cg_model_spec_to_json(again);
     assert_string_equal(json, json2);
     free(json);
@@ -76,56 +60,56 @@ static void graph_shapes_and_round_trip(void **state)
 static void graph_mistakes_name_the_path(void **state)
 {
     (void)state;
-    expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", \"nope\"]}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", \"nope\"]}"),
                  "layers[1].inputs[1]: no earlier layer is named \"nope\"");
-    expect_error("{\"input\": [3], \"layers\": [{\"type\": \"dense\", \"units\": 4, \"inputs\": [\"z\"]},"
+    expect_spec_error("{\"input\": [3], \"layers\": [{\"type\": \"dense\", \"units\": 4, \"inputs\": [\"z\"]},"
                  " {\"type\": \"dense\", \"units\": 4, \"name\": \"z\"}]}",
                  "layers[0].inputs[0]: \"z\" is layers[1], which comes later");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"inputs\": [\"input\"]}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"inputs\": [\"input\"]}"),
                  "layers[0]: this layer's output (\"a\") is never used");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 5, \"name\": \"b\"}, "
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 5, \"name\": \"b\"}, "
                            "{\"type\": \"add\", \"inputs\": [\"a\", \"b\"]}"),
                  "layers[2]: add needs inputs of one shape, got [4] (input 0) and [5] (input 1)");
-    expect_error(ONE_DENSE("{\"type\": \"concat\", \"inputs\": [\"a\", \"input\"], \"axis\": 1}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"concat\", \"inputs\": [\"a\", \"input\"], \"axis\": 1}"),
                  "layers[1].axis: axis 1 is outside the inputs' 1 per-sample dimensions");
-    expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"flatten\", \"name\": \"f\"},"
+    expect_spec_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"flatten\", \"name\": \"f\"},"
                  " {\"type\": \"concat\", \"inputs\": [\"f\", \"input\"]}]}",
                  "layers[1]: concat needs inputs with the same number of dimensions, got [6] "
                  "(input 0) and [2, 3] (input 1)");
-    expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"relu\", \"name\": \"r\"},"
+    expect_spec_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"relu\", \"name\": \"r\"},"
                  " {\"type\": \"concat\", \"inputs\": [\"r\", \"input\"], \"axis\": 0},"
                  " {\"type\": \"concat\", \"inputs\": [\"r\", \"input\"], \"axis\": 7}]}",
                  "layers[2].axis: axis 7 is outside the inputs' 2 per-sample dimensions");
-    expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"flatten\", \"name\": \"f\"},"
+    expect_spec_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"flatten\", \"name\": \"f\"},"
                  " {\"type\": \"dense\", \"units\": 2, \"name\": \"d\"},"
                  " {\"type\": \"concat\", \"inputs\": [\"f\", \"d\"], \"axis\": 0},"
                  " {\"type\": \"reshape\"}]}",
                  "layers[3].type: unknown layer type \"reshape\"");
-    expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", \"me\"], \"name\": \"me\"}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", \"me\"], \"name\": \"me\"}"),
                  "layers[1].inputs[1]: \"me\" is this layer; a layer cannot take its own output");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"Input\"}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"Input\"}"),
                  "layers[1].name: \"Input\" names the model's input");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"a\"}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"a\"}"),
                  "layers[1].name: layers[0] is already named \"a\"");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"input\"}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"input\"}"),
                  "layers[1].name: \"input\" names the model's input");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"a b\"}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"name\": \"a b\"}"),
                  "layers[1].name: \"a b\" is not a layer name");
-    expect_error(ONE_DENSE("{\"type\": \"add\"}"), "layers[1].inputs: add takes 2 to 8 inputs, got 1");
-    expect_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"inputs\": [\"a\", \"input\"]}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"add\"}"), "layers[1].inputs: add takes 2 to 8 inputs, got 1");
+    expect_spec_error(ONE_DENSE("{\"type\": \"dense\", \"units\": 2, \"inputs\": [\"a\", \"input\"]}"),
                  "layers[1].inputs: dense takes 1 input, got 2");
-    expect_error(ONE_DENSE("{\"type\": \"ReLU\", \"inputs\": [\"a\", \"a\"]}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"ReLU\", \"inputs\": [\"a\", \"a\"]}"),
                  "layers[1].inputs: ReLU takes 1 input, got 2");
-    expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": []}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": []}"),
                  "layers[1].inputs: expected an array of 1 to 8 layer names, got []");
-    expect_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", 1]}"),
+    expect_spec_error(ONE_DENSE("{\"type\": \"add\", \"inputs\": [\"a\", 1]}"),
                  "layers[1].inputs[1]: expected a layer name or \"input\", got 1");
 }
 
 static void names_match_case_insensitively(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse("{\"input\": [3], \"loss\": \"MSE\", \"layers\": [{\"type\": "
+    cg_model_spec *spec = parse_spec("{\"input\": [3], \"loss\": \"MSE\", \"layers\": [{\"type\": "
                                 "\"Dense\", \"units\": 4, \"activation\": \"ReLU\"}, {\"type\": "
                                 "\"TANH\"}, {\"type\": \"dense\", \"units\": 1}]}");
     char text[64];
@@ -168,7 +152,7 @@ static void fused_activation_takes_its_parameter(void **state)
         "{\"input\": [3], \"layers\": [{\"type\": \"dense\", \"units\": 4}]}"};
     float *out[3] = {fused, apart, plain};
     for (int i = 0; i < 3; i++) {
-        cg_model_spec *spec = parse(files[i]);
+        cg_model_spec *spec = parse_spec(files[i]);
         outputs(spec, 5, x, 2, out[i]);
         cg_model_spec_free(spec);
     }
@@ -180,10 +164,10 @@ static void fused_activation_takes_its_parameter(void **state)
         negatives += plain[i] < 0.0f;
     }
     assert_true(negatives > 0); /* the slope was exercised */
-    expect_error("{\"input\": [3], \"layers\": [{\"type\": \"dense\", \"units\": 4, \"activation\": "
+    expect_spec_error("{\"input\": [3], \"layers\": [{\"type\": \"dense\", \"units\": 4, \"activation\": "
                  "\"relu\", \"alpha\": 0.5}]}",
                  "layers[0].alpha: applies to the elu activation only, this layer's is relu");
-    cg_model_spec *spec = parse(files[0]);
+    cg_model_spec *spec = parse_spec(files[0]);
     char text[64];
     assert_string_equal(cg_layer_describe(&spec->layers[0], text, sizeof text), "dense 4 leaky_relu(0.2)");
     cg_model_spec_free(spec);
@@ -193,7 +177,7 @@ static void fused_activation_takes_its_parameter(void **state)
 static void merges_compute_sum_and_join(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse("{\"input\": [2], \"loss\": \"mse\", \"layers\": ["
+    cg_model_spec *spec = parse_spec("{\"input\": [2], \"loss\": \"mse\", \"layers\": ["
                                 " {\"type\": \"dense\", \"units\": 3, \"name\": \"p\"},"
                                 " {\"type\": \"dense\", \"units\": 3, \"inputs\": [\"input\"], \"name\": \"q\"},"
                                 " {\"type\": \"add\", \"inputs\": [\"p\", \"q\", \"p\"], \"name\": \"s\"},"
@@ -252,7 +236,7 @@ static void check_numeric(double analytic, double numeric, const char *what, int
 static void graph_gradients_match_central_differences(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(GRAPH);
+    cg_model_spec *spec = parse_spec(GRAPH);
     cg_rng rng;
     cg_rng_seed(&rng, 11);
     cg_model *m = cg_model_create(spec, &rng);
@@ -325,7 +309,7 @@ static void builder_makes_the_same_spec_as_a_file(void **state)
     for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
         assert_int_equal(cg_model_spec_add_layer(built, rest[i]), CG_OK);
     assert_int_equal(cg_model_spec_check(built), CG_OK);
-    cg_model_spec *file = parse(GRAPH);
+    cg_model_spec *file = parse_spec(GRAPH);
     char *a = cg_model_spec_to_json(built), *b = cg_model_spec_to_json(file);
     assert_string_equal(a, b);
     free(a);
@@ -363,7 +347,7 @@ static void builder_makes_the_same_spec_as_a_file(void **state)
 static void checkpoint_keeps_name_and_description(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(GRAPH);
+    cg_model_spec *spec = parse_spec(GRAPH);
     cg_rng rng;
     cg_rng_seed(&rng, 1);
     cg_model *m = cg_model_create(spec, &rng);

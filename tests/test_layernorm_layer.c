@@ -16,24 +16,8 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "specs.h"
 
-static void expect_error(const char *json, const char *expect)
-{
-    cg_model_spec *spec = (cg_model_spec *)1;
-    cg_status s = cg_model_spec_parse(json, &spec);
-    if (s == CG_OK || !strstr(cg_last_error(), expect))
-        fail_msg("for %s\n  expected an error containing: %s\n  got (%s): %s", json, expect,
-                 cg_status_name(s), cg_last_error());
-    assert_int_equal(s, CG_ERR_FORMAT);
-    assert_null(spec);
-}
-
-static cg_model_spec *parse(const char *json)
-{
-    cg_model_spec *spec = NULL;
-    if (cg_model_spec_parse(json, &spec) != CG_OK) fail_msg("%s: %s", json, cg_last_error());
-    return spec;
-}
 
 #define ONE(input, layer) "{\"input\": " input ", \"layers\": [" layer "], \"loss\": \"mse\"}"
 
@@ -54,7 +38,7 @@ static const char *const MODEL =
 static void shapes_defaults_and_round_trip(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(MODEL);
+    cg_model_spec *spec = parse_spec(MODEL);
     assert_int_equal(spec->n_layers, 5);
     const int64_t params[5] = {48, 16, 48, 0, 0};
     for (int i = 0; i < 5; i++) {
@@ -80,7 +64,7 @@ static void shapes_defaults_and_round_trip(void **state)
     };
     for (int i = 0; i < 5; i++)
         if (!strstr(json, written[i])) fail_msg("%s\n  lacks %s", json, written[i]);
-    cg_model_spec *again = parse(json);
+    cg_model_spec *again = parse_spec(json);
     char *json2 = cg_model_spec_to_json(again);
     assert_string_equal(json, json2);
     free(json);
@@ -103,7 +87,7 @@ static void memory_counts_the_statistics(void **state)
                  ONE("[3, 8]", "{\"type\": \"layernorm\", \"normalized_shape\": %s, "
                                "\"elementwise_affine\": false}"),
                  shapes[i]);
-        cg_model_spec *spec = parse(text);
+        cg_model_spec *spec = parse_spec(text);
         assert_int_equal(cg_model_spec_memory(spec, 16, &bytes[i]), CG_OK);
         cg_model_spec_free(spec);
     }
@@ -114,51 +98,51 @@ static void mistakes_name_the_path(void **state)
 {
     (void)state;
     /* normalized_shape: PyTorch's rule, the input's trailing dimensions */
-    expect_error(ONE("[3, 8]", "{\"type\": \"layernorm\", \"normalized_shape\": 3}"),
+    expect_spec_error(ONE("[3, 8]", "{\"type\": \"layernorm\", \"normalized_shape\": 3}"),
                  "layers[0].normalized_shape: [3] is not the input's trailing dimensions: "
                  "it can be [8] or [3, 8] (input [3, 8])");
-    expect_error(ONE("[2, 3, 8]", "{\"type\": \"layernorm\", \"normalized_shape\": [2, 8]}"),
+    expect_spec_error(ONE("[2, 3, 8]", "{\"type\": \"layernorm\", \"normalized_shape\": [2, 8]}"),
                  "layers[0].normalized_shape: [2, 8] is not the input's trailing dimensions: "
                  "it can be [8], [3, 8] or [2, 3, 8] (input [2, 3, 8])");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [1, 8]}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [1, 8]}"),
                  "layers[0].normalized_shape: [1, 8] is not the input's trailing dimensions: "
                  "it can be [8] (input [8])");
     /* ... naming the layer it happens in, after a shape change */
-    expect_error("{\"input\": [1, 4, 4], \"loss\": \"mse\", \"layers\": [{\"type\": \"flatten\"},"
+    expect_spec_error("{\"input\": [1, 4, 4], \"loss\": \"mse\", \"layers\": [{\"type\": \"flatten\"},"
                  " {\"type\": \"layernorm\", \"normalized_shape\": [4, 4]}]}",
                  "layers[1].normalized_shape: [4, 4] is not the input's trailing dimensions: "
                  "it can be [16] (input [16])");
     /* its values */
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": 0}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": 0}"),
                  "layers[0].normalized_shape: expected a positive integer, got 0");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": 2.5}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": 2.5}"),
                  "layers[0].normalized_shape: expected a positive integer, got 2.5");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [8, 0]}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [8, 0]}"),
                  "layers[0].normalized_shape[1]: expected a positive integer, got 0");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [\"8\"]}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [\"8\"]}"),
                  "layers[0].normalized_shape[0]: expected a positive integer, got \"8\"");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": []}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": []}"),
                  "layers[0].normalized_shape: expected a positive integer or a list of 1 to 6 "
                  "of them, got []");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [1, 1, 1, 1, 1, 1, 8]}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": [1, 1, 1, 1, 1, 1, 8]}"),
                  "layers[0].normalized_shape: expected a positive integer or a list of 1 to 6");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": \"8\"}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": \"8\"}"),
                  "layers[0].normalized_shape: expected a positive integer or a list");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": null}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"normalized_shape\": null}"),
                  "layers[0].normalized_shape: expected a positive integer or a list");
     /* eps, elementwise_affine */
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"eps\": 0}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"eps\": 0}"),
                  "layers[0].eps: expected a number > 0, got 0");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"eps\": -1e-5}"), "layers[0].eps");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"eps\": \"1e-5\"}"), "layers[0].eps");
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"elementwise_affine\": 1}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"eps\": -1e-5}"), "layers[0].eps");
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"eps\": \"1e-5\"}"), "layers[0].eps");
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"elementwise_affine\": 1}"),
                  "layers[0].elementwise_affine: expected true or false, got 1");
     /* keys: PyTorch's name only */
-    expect_error(ONE("[8]", "{\"type\": \"layernorm\", \"affine\": false}"),
+    expect_spec_error(ONE("[8]", "{\"type\": \"layernorm\", \"affine\": false}"),
                  "layers[0]: unknown key \"affine\" (expected one of: type, name, inputs, "
                  "normalized_shape, eps, elementwise_affine)");
     /* one input */
-    expect_error("{\"input\": [8], \"loss\": \"mse\", \"layers\": [{\"type\": \"relu\", \"name\": \"a\"},"
+    expect_spec_error("{\"input\": [8], \"loss\": \"mse\", \"layers\": [{\"type\": \"relu\", \"name\": \"a\"},"
                  " {\"type\": \"layernorm\", \"inputs\": [\"a\", \"input\"]}]}",
                  "layers[1].inputs: layernorm takes 1 input, got 2");
 }
@@ -188,7 +172,7 @@ static void builder(void **state)
 static void parameters_as_pytorch(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(
+    cg_model_spec *spec = parse_spec(
         "{\"input\": [2, 3, 4], \"loss\": \"mse\", \"layers\": ["
         " {\"type\": \"layernorm\", \"normalized_shape\": [3, 4]},"
         " {\"type\": \"layernorm\", \"elementwise_affine\": false},"
@@ -221,7 +205,7 @@ static void parameters_as_pytorch(void **state)
 static void model_forward_is_the_op(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(
+    cg_model_spec *spec = parse_spec(
         "{\"input\": [2, 5], \"loss\": \"mse\", \"layers\": ["
         " {\"type\": \"layernorm\", \"normalized_shape\": 5, \"eps\": 0.01}]}");
     cg_rng rng;
@@ -276,7 +260,7 @@ static void trains_and_checkpoints(void **state)
     cg_dataset d = {.count = N_TRAIN, .sample_ndim = 2, .sample_shape = {2, 3}, .sample_size = 6,
                     .x = xs, .labels = labels, .num_classes = 3};
     snprintf(d.source, sizeof d.source, "test data");
-    cg_model_spec *spec = parse(
+    cg_model_spec *spec = parse_spec(
         "{\"input\": [2, 3], \"layers\": ["
         " {\"type\": \"layernorm\", \"normalized_shape\": 3},"
         " {\"type\": \"flatten\"},"

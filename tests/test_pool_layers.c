@@ -14,24 +14,8 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "specs.h"
 
-static void expect_error(const char *json, const char *expect)
-{
-    cg_model_spec *spec = (cg_model_spec *)1;
-    cg_status s = cg_model_spec_parse(json, &spec);
-    if (s == CG_OK || !strstr(cg_last_error(), expect))
-        fail_msg("for %s\n  expected an error containing: %s\n  got (%s): %s", json, expect,
-                 cg_status_name(s), cg_last_error());
-    assert_int_equal(s, CG_ERR_FORMAT);
-    assert_null(spec);
-}
-
-static cg_model_spec *parse(const char *json)
-{
-    cg_model_spec *spec = NULL;
-    if (cg_model_spec_parse(json, &spec) != CG_OK) fail_msg("%s: %s", json, cg_last_error());
-    return spec;
-}
 
 static void assert_shape(const cg_layer_spec *l, int ndim, int64_t a, int64_t b, int64_t c)
 {
@@ -53,7 +37,7 @@ static const char *const CNN =
 static void shapes_defaults_and_round_trip(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(CNN);
+    cg_model_spec *spec = parse_spec(CNN);
     assert_int_equal(spec->n_layers, 7);
     assert_shape(&spec->layers[0], 3, 3, 4, 4);   /* stride defaults to the kernel */
     assert_shape(&spec->layers[1], 3, 3, 4, 2);   /* (4+2-3)/1+1, (4-2)/2+1 */
@@ -80,7 +64,7 @@ static void shapes_defaults_and_round_trip(void **state)
     };
     for (int i = 0; i < 6; i++)
         if (!strstr(json, written[i])) fail_msg("%s\n  lacks %s", json, written[i]);
-    cg_model_spec *again = parse(json);
+    cg_model_spec *again = parse_spec(json);
     char *json2 = cg_model_spec_to_json(again);
     assert_string_equal(json, json2);
     free(json);
@@ -104,7 +88,7 @@ static void memory_counts_the_argmax(void **state)
     const char *const types[2] = {"maxpool2d", "avgpool2d"};
     for (int i = 0; i < 2; i++) {
         snprintf(text, sizeof text, fmt, types[i]);
-        cg_model_spec *spec = parse(text);
+        cg_model_spec *spec = parse_spec(text);
         assert_int_equal(cg_model_spec_memory(spec, 16, &bytes[i]), CG_OK);
         cg_model_spec_free(spec);
     }
@@ -125,64 +109,64 @@ static void mistakes_name_the_path(void **state)
     for (int i = 0; i < 4; i++) {
         snprintf(json, sizeof json, ONE("[64]", "%s"), layers[i]);
         snprintf(want, sizeof want, "layers[0]: %s needs a [C, H, W] input", names[i]);
-        expect_error(json, want);
-        expect_error(json, "got [64]");
+        expect_spec_error(json, want);
+        expect_spec_error(json, "got [64]");
         snprintf(json, sizeof json, ONE("[2, 3, 4, 5]", "%s"), layers[i]);
-        expect_error(json, "got [2, 3, 4, 5]");
+        expect_spec_error(json, "got [2, 3, 4, 5]");
     }
     /* kernel: required, positive, an integer or a pair */
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\"}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\"}"),
                  "layers[0]: maxpool2d layer needs \"kernel\"");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"avgpool2d\", \"stride\": 1}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"avgpool2d\", \"stride\": 1}"),
                  "layers[0]: avgpool2d layer needs \"kernel\"");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 0}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 0}"),
                  "layers[0].kernel: expected a positive integer, got 0");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 1.5}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 1.5}"),
                  "layers[0].kernel: expected a positive integer, got 1.5");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": \"2\"}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": \"2\"}"),
                  "layers[0].kernel: expected a positive integer or a pair [height, width]");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2]}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2]}"),
                  "layers[0].kernel: expected a positive integer or a pair [height, width]");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2, 2, 2]}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2, 2, 2]}"),
                  "layers[0].kernel: expected a positive integer or a pair");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2, 0]}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2, 0]}"),
                  "layers[0].kernel[1]: expected a positive integer, got 0");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2, 4294967296]}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": [2, 4294967296]}"),
                  "layers[0].kernel[1]: 4294967296 is too large");
     /* stride and padding */
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 2, \"stride\": 0}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 2, \"stride\": 0}"),
                  "layers[0].stride: expected a positive integer, got 0");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"avgpool2d\", \"kernel\": 2, \"stride\": [1, true]}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"avgpool2d\", \"kernel\": 2, \"stride\": [1, true]}"),
                  "layers[0].stride[1]: expected a positive integer, got true");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 2, \"padding\": -1}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel\": 2, \"padding\": -1}"),
                  "layers[0].padding: expected an integer >= 0, got -1");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"avgpool2d\", \"kernel\": 2, \"padding\": null}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"avgpool2d\", \"kernel\": 2, \"padding\": null}"),
                  "layers[0].padding: expected an integer >= 0 or a pair");
     /* padding <= kernel/2 (PyTorch's rule), per dimension */
-    expect_error(ONE("[1, 8, 8]", "{\"type\": \"maxpool2d\", \"kernel\": 3, \"padding\": 2}"),
+    expect_spec_error(ONE("[1, 8, 8]", "{\"type\": \"maxpool2d\", \"kernel\": 3, \"padding\": 2}"),
                  "layers[0].padding: 2 along the height is more than half the kernel 3");
-    expect_error(ONE("[1, 8, 8]", "{\"type\": \"avgpool2d\", \"kernel\": [3, 2], \"padding\": [1, 2]}"),
+    expect_spec_error(ONE("[1, 8, 8]", "{\"type\": \"avgpool2d\", \"kernel\": [3, 2], \"padding\": [1, 2]}"),
                  "layers[0].padding: 2 along the width is more than half the kernel 2");
     /* the kernel must fit the padded input */
-    expect_error(ONE("[1, 8, 6]", "{\"type\": \"maxpool2d\", \"kernel\": 9}"),
+    expect_spec_error(ONE("[1, 8, 6]", "{\"type\": \"maxpool2d\", \"kernel\": 9}"),
                  "layers[0].kernel: 9 along the height is larger than the padded input's height 8 "
                  "(input [1, 8, 6], padding 0)");
-    expect_error(ONE("[1, 8, 6]", "{\"type\": \"avgpool2d\", \"kernel\": [2, 9], \"padding\": [0, 1]}"),
+    expect_spec_error(ONE("[1, 8, 6]", "{\"type\": \"avgpool2d\", \"kernel\": [2, 9], \"padding\": [0, 1]}"),
                  "layers[0].kernel: 9 along the width is larger than the padded input's width 8 "
                  "(input [1, 8, 6], padding 1)");
     /* ... naming the layer it happens in */
-    expect_error("{\"input\": [1, 8, 8], \"layers\": [{\"type\": \"maxpool2d\", \"kernel\": 4},"
+    expect_spec_error("{\"input\": [1, 8, 8], \"layers\": [{\"type\": \"maxpool2d\", \"kernel\": 4},"
                  " {\"type\": \"maxpool2d\", \"kernel\": 3}]}",
                  "layers[1].kernel: 3 along the height is larger than the padded input's height 2");
     /* unknown keys and rates */
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel_size\": 2}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"maxpool2d\", \"kernel_size\": 2}"),
                  "kernel, stride, padding");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"global_avgpool\", \"kernel\": 2}"),
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"global_avgpool\", \"kernel\": 2}"),
                  "layers[0]");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"dropout2d\", \"rate\": 1}"), "layers[0].rate");
-    expect_error(ONE("[1, 4, 4]", "{\"type\": \"dropout2d\", \"p\": 0.5}"), "rate");
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"dropout2d\", \"rate\": 1}"), "layers[0].rate");
+    expect_spec_error(ONE("[1, 4, 4]", "{\"type\": \"dropout2d\", \"p\": 0.5}"), "rate");
     /* A kernel exactly as large as the padded input is fine. */
-    cg_model_spec *spec = parse("{\"input\": [2, 4, 5], \"layers\": [{\"type\": \"maxpool2d\","
+    cg_model_spec *spec = parse_spec("{\"input\": [2, 4, 5], \"layers\": [{\"type\": \"maxpool2d\","
                                 " \"kernel\": [6, 5], \"padding\": [1, 0]}, {\"type\": \"flatten\"}]}");
     assert_shape(&spec->layers[0], 3, 2, 1, 1);
     cg_model_spec_free(spec);
@@ -193,7 +177,7 @@ static void mistakes_name_the_path(void **state)
 static void model_forward_is_the_ops(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(
+    cg_model_spec *spec = parse_spec(
         "{\"input\": [2, 6, 6], \"layers\": ["
         " {\"type\": \"maxpool2d\", \"kernel\": 3, \"stride\": 2, \"padding\": 1},"
         " {\"type\": \"avgpool2d\", \"kernel\": 2, \"stride\": 1, \"padding\": 1},"
@@ -239,7 +223,7 @@ static void model_forward_is_the_ops(void **state)
 static void small_model_trains(void **state)
 {
     (void)state;
-    cg_model_spec *spec = parse(
+    cg_model_spec *spec = parse_spec(
         "{\"input\": [1, 8, 8], \"layers\": ["
         " {\"type\": \"maxpool2d\", \"kernel\": 2},"
         " {\"type\": \"dropout2d\", \"rate\": 0.1},"
