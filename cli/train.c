@@ -570,6 +570,11 @@ static bool best_options(const session *s, cg_train_options *o, char *buf, size_
         o->save_best_path = buf;
     }
     bool watching = o->save_best_path || es->patience > 0;
+    if (t->monitor && !watching) {
+        cli_fail(EXIT_USAGE, CMD, "--monitor %s has nothing to watch for: give --save-best or "
+                                  "--early-stop", t->monitor);
+        return false;
+    }
     if (watching && cg_monitor_needs_val(o->monitor) && !s->val) {
         cli_fail(EXIT_USAGE, CMD, "--monitor %s (%s) needs validation data: give --val or "
                                   "--val-split, or --monitor train_loss",

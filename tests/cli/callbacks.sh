@@ -124,4 +124,7 @@ compare "$WORK/pl8.safetensors" "$WORK/pl.safetensors" exact || fail "plateau re
 # Its validation monitor needs validation data.
 expect_exit 2 "$CGRAD" train "$WORK/pl.json" --data "csv:$WORK/d.csv"
 expect_in "plateau" "$WORK/err"
+# --monitor alone would do nothing: refused.
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.2 --monitor val_loss
+expect_in "--monitor val_loss has nothing to watch for: give --save-best or --early-stop" "$WORK/err"
 echo "ok"
