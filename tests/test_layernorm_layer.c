@@ -53,8 +53,6 @@ static void shapes_defaults_and_round_trip(void **state)
     char text[96];
     for (int i = 0; i < 5; i++)
         assert_string_equal(cg_layer_describe(&spec->layers[i], text, sizeof text), described[i]);
-    char *json = cg_model_spec_to_json(spec);
-    assert_non_null(json);
     const char *const written[] = {
         "{\"type\":\"layernorm\",\"normalized_shape\":[3,8],\"eps\":1e-05,\"elementwise_affine\":true}",
         "{\"type\":\"layernorm\",\"normalized_shape\":[8],\"eps\":1e-05,\"elementwise_affine\":true}",
@@ -62,14 +60,7 @@ static void shapes_defaults_and_round_trip(void **state)
         "{\"type\":\"layernorm\",\"normalized_shape\":[8],\"eps\":1e-05,\"elementwise_affine\":false}",
         "{\"type\":\"layernorm\",\"normalized_shape\":[3,8],\"eps\":1e-06,\"elementwise_affine\":false}",
     };
-    for (int i = 0; i < 5; i++)
-        if (!strstr(json, written[i])) fail_msg("%s\n  lacks %s", json, written[i]);
-    cg_model_spec *again = parse_spec(json);
-    char *json2 = cg_model_spec_to_json(again);
-    assert_string_equal(json, json2);
-    free(json);
-    free(json2);
-    cg_model_spec_free(again);
+    expect_spec_round_trip(spec, written, 5);
     cg_model_spec_free(spec);
     assert_non_null(cg_layer_type_find("LAYERNORM"));
 }

@@ -52,8 +52,6 @@ static void shapes_defaults_and_round_trip(void **state)
     char text[96];
     for (int i = 0; i < 6; i++)
         assert_string_equal(cg_layer_describe(&spec->layers[i], text, sizeof text), described[i]);
-    char *json = cg_model_spec_to_json(spec);
-    assert_non_null(json);
     const char *const written[] = {
         "{\"type\":\"maxpool2d\",\"kernel\":2,\"stride\":2,\"padding\":0}",
         "{\"type\":\"avgpool2d\",\"kernel\":[3,2],\"stride\":[1,2],\"padding\":[1,0]}",
@@ -62,14 +60,7 @@ static void shapes_defaults_and_round_trip(void **state)
         "{\"type\":\"dropout2d\",\"rate\":0.5}",
         "{\"type\":\"global_avgpool\"}",
     };
-    for (int i = 0; i < 6; i++)
-        if (!strstr(json, written[i])) fail_msg("%s\n  lacks %s", json, written[i]);
-    cg_model_spec *again = parse_spec(json);
-    char *json2 = cg_model_spec_to_json(again);
-    assert_string_equal(json, json2);
-    free(json);
-    free(json2);
-    cg_model_spec_free(again);
+    expect_spec_round_trip(spec, written, 6);
     cg_model_spec_free(spec);
     /* Case-insensitive type names. */
     assert_non_null(cg_layer_type_find("MaxPool2D"));

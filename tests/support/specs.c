@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "specs.h"
@@ -25,4 +26,18 @@ cg_model_spec *parse_spec(const char *json)
     cg_model_spec *spec = NULL;
     if (cg_model_spec_parse(json, &spec) != CG_OK) fail_msg("%s: %s", json, cg_last_error());
     return spec;
+}
+
+void expect_spec_round_trip(const cg_model_spec *spec, const char *const *written, int n)
+{
+    char *json = cg_model_spec_to_json(spec);
+    assert_non_null(json);
+    for (int i = 0; i < n; i++)
+        if (!strstr(json, written[i])) fail_msg("%s\n  lacks %s", json, written[i]);
+    cg_model_spec *again = parse_spec(json);
+    char *json2 = cg_model_spec_to_json(again);
+    assert_string_equal(json, json2);
+    free(json);
+    free(json2);
+    cg_model_spec_free(again);
 }

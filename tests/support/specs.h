@@ -11,4 +11,8 @@ void expect_spec_error(const char *json, const char *expect);
  * otherwise. */
 cg_model_spec *parse_spec(const char *json);
 
+/* The spec's canonical JSON holds each of written[0..n) (a layer as it is
+ * written back) and parses back to the same text. */
+void expect_spec_round_trip(const cg_model_spec *spec, const char *const *written, int n);
+
 #endif
