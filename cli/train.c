@@ -46,8 +46,10 @@ static void usage(FILE *out)
           "                        OUT.step-<n>.safetensors beside OUT.safetensors\n"
           "  --save-best BEST.safetensors  after every epoch whose --monitor value is the best\n"
           "                        so far, checkpoint to BEST (--save still holds the latest)\n"
-          "  --monitor M           val_loss (default), val_accuracy, train_loss or\n"
-          "                        train_accuracy: losses improve downwards, accuracies up\n"
+          "  --monitor M           val_loss (default), val_accuracy, train_loss,\n"
+          "                        train_accuracy, val_mae, val_rmse, val_r2 or\n"
+          "                        val_top_k_accuracy (with --top-k): losses and errors\n"
+          "                        improve downwards, accuracies and R2 upwards\n"
           "  --early-stop P        stop after P epochs in a row without improvement\n"
           "  --min-delta D         with --early-stop: improving means beating the best by\n"
           "                        more than D (default 0)\n"
@@ -140,8 +142,9 @@ static bool apply_callback_flags(const train_args *t, cg_early_stop_config *es)
     int64_t v;
     double x;
     if (t->monitor && !cg_monitor_from_name(t->monitor, &es->monitor)) {
-        cli_fail(EXIT_USAGE, CMD, "--monitor: expected val_loss, val_accuracy, train_loss or "
-                                  "train_accuracy, got '%s'", t->monitor);
+        cli_fail(EXIT_USAGE, CMD, "--monitor: expected val_loss, val_accuracy, train_loss, "
+                                  "train_accuracy, val_mae, val_rmse, val_r2 or "
+                                  "val_top_k_accuracy, got '%s'", t->monitor);
         return false;
     }
     if (t->early_stop) {
@@ -200,7 +203,7 @@ typedef struct session {
     cg_train_state state;
     FILE *log;
     char fingerprint[96];          /* of --data, before any split */
-    const char *meta[9];           /* the run's settings, recorded in checkpoints */
+    const char *meta[11];          /* the run's settings, recorded in checkpoints */
 } session;
 
 static void session_release(session *s)
@@ -254,6 +257,11 @@ static void inherit_run_settings(session *s)
     if (!t->log && log) {
         t->log = log;
         note("logging to %s (appending), as the run did", log);
+    }
+    const char *top_k = cg_st_meta(f, "run_top_k");
+    if (!t->top_k && top_k) {
+        t->top_k = top_k;
+        note("reporting the top-%s accuracy, as the run did", top_k);
     }
 }
 
@@ -550,6 +558,25 @@ static bool periodic_options(const session *s, cg_train_options *o)
     return parse_save_every(t->save_every, o);
 }
 
+/* The validation metrics beyond loss and accuracy exist only for their
+ * kind of loss (MAE/RMSE/R2: regression) or with --top-k. */
+static bool monitor_exists(const session *s, const cg_train_options *o, cg_monitor m)
+{
+    bool regression = s->spec->loss == CG_LOSS_MSE || s->spec->loss == CG_LOSS_L1;
+    if ((m == CG_MONITOR_VAL_MAE || m == CG_MONITOR_VAL_RMSE || m == CG_MONITOR_VAL_R2) &&
+        !regression) {
+        cli_fail(EXIT_USAGE, CMD, "%s is measured for the regression losses (mse, l1); the "
+                                  "model's loss is %s", cg_monitor_name(m),
+                 cg_loss_name(s->spec->loss));
+        return false;
+    }
+    if (m == CG_MONITOR_VAL_TOP_K_ACCURACY && o->top_k < 2) {
+        cli_fail(EXIT_USAGE, CMD, "%s needs --top-k K", cg_monitor_name(m));
+        return false;
+    }
+    return true;
+}
+
 /* --save-best and early stopping: where the best checkpoint goes, and
  * whether what they monitor exists. */
 static bool best_options(const session *s, cg_train_options *o, char *buf, size_t size)
@@ -581,6 +608,9 @@ static bool best_options(const session *s, cg_train_options *o, char *buf, size_
                  cg_monitor_name(o->monitor), t->save_best ? "--save-best" : "--early-stop");
         return false;
     }
+    if (watching && !monitor_exists(s, o, o->monitor)) return false;
+    if (o->schedule.kind == CG_SCHED_PLATEAU && !monitor_exists(s, o, o->schedule.plateau.monitor))
+        return false;
     if (o->schedule.kind == CG_SCHED_PLATEAU &&
         cg_monitor_needs_val(o->schedule.plateau.monitor) && !s->val) {
         cli_fail(EXIT_USAGE, CMD, "the plateau schedule monitors %s, which needs validation data "
@@ -614,8 +644,9 @@ static const char *const *run_meta(session *s)
     const train_args *t = &s->args;
     size_t n = 0;
     const char *pairs[][2] = {{"run_data", s->fingerprint}, {"run_val", t->val},
-                              {"run_val_split", t->val_split}, {"run_log", t->log}};
-    for (size_t i = 0; i < 4; i++) {
+                              {"run_val_split", t->val_split}, {"run_log", t->log},
+                              {"run_top_k", t->top_k}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         if (!pairs[i][1] || !pairs[i][1][0]) continue;
         s->meta[n++] = pairs[i][0];
         s->meta[n++] = pairs[i][1];

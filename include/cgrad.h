@@ -436,17 +436,22 @@ size_t cg_optim_state_count(const cg_optim *opt);
 const char *cg_optim_state_name(const cg_optim *opt, size_t i);
 float *cg_optim_state_data(cg_optim *opt, size_t i);
 
-/* What a callback watches after each epoch (Keras' `monitor`); losses
- * improve downwards, accuracies upwards. */
+/* What a callback watches after each epoch (Keras' `monitor`); losses and
+ * errors improve downwards, accuracies and R² upwards. */
 typedef enum cg_monitor {
     CG_MONITOR_VAL_LOSS = 0,
     CG_MONITOR_VAL_ACCURACY,
     CG_MONITOR_TRAIN_LOSS,
-    CG_MONITOR_TRAIN_ACCURACY
+    CG_MONITOR_TRAIN_ACCURACY,
+    CG_MONITOR_VAL_MAE,                /* regression */
+    CG_MONITOR_VAL_RMSE,
+    CG_MONITOR_VAL_R2,
+    CG_MONITOR_VAL_TOP_K_ACCURACY      /* classification, with a top-k setting */
 } cg_monitor;
 
-/* "val_loss", "val_accuracy", "train_loss", "train_accuracy" (also
- * "loss"/"accuracy" for the training figures, as Keras names them). */
+/* "val_loss", "val_accuracy", "train_loss", "train_accuracy", "val_mae",
+ * "val_rmse", "val_r2", "val_top_k_accuracy" (also "loss"/"accuracy" for the
+ * training figures, as Keras names them). */
 bool cg_monitor_from_name(const char *name, cg_monitor *out);
 const char *cg_monitor_name(cg_monitor m);
 /* True for the accuracies (bigger is better). */
@@ -909,6 +914,7 @@ typedef struct cg_train_state {
     float lr;                 /* learning rate in use */
     /* Metrics of the last completed epoch (NaN when unknown). */
     double train_loss, train_accuracy, val_loss, val_accuracy;
+    double val_mae, val_rmse, val_r2, val_top_k_accuracy;
     /* Decisions between epochs, so that a resumed run makes the same ones. */
     double best_value;        /* --save-best: best monitored value (NaN: none yet) */
     int64_t best_epoch;       /* its epoch (0: none) */

@@ -27,13 +27,14 @@ cg_train_state cg_train_state_init(uint64_t seed)
     cg_train_state st = {0};
     cg_rng_seed(&st.rng, seed);
     st.train_loss = st.train_accuracy = st.val_loss = st.val_accuracy = NAN;
+    st.val_mae = st.val_rmse = st.val_r2 = st.val_top_k_accuracy = NAN;
     st.best_value = st.early_stop.best = st.plateau.lr = NAN;
     return st;
 }
 
 /* ------------------------------------------------------------ metadata */
 
-#define MAX_META 40
+#define MAX_META 64
 
 typedef struct meta_list {
     const char *keys[MAX_META];
@@ -121,6 +122,10 @@ static void add_state_meta(meta_list *m, const cg_train_state *st)
     meta_add(m, "train_accuracy", "%.17g", st->train_accuracy);
     meta_add(m, "val_loss", "%.17g", st->val_loss);
     meta_add(m, "val_accuracy", "%.17g", st->val_accuracy);
+    meta_add(m, "val_mae", "%.17g", st->val_mae);
+    meta_add(m, "val_rmse", "%.17g", st->val_rmse);
+    meta_add(m, "val_r2", "%.17g", st->val_r2);
+    meta_add(m, "val_top_k_accuracy", "%.17g", st->val_top_k_accuracy);
     add_callback_meta(m, st);
 }
 
@@ -362,6 +367,11 @@ static cg_status read_state(const char *path, const cg_st_file *f, cg_train_stat
     meta_double(f, "train_accuracy", &st->train_accuracy);
     meta_double(f, "val_loss", &st->val_loss);
     meta_double(f, "val_accuracy", &st->val_accuracy);
+    st->val_mae = st->val_rmse = st->val_r2 = st->val_top_k_accuracy = NAN;
+    meta_double(f, "val_mae", &st->val_mae);
+    meta_double(f, "val_rmse", &st->val_rmse);
+    meta_double(f, "val_r2", &st->val_r2);
+    meta_double(f, "val_top_k_accuracy", &st->val_top_k_accuracy);
     read_callback_state(f, st);
     return CG_OK;
 }

@@ -270,6 +270,10 @@ static double monitored(const cg_train_state *st, cg_monitor m)
     case CG_MONITOR_VAL_ACCURACY: return st->val_accuracy;
     case CG_MONITOR_TRAIN_LOSS: return st->train_loss;
     case CG_MONITOR_TRAIN_ACCURACY: return st->train_accuracy;
+    case CG_MONITOR_VAL_MAE: return st->val_mae;
+    case CG_MONITOR_VAL_RMSE: return st->val_rmse;
+    case CG_MONITOR_VAL_R2: return st->val_r2;
+    case CG_MONITOR_VAL_TOP_K_ACCURACY: return st->val_top_k_accuracy;
     }
     return NAN;
 }
@@ -365,6 +369,10 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     st->train_accuracy = stats.train_accuracy;
     st->val_loss = stats.val_loss;
     st->val_accuracy = stats.val_accuracy;
+    st->val_mae = stats.val_mae;
+    st->val_rmse = stats.val_rmse;
+    st->val_r2 = stats.val_r2;
+    st->val_top_k_accuracy = stats.val_top_k_accuracy;
     cg_status s = after_epoch(r, epoch);
     if (s == CG_OK) s = save(r);
     if (s != CG_OK) return s;

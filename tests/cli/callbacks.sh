@@ -127,4 +127,36 @@ expect_in "plateau" "$WORK/err"
 # --monitor alone would do nothing: refused.
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.2 --monitor val_loss
 expect_in "--monitor val_loss has nothing to watch for: give --save-best or --early-stop" "$WORK/err"
+# --- monitoring the other validation metrics: val_mae on a regression run
+# keeps the epoch with the smallest val_mae (read back from the log).
+make_csv "$WORK/r.csv" 120 regression
+cat >"$WORK/reg.json" <<'JSON'
+{"input": [4], "layers": [{"type": "dense", "units": 16, "activation": "tanh"}, {"type": "dense", "units": 1}],
+ "loss": "mse", "optimizer": {"type": "adam", "lr": 0.05}, "train": {"epochs": 8, "batch": 16, "seed": 3}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/reg.json" --data "csv:$WORK/r.csv" --val-split 0.3 --monitor val_mae \
+    --save-best "$WORK/mae_best.safetensors" --log "$WORK/mae.jsonl" "${THREADS[@]}"
+best_epoch=$(/usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(min(rows, key=lambda r: r["val_mae"])["epoch"])' "$WORK/mae.jsonl")
+[[ $(meta "$WORK/mae_best.safetensors" epoch) == "$best_epoch" ]] \
+    || fail "the val_mae checkpoint is of epoch $(meta "$WORK/mae_best.safetensors" epoch), the log's best is $best_epoch"
+[[ $(meta "$WORK/mae_best.safetensors" best_epoch) == "$best_epoch" ]] || fail "best_epoch not recorded"
+# Metrics that a run does not measure are refused.
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.3 \
+    --monitor val_r2 --early-stop 2
+expect_in "val_r2 is measured for the regression losses (mse, l1); the model's loss is cross_entropy" "$WORK/err"
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.3 \
+    --monitor val_top_k_accuracy --early-stop 2
+expect_in "val_top_k_accuracy needs --top-k K" "$WORK/err"
+expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.3 \
+    --monitor val_f1 --early-stop 2
+expect_in "--monitor: expected val_loss, val_accuracy, train_loss, train_accuracy, val_mae, val_rmse, val_r2 or val_top_k_accuracy, got 'val_f1'" "$WORK/err"
+# val_top_k_accuracy with --top-k; a resumed run keeps reporting it.
+expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.3 --epochs 2 \
+    --top-k 2 --monitor val_top_k_accuracy --early-stop 3 --save "$WORK/tk.safetensors" "${THREADS[@]}"
+expect_exit 0 "$CGRAD" train --resume "$WORK/tk.safetensors" --data "csv:$WORK/d.csv" --epochs 3 "${THREADS[@]}"
+expect_in "note: reporting the top-2 accuracy, as the run did" "$WORK/err"
+expect_in "top-2" "$WORK/out"
 echo "ok"
