@@ -80,16 +80,27 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
             "{\"epoch\":%lld,\"train_loss\":%s,\"train_accuracy\":%s,\"val_loss\":%s,"
             "\"val_accuracy\":%s,\"lr\":%.6g,\"seconds\":%.3f,\"samples_per_s\":%.1f",
             (long long)s->epoch, tl, ta, vl, va, (double)s->lr, s->seconds, s->samples_per_s);
-    /* Regression metrics of the validation data, when there are some. */
+    /* Regression metrics of the training batches and of the validation
+     * data, when there are some. */
+    if (isfinite(s->train_mae)) {
+        char r2[32] = "null";
+        if (isfinite(s->train_r2)) snprintf(r2, sizeof r2, "%.6g", s->train_r2);
+        fprintf(p->log, ",\"train_mae\":%.6g,\"train_rmse\":%.6g,\"train_r2\":%s",
+                s->train_mae, s->train_rmse, r2);
+    }
     if (isfinite(s->val_mae)) {
         char r2[32] = "null";
         if (isfinite(s->val_r2)) snprintf(r2, sizeof r2, "%.6g", s->val_r2);
         fprintf(p->log, ",\"val_mae\":%.6g,\"val_rmse\":%.6g,\"val_r2\":%s", s->val_mae,
                 s->val_rmse, r2);
     }
-    if (s->top_k > 0)
-        fprintf(p->log, ",\"top_k\":%d,\"val_top_k_accuracy\":%.6g", s->top_k,
-                s->val_top_k_accuracy);
+    if (s->top_k > 0) {
+        fprintf(p->log, ",\"top_k\":%d", s->top_k);
+        if (isfinite(s->val_top_k_accuracy))
+            fprintf(p->log, ",\"val_top_k_accuracy\":%.6g", s->val_top_k_accuracy);
+        if (isfinite(s->train_top_k_accuracy))
+            fprintf(p->log, ",\"train_top_k_accuracy\":%.6g", s->train_top_k_accuracy);
+    }
     fputs("}\n", p->log);
     fflush(p->log);
 }
@@ -102,6 +113,10 @@ void cli_progress_epoch(void *user, const cg_epoch_stats *s)
     fprintf(p->out, "epoch %lld/%lld  train loss %.4f", (long long)s->epoch, (long long)s->epochs,
             s->train_loss);
     if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->train_accuracy);
+    if (isfinite(s->train_mae)) fprintf(p->out, " mae %.4g rmse %.4g", s->train_mae, s->train_rmse);
+    if (isfinite(s->train_r2)) fprintf(p->out, " r2 %.4f", s->train_r2);
+    if (isfinite(s->train_top_k_accuracy))
+        fprintf(p->out, " top-%d %.2f%%", s->top_k, 100.0 * s->train_top_k_accuracy);
     if (p->has_val) {
         fprintf(p->out, "  val loss %.4f", s->val_loss);
         if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->val_accuracy);

@@ -46,10 +46,10 @@ static void usage(FILE *out)
           "                        OUT.step-<n>.safetensors beside OUT.safetensors\n"
           "  --save-best BEST.safetensors  after every epoch whose --monitor value is the best\n"
           "                        so far, checkpoint to BEST (--save still holds the latest)\n"
-          "  --monitor M           val_loss (default), val_accuracy, train_loss,\n"
-          "                        train_accuracy, val_mae, val_rmse, val_r2 or\n"
-          "                        val_top_k_accuracy (with --top-k): losses and errors\n"
-          "                        improve downwards, accuracies and R2 upwards\n"
+          "  --monitor M           val_loss (default), val_accuracy, val_mae, val_rmse,\n"
+          "                        val_r2, val_top_k_accuracy (with --top-k), or the same\n"
+          "                        with train_: losses and errors improve downwards,\n"
+          "                        accuracies and R2 upwards\n"
           "  --early-stop P        stop after P epochs in a row without improvement\n"
           "  --min-delta D         with --early-stop: improving means beating the best by\n"
           "                        more than D (default 0)\n"
@@ -142,9 +142,9 @@ static bool apply_callback_flags(const train_args *t, cg_early_stop_config *es)
     int64_t v;
     double x;
     if (t->monitor && !cg_monitor_from_name(t->monitor, &es->monitor)) {
-        cli_fail(EXIT_USAGE, CMD, "--monitor: expected val_loss, val_accuracy, train_loss, "
-                                  "train_accuracy, val_mae, val_rmse, val_r2 or "
-                                  "val_top_k_accuracy, got '%s'", t->monitor);
+        cli_fail(EXIT_USAGE, CMD, "--monitor: expected val_loss, val_accuracy, val_mae, "
+                                  "val_rmse, val_r2, val_top_k_accuracy or the same with train_ "
+                                  "instead of val_, got '%s'", t->monitor);
         return false;
     }
     if (t->early_stop) {
@@ -563,14 +563,17 @@ static bool periodic_options(const session *s, cg_train_options *o)
 static bool monitor_exists(const session *s, const cg_train_options *o, cg_monitor m)
 {
     bool regression = s->spec->loss == CG_LOSS_MSE || s->spec->loss == CG_LOSS_L1;
-    if ((m == CG_MONITOR_VAL_MAE || m == CG_MONITOR_VAL_RMSE || m == CG_MONITOR_VAL_R2) &&
-        !regression) {
+    bool regression_metric = m == CG_MONITOR_VAL_MAE || m == CG_MONITOR_VAL_RMSE ||
+                             m == CG_MONITOR_VAL_R2 || m == CG_MONITOR_TRAIN_MAE ||
+                             m == CG_MONITOR_TRAIN_RMSE || m == CG_MONITOR_TRAIN_R2;
+    if (regression_metric && !regression) {
         cli_fail(EXIT_USAGE, CMD, "%s is measured for the regression losses (mse, l1); the "
                                   "model's loss is %s", cg_monitor_name(m),
                  cg_loss_name(s->spec->loss));
         return false;
     }
-    if (m == CG_MONITOR_VAL_TOP_K_ACCURACY && o->top_k < 2) {
+    if ((m == CG_MONITOR_VAL_TOP_K_ACCURACY || m == CG_MONITOR_TRAIN_TOP_K_ACCURACY) &&
+        o->top_k < 2) {
         cli_fail(EXIT_USAGE, CMD, "%s needs --top-k K", cg_monitor_name(m));
         return false;
     }

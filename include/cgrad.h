@@ -446,12 +446,16 @@ typedef enum cg_monitor {
     CG_MONITOR_VAL_MAE,                /* regression */
     CG_MONITOR_VAL_RMSE,
     CG_MONITOR_VAL_R2,
-    CG_MONITOR_VAL_TOP_K_ACCURACY      /* classification, with a top-k setting */
+    CG_MONITOR_VAL_TOP_K_ACCURACY,     /* classification, with a top-k setting */
+    CG_MONITOR_TRAIN_MAE,
+    CG_MONITOR_TRAIN_RMSE,
+    CG_MONITOR_TRAIN_R2,
+    CG_MONITOR_TRAIN_TOP_K_ACCURACY
 } cg_monitor;
 
 /* "val_loss", "val_accuracy", "train_loss", "train_accuracy", "val_mae",
- * "val_rmse", "val_r2", "val_top_k_accuracy" (also "loss"/"accuracy" for the
- * training figures, as Keras names them). */
+ * "val_rmse", "val_r2", "val_top_k_accuracy" and their "train_" twins (also
+ * "loss"/"accuracy" for the training figures, as Keras names them). */
 bool cg_monitor_from_name(const char *name, cg_monitor *out);
 const char *cg_monitor_name(cg_monitor m);
 /* True for the accuracies (bigger is better). */
@@ -901,6 +905,16 @@ cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file,
  * epoch's shuffle is derived from (seed, epoch), and the dropout stream is
  * saved, so even a run interrupted in the middle of an epoch resumes exactly
  * where it stopped. */
+/* Running sums behind the regression metrics (MAE, RMSE, R2) and the top-k
+ * accuracy of a pass over data, in double. */
+typedef struct cg_metric_sums {
+    double shift;                 /* the first target: sums of y - shift stay well conditioned */
+    double abs_sum, sq_sum;       /* sum |out - y|, sum (out - y)^2 */
+    double y_sum, y_sq_sum;       /* sum (y - shift), sum (y - shift)^2 */
+    int64_t values;               /* target values summed */
+    int64_t top_k_correct;
+} cg_metric_sums;
+
 typedef struct cg_train_state {
     int64_t epoch;            /* epochs completed */
     int64_t step;             /* optimizer steps taken in all */
@@ -915,6 +929,8 @@ typedef struct cg_train_state {
     /* Metrics of the last completed epoch (NaN when unknown). */
     double train_loss, train_accuracy, val_loss, val_accuracy;
     double val_mae, val_rmse, val_r2, val_top_k_accuracy;
+    double train_mae, train_rmse, train_r2, train_top_k_accuracy;
+    cg_metric_sums sums;      /* the epoch under way's, for the train_* metrics above */
     /* Decisions between epochs, so that a resumed run makes the same ones. */
     double best_value;        /* --save-best: best monitored value (NaN: none yet) */
     int64_t best_epoch;       /* its epoch (0: none) */
@@ -1016,6 +1032,8 @@ typedef struct cg_epoch_stats {
     double val_mae, val_rmse, val_r2;  /* regression losses with validation data; else NaN */
     int top_k;                         /* o->top_k, when it applies; else 0 */
     double val_top_k_accuracy;         /* with top_k; else NaN */
+    /* The same over the epoch's training batches (as the model was at each). */
+    double train_mae, train_rmse, train_r2, train_top_k_accuracy;
 } cg_epoch_stats;
 
 typedef struct cg_train_options {

@@ -28,6 +28,7 @@ cg_train_state cg_train_state_init(uint64_t seed)
     cg_rng_seed(&st.rng, seed);
     st.train_loss = st.train_accuracy = st.val_loss = st.val_accuracy = NAN;
     st.val_mae = st.val_rmse = st.val_r2 = st.val_top_k_accuracy = NAN;
+    st.train_mae = st.train_rmse = st.train_r2 = st.train_top_k_accuracy = NAN;
     st.best_value = st.early_stop.best = st.plateau.lr = NAN;
     return st;
 }
@@ -62,7 +63,7 @@ static void meta_add(meta_list *m, const char *key, const char *fmt, ...)
 
 static void meta_add(meta_list *m, const char *key, const char *fmt, ...)
 {
-    char buf[64];
+    char buf[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -126,6 +127,16 @@ static void add_state_meta(meta_list *m, const cg_train_state *st)
     meta_add(m, "val_rmse", "%.17g", st->val_rmse);
     meta_add(m, "val_r2", "%.17g", st->val_r2);
     meta_add(m, "val_top_k_accuracy", "%.17g", st->val_top_k_accuracy);
+    meta_add(m, "train_mae", "%.17g", st->train_mae);
+    meta_add(m, "train_rmse", "%.17g", st->train_rmse);
+    meta_add(m, "train_r2", "%.17g", st->train_r2);
+    meta_add(m, "train_top_k_accuracy", "%.17g", st->train_top_k_accuracy);
+    /* The epoch under way's metric sums, so a mid-epoch resume reports the
+     * same figures as an uninterrupted run. */
+    const cg_metric_sums *ms = &st->sums;
+    meta_add(m, "epoch_metric_sums", "%.17g,%.17g,%.17g,%.17g,%.17g,%" PRId64 ",%" PRId64,
+             ms->shift, ms->abs_sum, ms->sq_sum, ms->y_sum, ms->y_sq_sum, ms->values,
+             ms->top_k_correct);
     add_callback_meta(m, st);
 }
 
@@ -261,6 +272,22 @@ static cg_status bad_meta(const char *path, const char *key, const char *expecte
                         expected);
 }
 
+/* "epoch_metric_sums" (absent in older checkpoints: zeros). */
+static void read_metric_sums(const cg_st_file *f, cg_metric_sums *ms)
+{
+    const char *v = cg_st_meta(f, "epoch_metric_sums");
+    long long values = 0, top_k = 0;
+    cg_metric_sums got = {0};
+    *ms = (cg_metric_sums){0};
+    if (v && sscanf(v, "%lf,%lf,%lf,%lf,%lf,%lld,%lld", &got.shift, &got.abs_sum, &got.sq_sum,
+                    &got.y_sum, &got.y_sq_sum, &values, &top_k) == 7 &&
+        values >= 0 && top_k >= 0) {
+        got.values = values;
+        got.top_k_correct = top_k;
+        *ms = got;
+    }
+}
+
 static cg_status meta_count(const char *path, const cg_st_file *f, const char *key, int64_t *out)
 {
     const char *v = cg_st_meta(f, key);
@@ -372,6 +399,12 @@ static cg_status read_state(const char *path, const cg_st_file *f, cg_train_stat
     meta_double(f, "val_rmse", &st->val_rmse);
     meta_double(f, "val_r2", &st->val_r2);
     meta_double(f, "val_top_k_accuracy", &st->val_top_k_accuracy);
+    st->train_mae = st->train_rmse = st->train_r2 = st->train_top_k_accuracy = NAN;
+    meta_double(f, "train_mae", &st->train_mae);
+    meta_double(f, "train_rmse", &st->train_rmse);
+    meta_double(f, "train_r2", &st->train_r2);
+    meta_double(f, "train_top_k_accuracy", &st->train_top_k_accuracy);
+    read_metric_sums(f, &st->sums);
     read_callback_state(f, st);
     return CG_OK;
 }

@@ -284,8 +284,9 @@ static cg_status read_monitor(const cJSON *obj, cg_json_path *p, cg_monitor *out
     cg_status s = cg__json_read_string(obj, "monitor", p, &v);
     if (s != CG_OK || !v || cg_monitor_from_name(v, out)) return s;
     size_t mark = cg__json_key(p, "monitor");
-    s = cg__json_fail(p, "unknown monitor \"%s\" (expected val_loss, val_accuracy, train_loss, "
-                         "train_accuracy, val_mae, val_rmse, val_r2 or val_top_k_accuracy)", v);
+    s = cg__json_fail(p, "unknown monitor \"%s\" (expected val_loss, val_accuracy, val_mae, "
+                         "val_rmse, val_r2, val_top_k_accuracy or the same with train_ instead "
+                         "of val_)", v);
     cg__json_restore(p, mark);
     return s;
 }

@@ -16,6 +16,10 @@ static const char *const monitor_names[] = {
     [CG_MONITOR_VAL_RMSE] = "val_rmse",
     [CG_MONITOR_VAL_R2] = "val_r2",
     [CG_MONITOR_VAL_TOP_K_ACCURACY] = "val_top_k_accuracy",
+    [CG_MONITOR_TRAIN_MAE] = "train_mae",
+    [CG_MONITOR_TRAIN_RMSE] = "train_rmse",
+    [CG_MONITOR_TRAIN_R2] = "train_r2",
+    [CG_MONITOR_TRAIN_TOP_K_ACCURACY] = "train_top_k_accuracy",
 };
 
 #define N_MONITORS (sizeof monitor_names / sizeof monitor_names[0])
@@ -46,12 +50,15 @@ const char *cg_monitor_name(cg_monitor m)
 bool cg_monitor_maximizes(cg_monitor m)
 {
     return m == CG_MONITOR_VAL_ACCURACY || m == CG_MONITOR_TRAIN_ACCURACY ||
-           m == CG_MONITOR_VAL_R2 || m == CG_MONITOR_VAL_TOP_K_ACCURACY;
+           m == CG_MONITOR_VAL_R2 || m == CG_MONITOR_VAL_TOP_K_ACCURACY ||
+           m == CG_MONITOR_TRAIN_R2 || m == CG_MONITOR_TRAIN_TOP_K_ACCURACY;
 }
 
 bool cg_monitor_needs_val(cg_monitor m)
 {
-    return m != CG_MONITOR_TRAIN_LOSS && m != CG_MONITOR_TRAIN_ACCURACY;
+    return m == CG_MONITOR_VAL_LOSS || m == CG_MONITOR_VAL_ACCURACY || m == CG_MONITOR_VAL_MAE ||
+           m == CG_MONITOR_VAL_RMSE || m == CG_MONITOR_VAL_R2 ||
+           m == CG_MONITOR_VAL_TOP_K_ACCURACY;
 }
 
 cg_early_stop_state cg_early_stop_start(const cg_early_stop_config *c)

@@ -114,30 +114,21 @@ typedef struct eval_sums {
     cg_model *model;
     double loss_sum;
     int64_t correct;
-    bool regression;
-    bool have_shift;
-    double shift;                 /* the first target: sums of y - shift stay well conditioned */
-    double abs_sum, sq_sum;       /* sum |out - y|, sum (out - y)^2 */
-    double y_sum, y_sq_sum;       /* sum (y - shift), sum (y - shift)^2 */
-    int64_t values;
     int top_k;
-    int64_t top_k_correct;
+    cg_metric_sums m;
 } eval_sums;
 
-static void add_regression(eval_sums *e, const float *out, const float *y, int64_t count)
+static void add_regression(cg_metric_sums *m, const float *out, const float *y, int64_t count)
 {
-    if (!e->have_shift && count > 0) {
-        e->shift = (double)y[0];
-        e->have_shift = true;
-    }
+    if (m->values == 0 && count > 0) m->shift = (double)y[0];
     for (int64_t i = 0; i < count; i++) {
-        double d = (double)out[i] - (double)y[i], c = (double)y[i] - e->shift;
-        e->abs_sum += fabs(d);
-        e->sq_sum += d * d;
-        e->y_sum += c;
-        e->y_sq_sum += c * c;
+        double d = (double)out[i] - (double)y[i], c = (double)y[i] - m->shift;
+        m->abs_sum += fabs(d);
+        m->sq_sum += d * d;
+        m->y_sum += c;
+        m->y_sq_sum += c * c;
     }
-    e->values += count;
+    m->values += count;
 }
 
 /* Samples whose label's logit has fewer than k logits above it. */
@@ -154,6 +145,30 @@ static int64_t top_k_hits(const cg_tensor *out, const int32_t *labels, int k)
     return hits;
 }
 
+void cg__metric_sums_add(cg_metric_sums *m, const cg_model *model, const cg_tensor *out,
+                         const int32_t *labels, const float *targets, int top_k)
+{
+    cg_loss_kind loss = cg_model_get_spec(model)->loss;
+    if ((loss == CG_LOSS_MSE || loss == CG_LOSS_L1) && targets)
+        add_regression(m, out->data, targets, out->size);
+    if (top_k >= 2 && labels && loss == CG_LOSS_CROSS_ENTROPY)
+        m->top_k_correct += top_k_hits(out, labels, top_k);
+}
+
+void cg__metric_sums_result(const cg_metric_sums *m, int64_t samples, int top_k, double *mae,
+                            double *rmse, double *r2, double *top_k_accuracy)
+{
+    *mae = *rmse = *r2 = NAN;
+    if (m->values > 0) {
+        double n = (double)m->values;
+        double ss_tot = m->y_sq_sum - m->y_sum * m->y_sum / n;
+        *mae = m->abs_sum / n;
+        *rmse = sqrt(m->sq_sum / n);
+        *r2 = ss_tot > 0.0 ? 1.0 - m->sq_sum / ss_tot : NAN;
+    }
+    *top_k_accuracy = top_k > 0 && samples > 0 ? (double)m->top_k_correct / (double)samples : NAN;
+}
+
 static cg_status add_batch_loss(void *user, int64_t first, int64_t n, const cg_tensor *out,
                                 const cg_batch_buffers *buf)
 {
@@ -162,35 +177,24 @@ static cg_status add_batch_loss(void *user, int64_t first, int64_t n, const cg_t
     if (!loss) return cg_last_status();
     e->loss_sum += (double)loss->data[0] * (double)n;
     e->correct += cg_model_count_correct(e->model, out, buf->labels, buf->targets);
-    if (e->regression && buf->targets) add_regression(e, out->data, buf->targets, out->size);
-    if (e->top_k > 0 && buf->labels) e->top_k_correct += top_k_hits(out, buf->labels, e->top_k);
+    cg__metric_sums_add(&e->m, e->model, out, buf->labels, buf->targets, e->top_k);
     return CG_OK;
 }
 
 static cg_status evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
                                int64_t batch, int top_k, cg_eval_result *out)
 {
-    const cg_model_spec *spec = cg_model_get_spec(model);
-    eval_sums e = {.ctx = ctx, .model = model, .top_k = top_k,
-                   .regression = spec->loss == CG_LOSS_MSE || spec->loss == CG_LOSS_L1};
+    eval_sums e = {.ctx = ctx, .model = model, .top_k = top_k};
     cg_status s = for_each_batch(ctx, model, data, batch, add_batch_loss, &e);
     if (s != CG_OK) return s;
     out->samples = data->count;
     out->correct = e.correct;
     out->loss = data->count ? e.loss_sum / (double)data->count : NAN;
     out->accuracy = cg__accuracy(model, e.correct, data->count);
-    out->mae = out->rmse = out->r2 = NAN;
-    if (e.regression && e.values > 0) {
-        double n = (double)e.values;
-        double ss_tot = e.y_sq_sum - e.y_sum * e.y_sum / n;
-        out->mae = e.abs_sum / n;
-        out->rmse = sqrt(e.sq_sum / n);
-        out->r2 = ss_tot > 0.0 ? 1.0 - e.sq_sum / ss_tot : NAN;
-    }
+    cg__metric_sums_result(&e.m, data->count, top_k, &out->mae, &out->rmse, &out->r2,
+                           &out->top_k_accuracy);
     out->top_k = top_k;
-    out->top_k_correct = e.top_k_correct;
-    out->top_k_accuracy = top_k > 0 && data->count > 0
-                              ? (double)e.top_k_correct / (double)data->count : NAN;
+    out->top_k_correct = e.m.top_k_correct;
     return CG_OK;
 }
 

@@ -113,6 +113,7 @@ static void start_epoch(run *r, int64_t epoch)
     st->loss_sum = 0.0;
     st->correct = 0;
     st->seen = 0;
+    st->sums = (cg_metric_sums){0};
     st->seconds = 0.0;
 }
 
@@ -167,6 +168,8 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
     if (s != CG_OK) return s;
     r->state->loss_sum += (double)value * (double)n;
     r->state->correct += cg_model_count_correct(r->model, out, r->buf.labels, r->buf.targets);
+    cg__metric_sums_add(&r->state->sums, r->model, out, r->buf.labels, r->buf.targets,
+                        r->o->top_k);
     r->state->seen += n;
     return check_gradients(r, epoch, b);
 }
@@ -274,6 +277,10 @@ static double monitored(const cg_train_state *st, cg_monitor m)
     case CG_MONITOR_VAL_RMSE: return st->val_rmse;
     case CG_MONITOR_VAL_R2: return st->val_r2;
     case CG_MONITOR_VAL_TOP_K_ACCURACY: return st->val_top_k_accuracy;
+    case CG_MONITOR_TRAIN_MAE: return st->train_mae;
+    case CG_MONITOR_TRAIN_RMSE: return st->train_rmse;
+    case CG_MONITOR_TRAIN_R2: return st->train_r2;
+    case CG_MONITOR_TRAIN_TOP_K_ACCURACY: return st->train_top_k_accuracy;
     }
     return NAN;
 }
@@ -345,11 +352,14 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
         .val_rmse = NAN,
         .val_r2 = NAN,
         .val_top_k_accuracy = NAN,
+        .top_k = r->o->top_k,
         .lr = lr,
         .seconds = st->seconds,
         .samples_per_s = st->seconds > 0 ? (double)st->seen / st->seconds : 0.0,
         .samples = st->seen,
     };
+    cg__metric_sums_result(&st->sums, st->seen, r->o->top_k, &stats.train_mae, &stats.train_rmse,
+                           &stats.train_r2, &stats.train_top_k_accuracy);
     if (r->val) {
         cg_eval_result ev;
         int64_t eb = r->o->eval_batch > 0 ? r->o->eval_batch : DEFAULT_EVAL_BATCH;
@@ -373,6 +383,10 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     st->val_rmse = stats.val_rmse;
     st->val_r2 = stats.val_r2;
     st->val_top_k_accuracy = stats.val_top_k_accuracy;
+    st->train_mae = stats.train_mae;
+    st->train_rmse = stats.train_rmse;
+    st->train_r2 = stats.train_r2;
+    st->train_top_k_accuracy = stats.train_top_k_accuracy;
     cg_status s = after_epoch(r, epoch);
     if (s == CG_OK) s = save(r);
     if (s != CG_OK) return s;

@@ -40,6 +40,15 @@ bool cg__periodic_due(const cg_train_options *o, int64_t step, double since_save
  * all but the newest `keep` snapshots. */
 cg_status cg__snapshot(const char *save_path, int64_t step, int keep);
 
+/* Adds a batch's outputs to the regression sums (mse, l1 with targets) or
+ * the top-k hits (labels, top_k >= 2). */
+void cg__metric_sums_add(cg_metric_sums *m, const cg_model *model, const cg_tensor *out,
+                         const int32_t *labels, const float *targets, int top_k);
+/* MAE, RMSE, R2 (NaN unless regression sums exist; R2 NaN for constant
+ * targets) and the top-k accuracy over `samples` (NaN without top_k). */
+void cg__metric_sums_result(const cg_metric_sums *m, int64_t samples, int top_k, double *mae,
+                            double *rmse, double *r2, double *top_k_accuracy);
+
 /* Monotonic seconds. */
 double cg__now(void);
 

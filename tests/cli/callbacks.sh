@@ -152,7 +152,15 @@ expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-s
 expect_in "val_top_k_accuracy needs --top-k K" "$WORK/err"
 expect_exit 2 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.3 \
     --monitor val_f1 --early-stop 2
-expect_in "--monitor: expected val_loss, val_accuracy, train_loss, train_accuracy, val_mae, val_rmse, val_r2 or val_top_k_accuracy, got 'val_f1'" "$WORK/err"
+expect_in "--monitor: expected val_loss, val_accuracy, val_mae, val_rmse, val_r2, val_top_k_accuracy or the same with train_ instead of val_, got 'val_f1'" "$WORK/err"
+# train_mae on the regression run: no validation needed.
+expect_exit 0 "$CGRAD" train "$WORK/reg.json" --data "csv:$WORK/r.csv" --monitor train_mae \
+    --save-best "$WORK/tmae_best.safetensors" --log "$WORK/tmae.jsonl" "${THREADS[@]}"
+best_epoch=$(/usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(min(rows, key=lambda r: r["train_mae"])["epoch"])' "$WORK/tmae.jsonl")
+[[ $(meta "$WORK/tmae_best.safetensors" epoch) == "$best_epoch" ]] || fail "the train_mae checkpoint is not the log's best"
 # val_top_k_accuracy with --top-k; a resumed run keeps reporting it.
 expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --val-split 0.3 --epochs 2 \
     --top-k 2 --monitor val_top_k_accuracy --early-stop 3 --save "$WORK/tk.safetensors" "${THREADS[@]}"
