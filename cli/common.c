@@ -161,6 +161,11 @@ int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const c
                         "pass --model MODEL.json",
                         ckpt_path);
     }
+    if (cg_model_spec_check_file(spec, m->ck->file) != CG_OK) {
+        int code = cli_fail(EXIT_USAGE, cmd, "%s: %s", ckpt_path, cg_last_error());
+        cli_model_release(m);
+        return code;
+    }
     m->model = build_model(spec);
     if (!m->model) {
         cli_model_release(m);

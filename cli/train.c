@@ -400,6 +400,8 @@ static int resume_state(session *s)
 
 static int build(session *s)
 {
+    if (s->ck && cg_model_spec_check_file(s->spec, s->ck->file) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "%s: %s", s->args.resume, cg_last_error());
     cg_rng rng = cg_train_rng(s->spec->train.seed, 0, CG_STREAM_INIT);
     s->model = cg_model_create(s->spec, &rng);
     if (!s->model) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);

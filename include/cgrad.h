@@ -975,6 +975,12 @@ typedef struct cg_checkpoint {
     cg_train_state state;
 } cg_checkpoint;
 
+/* Can `file` hold the weights of `spec`? CG_ERR_FORMAT when its F32
+ * "layers.*" tensors hold fewer values than the spec's parameters. Checked
+ * before a model is built, so a checkpoint whose model description was
+ * altered into a huge model is refused without allocating it. */
+cg_status cg_model_spec_check_file(const cg_model_spec *spec, const cg_st_file *file);
+
 /* Loads any safetensors file; *out is NULL on failure. */
 cg_status cg_checkpoint_load(const char *path, cg_checkpoint **out);
 /* Frees the checkpoint, its file and spec; NULL is fine. */

@@ -252,6 +252,23 @@ cg_status cg_checkpoint_save_with(const char *path, cg_model *model, const cg_mo
     return s;
 }
 
+cg_status cg_model_spec_check_file(const cg_model_spec *spec, const cg_st_file *file)
+{
+    if (!spec || !file) return cg_set_error(CG_ERR_ARG, "cg_model_spec_check_file: NULL argument");
+    int64_t values = 0;
+    for (size_t i = 0; i < cg_st_count(file); i++) {
+        const cg_st_entry *e = cg_st_at(file, i);
+        if (e->dtype != CG_DTYPE_F32 || strncmp(e->name, "layers.", 7) != 0) continue;
+        int64_t n = 1;
+        for (int d = 0; d < e->ndim; d++) n *= e->shape[d]; /* bounded by the file's size */
+        values += n;
+    }
+    if (values >= spec->n_params) return CG_OK;
+    return cg_set_error(CG_ERR_FORMAT, "the file holds %lld weight values (F32 layers.* tensors), "
+                                       "the model it is loaded into needs %lld parameters",
+                        (long long)values, (long long)spec->n_params);
+}
+
 cg_status cg_checkpoint_check_writable(const char *path)
 {
     cg_atomic_file af = {0};

@@ -52,4 +52,10 @@ expect_in 't.safetensors: __metadata__ "step"' "$WORK/err"
 
 # The untouched checkpoint still resumes.
 expect_exit 0 "$CGRAD" train --resume "$WORK/ck.safetensors" --data "csv:$WORK/d.csv" --epochs 2 "${THREADS[@]}"
+# A model description altered into a large model (its weights cannot be in
+# the file) is refused before the model is built, for --resume and eval.
+big='{"input":[4],"layers":[{"type":"dense","units":50000000},{"type":"dense","units":3}],"loss":"cross_entropy","train":{"epochs":3,"batch":16,"seed":5}}'
+tampered "the file holds 403 weight values (F32 layers.* tensors), the model it is loaded into needs 400000003 parameters" "model=$big"
+expect_exit 2 "$CGRAD" eval "$WORK/t.safetensors" --data "csv:$WORK/d.csv"
+expect_in "t.safetensors: the file holds 403 weight values" "$WORK/err"
 echo "ok"
