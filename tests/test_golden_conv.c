@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "errors.h"
 #include "fixtures.h"
 
 #define FIXTURE "fixtures/conv.safetensors"
@@ -183,13 +184,6 @@ static void conv2d_matches_torch(void **state)
 }
 
 /* ---- the op's contract ---- */
-
-static void assert_error_mentions(const char *a, const char *b)
-{
-    const char *msg = cg_last_error();
-    if (!strstr(msg, a) || (b && !strstr(msg, b)))
-        fail_msg("error \"%s\" should mention \"%s\"%s%s", msg, a, b ? " and " : "", b ? b : "");
-}
 
 static void conv2d_argument_errors(void **state)
 {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "errors.h"
 #include "fixtures.h"
 
 #define FIXTURE "fixtures/pool.safetensors"
@@ -171,13 +172,6 @@ static void ties_go_to_the_first_max(void **state)
 }
 
 /* ---- argument errors ---- */
-
-static void assert_error_mentions(const char *a, const char *b)
-{
-    const char *msg = cg_last_error();
-    if (!strstr(msg, a) || (b && !strstr(msg, b)))
-        fail_msg("error \"%s\" should mention \"%s\"%s%s", msg, a, b ? " and " : "", b ? b : "");
-}
 
 static void bad_arguments_are_errors(void **state)
 {

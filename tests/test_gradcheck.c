@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cgrad.h"
+#include "errors.h"
 #include "gradcheck.h"
 
 /* S(2, 3) is the shape [2, 3]; S0 is rank 0. */
@@ -1257,13 +1258,6 @@ static void batch_norm_does_not_depend_on_thread_count(void **state)
 }
 
 /* ------------------------------------------------------------ errors */
-
-static void assert_error_mentions(const char *a, const char *b)
-{
-    const char *msg = cg_last_error();
-    if (!strstr(msg, a) || (b && !strstr(msg, b)))
-        fail_msg("error \"%s\" should mention \"%s\"%s%s", msg, a, b ? " and " : "", b ? b : "");
-}
 
 /* One value per channel cannot be normalised by batch statistics (PyTorch
  * refuses it as well); nothing moves when a call fails. */
