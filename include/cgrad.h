@@ -591,6 +591,40 @@ const char *cg_st_meta(const cg_st_file *f, const char *key);
 /* Data sets (src/data/)                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* How a CSV table's columns became samples, learned from the training data
+ * and stored with the model (a checkpoint's "table" metadata), so that eval
+ * and predict read new tables the same way. Numeric feature columns give
+ * one value each, categorical ones (text) one-hot over their categories; the
+ * target gives class indices (numbers, or class names mapped to their index
+ * in `classes`) or real values. */
+typedef struct cg_table_feature {
+    int64_t column;            /* 0-based column of the training table */
+    int32_t n_categories;      /* > 0: one-hot over categories; 0: a number */
+    char **categories;         /* sorted (strcmp), n_categories of them */
+} cg_table_feature;
+
+typedef struct cg_table {
+    int64_t n_columns;         /* columns of the training table */
+    char **names;              /* n_columns names from its header, or NULL (no header) */
+    bool header_detected;      /* the header was detected, not asked for (header=yes) */
+    int64_t target;            /* 0-based column of the target, -1: none */
+    int64_t n_features;
+    cg_table_feature *features; /* in sample order */
+    int32_t n_classes;         /* > 0: string class labels */
+    char **classes;            /* class names, index order; NULL: labels are numbers */
+    int64_t sample_size;       /* values per sample: numeric features + categories */
+} cg_table;
+
+/* The table as JSON (malloc'ed; free() it), as checkpoints store it. */
+char *cg_table_to_json(const cg_table *t);
+/* Parses cg_table_to_json's text, checking every index; *out is NULL on failure. */
+cg_status cg_table_from_json(const char *json, cg_table **out);
+/* Frees a table from cg_table_from_json or a data set's; NULL is fine. */
+void cg_table_free(cg_table *t);
+/* The class names as a JSON array ("[\"setosa\", ...]", malloc'ed), or
+ * NULL when the labels are numbers; checkpoints store it as "classes". */
+char *cg_table_classes_json(const cg_table *t);
+
 /* A data set in memory: `count` samples of `sample_shape` floats each, with
  * class labels (classification), regression targets, or neither (inputs
  * only). Loaders fill a caller-owned struct; on failure it is left zeroed,
@@ -608,6 +642,7 @@ typedef struct cg_dataset {
     int32_t num_classes;      /* max label + 1 (0 without labels) */
     bool owns_data;           /* false for views made by cg_dataset_split */
     char source[256];         /* spec or path it came from, for messages */
+    cg_table *table;          /* CSV: how its columns were read; NULL for other kinds */
 } cg_dataset;
 
 /* IDX files (the MNIST format), plain or gzip-compressed (detected from the
@@ -636,6 +671,17 @@ typedef struct cg_data_options {
     int32_t num_classes;      /* csv, > 0: labels must be below it; errors name line and column */
     int sample_ndim;          /* > 0: reshape samples to sample_shape */
     int64_t sample_shape[CG_MAX_DIMS];
+    /* csv: the columns, when learning a table from this file (no `table`):
+     * by header name or 1-based index; features comma-separated. NULL: the
+     * last column is the target, all others are features. */
+    const char *target, *features;
+    const char *classes_path; /* csv: class names, one a line, in index order (default: the
+                                 sorted labels of the data when they are text) */
+    const cg_table *table;    /* csv: read the columns as this table says (a model's) */
+    bool targets_optional;    /* csv: a table without its target column loads as inputs only */
+    bool unit_targets;        /* csv: real targets must lie in [0, 1] (bce_with_logits) */
+    bool allow_missing;       /* csv: empty, NA and NaN feature cells load as NaN */
+    bool unknown_ignore;      /* csv with table: an unseen category is an all-zero one-hot */
 } cg_data_options;
 
 /* Loads a data set named by a spec:
@@ -1011,6 +1057,13 @@ cg_rng cg_train_rng(uint64_t seed, int64_t epoch, cg_rng_stream stream);
  * value otherwise (data without targets pass: inputs for prediction).
  * CG_ERR_ARG with a message naming the data set. */
 cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data);
+/* Lets the layers that learn from data learn it: normalize's mean and
+ * variance per feature, in one pass over data (the training samples only,
+ * before the first step; resuming or loading weights overwrites them). */
+cg_status cg_model_adapt(cg_model *model, const cg_dataset *data);
+/* True when every layer that reads the model's input fills in missing
+ * values (normalize with "impute": "mean"), so that data may have them. */
+bool cg_model_spec_fills_missing(const cg_model_spec *spec);
 
 /* Reported after every training step. */
 typedef struct cg_progress {
