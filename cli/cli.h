@@ -68,12 +68,29 @@ bool cli_parse_float(const char *cmd, const char *name, const char *text, double
  * model's input shape. */
 cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model);
 
+/* How to read a CSV's columns: learned from the file (target, features,
+ * classes: the --target/--features/--classes texts, NULL for defaults), or
+ * as a model's table says. */
+typedef struct cli_columns {
+    const char *cmd;                 /* for the notes on stderr */
+    const char *target, *features, *classes;
+    const cg_table *table;
+    bool targets_optional;           /* predict: a table without its target is inputs only */
+} cli_columns;
+
+/* cli_load_data with columns; a detected header is reported on stderr. */
+cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                         const cli_columns *columns);
+/* Writes text as one CSV field, quoted when it has to be. */
+void cli_csv_field(FILE *f, const char *text);
+
 /* A model ready for evaluation: from a checkpoint, whose stored model file
  * describes the layers, or from a plain weights file with model_path. */
 typedef struct cli_model {
     cg_checkpoint *ck;
     cg_model_spec *spec;   /* owned when loaded from model_path */
     cg_model *model;
+    cg_table *table;       /* the checkpoint's "table" (how it reads CSV columns), or NULL */
 } cli_model;
 
 /* Returns an exit code (EXIT_OK on success; the message is printed). */

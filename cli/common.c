@@ -8,12 +8,61 @@
 
 cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model)
 {
+    return cli_load_table(out, spec, model, &(cli_columns){.cmd = "cgrad"});
+}
+
+/* Only for a table learned from the file: a model's table matches a
+ * header's names without surprises. */
+static void note_header(const char *cmd, const cg_dataset *d)
+{
+    const cg_table *t = d->table;
+    if (!t || !t->header_detected) return;
+    fprintf(stderr, "cgrad %s: note: %s: line 1 is a header (no field is a number):", cmd,
+            d->source);
+    enum { SHOWN = 12 };
+    for (int64_t j = 0; j < t->n_columns && j < SHOWN; j++)
+        fprintf(stderr, "%s '%s'%s", j ? "," : "", t->names[j], j == t->target ? " (target)" : "");
+    if (t->n_columns > SHOWN)
+        fprintf(stderr, ", ... (%lld more; the target is '%s')", (long long)(t->n_columns - SHOWN),
+                t->target >= 0 ? t->names[t->target] : "none");
+    fputc('\n', stderr);
+}
+
+cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                         const cli_columns *c)
+{
     cg_data_options opts = {.regression = !cg_loss_is_classification(model->loss),
-                            .sample_ndim = model->input_ndim};
+                            .sample_ndim = model->input_ndim,
+                            .target = c->target,
+                            .features = c->features,
+                            .classes_path = c->classes,
+                            .table = c->table,
+                            .targets_optional = c->targets_optional,
+                            .unit_targets = model->loss == CG_LOSS_BCE_WITH_LOGITS,
+                            .allow_missing = cg_model_spec_fills_missing(model),
+                            .unknown_ignore = model->data.unknown_ignore};
     if (cg_loss_is_classification(model->loss) && model->output_ndim == 1)
         opts.num_classes = (int32_t)model->output[0];
     memcpy(opts.sample_shape, model->input, sizeof opts.sample_shape);
-    return cg_dataset_load_spec(out, spec, &opts);
+    cg_status s = cg_dataset_load_spec(out, spec, &opts);
+    if (s == CG_OK && !c->table) note_header(c->cmd, out);
+    return s;
+}
+
+void cli_csv_field(FILE *f, const char *text)
+{
+    size_t n = strlen(text);
+    bool quote = n == 0 || strpbrk(text, ",\"\r\n") || text[0] == ' ' || text[n - 1] == ' ';
+    if (!quote) {
+        fputs(text, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
 }
 
 typedef struct missing_note {
@@ -166,6 +215,13 @@ int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const c
         cli_model_release(m);
         return code;
     }
+    const char *table = cg_st_meta(m->ck->file, "table");
+    if (table && cg_table_from_json(table, &m->table) != CG_OK) {
+        int code = cli_fail(EXIT_USAGE, cmd, "%s: __metadata__ \"table\": %s", ckpt_path,
+                            cg_last_error());
+        cli_model_release(m);
+        return code;
+    }
     m->model = build_model(spec);
     if (!m->model) {
         cli_model_release(m);
@@ -184,6 +240,7 @@ void cli_model_release(cli_model *m)
     cg_model_destroy(m->model);
     cg_model_spec_free(m->spec);
     cg_checkpoint_free(m->ck);
+    cg_table_free(m->table);
     *m = (cli_model){0};
 }
 

@@ -13,7 +13,8 @@ static void usage(FILE *out)
           "Loss and accuracy of a checkpoint's model on data (evaluation mode: no dropout).\n"
           "\n"
           "  --data SPEC        data to evaluate on: fashion-mnist:test, idx:IMAGES,LABELS,\n"
-          "                     csv:PATH\n"
+          "                     csv:PATH[,header=yes|no] (read as the training table was:\n"
+          "                     columns by header name, class names and categories checked)\n"
           "  --json             print one JSON object {\"loss\":..,\"accuracy\":..,\"samples\":..}\n"
           "                     (accuracy is null for regression losses; mse and l1 add\n"
           "                     \"mae\", \"rmse\" and \"r2\"; --top-k adds \"top_k\" and\n"
@@ -56,7 +57,8 @@ int cmd_eval(int argc, char **argv)
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
-    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model)) != CG_OK ||
+    cli_columns columns = {.cmd = CMD, .table = m.table};
+    if (cli_load_table(&d, o.data, cg_model_get_spec(m.model), &columns) != CG_OK ||
         cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK) {
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
     } else if (json) {

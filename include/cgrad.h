@@ -820,6 +820,12 @@ typedef struct cg_augment {
     bool hflip;               /* flip left-right with probability 1/2 */
 } cg_augment;
 
+/* How tables (CSV) are read for the model ("data": {...}). */
+typedef struct cg_data_config {
+    bool unknown_ignore;      /* "unknown": "ignore": a category not seen in training reads as
+                                 none of them (all-zero one-hot); "error" (default) refuses it */
+} cg_data_config;
+
 typedef struct cg_model_spec {
     char name[CG_MODEL_NAME_MAX];                 /* the model file's "name", or "" */
     char description[CG_MODEL_DESCRIPTION_MAX];   /* its "description", or "" */
@@ -838,6 +844,7 @@ typedef struct cg_model_spec {
     cg_schedule schedule;
     cg_train_config train;
     cg_augment augment;             /* none by default */
+    cg_data_config data;
 } cg_model_spec;
 
 /* Parses and validates model-file JSON text. On failure returns CG_ERR_FORMAT
@@ -868,7 +875,8 @@ cg_status cg_model_spec_add_layerf(cg_model_spec *spec, const char *fmt, ...)
 #endif
     ;
 /* Sets a top-level section from its JSON value: "loss" ("\"mse\""),
- * "optimizer", "schedule", "train" (objects), "name", "description". */
+ * "optimizer", "schedule", "train", "augment", "data" (objects), "name",
+ * "description". */
 cg_status cg_model_spec_set(cg_model_spec *spec, const char *section, const char *value_json);
 /* Whole-model checks a parsed file always passes and a spec built in C must
  * pass before cg_model_create (which runs it): at least one layer, every
