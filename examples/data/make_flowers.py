@@ -5,6 +5,7 @@ labels), and flowers_new.csv, unlabelled rows to predict on. The values are
 drawn around each species' means with a fixed seed, so the files are the
 same on every run; they are not Fisher's measurements."""
 import random
+import sys
 
 SPECIES = {  # means and spreads of sepal length/width, petal length/width (cm)
     "setosa": ((5.01, 3.43, 1.46, 0.25), (0.35, 0.38, 0.17, 0.11)),
@@ -23,16 +24,26 @@ def rows(rng, n):
     return out
 
 
-def main():
+def tables():
+    """(file name, text) of both tables."""
     rng = random.Random(1936)
-    with open("flowers.csv", "w") as f:
-        f.write(HEADER + ",species\n")
-        for r in rows(rng, 50):
-            f.write(",".join("%.1f" % v for v in r[:4]) + "," + r[4] + "\n")
-    with open("flowers_new.csv", "w") as f:
-        f.write(HEADER + "\n")
-        for r in rows(rng, 2):
-            f.write(",".join("%.1f" % v for v in r[:4]) + "\n")
+    labelled = HEADER + ",species\n" + "".join(
+        ",".join("%.1f" % v for v in r[:4]) + "," + r[4] + "\n" for r in rows(rng, 50))
+    new = HEADER + "\n" + "".join(",".join("%.1f" % v for v in r[:4]) + "\n" for r in rows(rng, 2))
+    return [("flowers.csv", labelled), ("flowers_new.csv", new)]
+
+
+def main():
+    """Writes the tables here; with --check, exits 1 if the files differ."""
+    check = sys.argv[1:] == ["--check"]
+    for name, text in tables():
+        if check:
+            with open(name) as f:
+                if f.read() != text:
+                    sys.exit("%s differs from what make_flowers.py writes" % name)
+        else:
+            with open(name, "w") as f:
+                f.write(text)
 
 
 if __name__ == "__main__":
