@@ -654,14 +654,20 @@ typedef struct cg_dataset {
 cg_status cg_dataset_load_idx(cg_dataset *out, const char *images_path,
                               const char *labels_path);
 
-/* CSV of numbers: one sample per line, features first, target last. An
- * optional header row is detected (first row not all numbers) and skipped.
- * classification: the target is a class index (non-negative integer) and
- * goes to labels; otherwise it is a real number and goes to y. Features are
- * reshaped to sample_shape (sample_ndim dims; their product must equal the
- * feature count), or kept flat ([features]) when sample_shape is NULL.
- * Accepts CRLF, a UTF-8 BOM, spaces around fields, "quoted" numbers and
- * blank lines at the end; refuses ragged rows, non-numbers, NaN and Inf. */
+/* A CSV table: one sample per line, the last column the target, the others
+ * features (cg_dataset_load_spec's options choose other columns and read
+ * class names). Line 1 is a header when none of its fields is a number; a
+ * first line mixing numbers and text is data (so a typo in it is an error
+ * naming its column). A column whose values are mostly text is a category
+ * (one-hot over its sorted values); text labels are classes in sorted order
+ * (the table is in out->table). classification: the target is a class
+ * index (non-negative integer) or a class name and goes to labels;
+ * otherwise it is a real number and goes to y. Features are reshaped to
+ * sample_shape (sample_ndim dims; their product must equal the values per
+ * sample), or kept flat when sample_shape is NULL. Accepts CRLF, a UTF-8
+ * BOM, spaces around fields, "quoted" fields (with commas, "" for a quote)
+ * and blank lines at the end; refuses ragged rows, non-numbers in numeric
+ * columns, missing values (empty, NA, NaN) and Inf, naming line and column. */
 cg_status cg_dataset_load_csv(cg_dataset *out, const char *path, bool classification,
                               const int64_t *sample_shape, int sample_ndim);
 
@@ -689,7 +695,8 @@ typedef struct cg_data_options {
  *        files in /usr/share/datasets/fashion-mnist (or $CG_FASHION_MNIST_DIR);
  *        samples [1,28,28] in [0,1], 10 classes
  *   "idx:IMAGES[,LABELS]"                          cg_dataset_load_idx
- *   "csv:PATH"                                     cg_dataset_load_csv
+ *   "csv:PATH[,header=yes|no]"                     cg_dataset_load_csv, with the
+ *        options below (header=: line 1 is, or is not, a header)
  * opts may be NULL. */
 cg_status cg_dataset_load_spec(cg_dataset *out, const char *spec, const cg_data_options *opts);
 
