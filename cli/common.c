@@ -20,8 +20,12 @@ static void note_header(const char *cmd, const cg_dataset *d)
     fprintf(stderr, "cgrad %s: note: %s: line 1 is a header (no field is a number):", cmd,
             d->source);
     enum { SHOWN = 12 };
-    for (int64_t j = 0; j < t->n_columns && j < SHOWN; j++)
-        fprintf(stderr, "%s '%s'%s", j ? "," : "", t->names[j], j == t->target ? " (target)" : "");
+    for (int64_t j = 0; j < t->n_columns && j < SHOWN; j++) {
+        bool used = j == t->target;
+        for (int64_t i = 0; i < t->n_features; i++) used = used || t->features[i].column == j;
+        fprintf(stderr, "%s '%s'%s", j ? "," : "", t->names[j],
+                j == t->target ? " (target)" : used ? "" : " (not used)");
+    }
     if (t->n_columns > SHOWN)
         fprintf(stderr, ", ... (%lld more; the target is '%s')", (long long)(t->n_columns - SHOWN),
                 t->target >= 0 ? t->names[t->target] : "none");

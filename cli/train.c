@@ -343,6 +343,9 @@ static int load_data(session *s)
                            .classes = t->classes, .table = s->run_table};
     if (cli_load_table(&s->data, t->data, s->spec, &columns) != CG_OK)
         return cli_fail_lib(EXIT_USAGE, CMD);
+    if (!s->data.table && (t->target || t->features || t->classes))
+        return cli_fail(EXIT_USAGE, CMD, "%s is for CSV tables; --data %s is not one",
+                        t->target ? "--target" : t->features ? "--features" : "--classes", t->data);
     if (record_table(s) != EXIT_OK) return EXIT_FAILURE_OTHER;
     cg_dataset_fingerprint(&s->data, s->fingerprint, sizeof s->fingerprint);
     s->train = &s->data;

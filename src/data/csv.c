@@ -472,8 +472,10 @@ static cg_status choose_features(csv_reader *r)
     if (!t->features) return nomem(r);
     const char *list = r->opts->features;
     cg_status s = CG_OK;
+    /* A column without a name (the index pandas' to_csv writes first) is
+     * a row number, not a feature, unless --features names it. */
     for (int64_t j = 0; !list && s == CG_OK && j < r->lay.ncols; j++)
-        if (j != t->target) s = add_feature(r, j);
+        if (j != t->target && !(t->names && !t->names[j][0])) s = add_feature(r, j);
     for (const char *p = list; p && s == CG_OK;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -891,8 +893,18 @@ static cg_status check_size(const csv_reader *r)
                         (long long)numeric, numeric == 1 ? "" : "s", (long long)categorical);
 }
 
+static const char *column_label_of(const cg_table *t, int64_t j, char *buf, size_t size)
+{
+    if (t->names)
+        snprintf(buf, size, "'%.60s'", t->names[j]);
+    else
+        snprintf(buf, size, "column %lld", (long long)j + 1);
+    return buf;
+}
+
 static cg_status read_table_file(csv_reader *r, cg_dataset *d)
 {
+    char label[96];
     if (r->end - r->text >= 3 && memcmp(r->text, "\xEF\xBB\xBF", 3) == 0) r->text += 3;  /* UTF-8 BOM */
     cg_status s = survey(r);
     if (s) return s;
@@ -903,9 +915,9 @@ static cg_status read_table_file(csv_reader *r, cg_dataset *d)
         s = r->table ? learn_table(r) : nomem(r);
     }
     if (s == CG_OK && r->opts->table && !r->has_target && !r->opts->targets_optional)
-        s = cg_set_error(CG_ERR_ARG, "%s has no target column ('%s'); eval and training need "
+        s = cg_set_error(CG_ERR_ARG, "%s has no target column (%s); eval and training need "
                          "targets (predict reads tables without them)", r->path,
-                         r->table->names ? r->table->names[r->table->target] : "the last");
+                         column_label_of(r->table, r->table->target, label, sizeof label));
     if (s == CG_OK) s = check_size(r);
     if (s == CG_OK) s = allocate(r, d);
     if (s == CG_OK) s = parse_rows(r, d);

@@ -77,6 +77,20 @@ sed 's/"units": 2/"units": 4/' "$WORK/out2.json" >"$WORK/out4.json"
 expect_exit 2 "$CGRAD" train "$WORK/out4.json" --data "csv:$WORK/flowers.csv"
 expect_in "the target has 3 class names ('setosa', 'versicolor', 'virginica') but the model's output has 4 classes" "$WORK/err"
 
+# cgrad info shows the table; a resumed run reads the columns as the run did.
+expect_exit 0 "$CGRAD" info "$WORK/f.safetensors"
+expect_in "table: 5 columns with a header; 4 features (0 categorical, one-hot), target 'species': classes 'setosa', 'versicolor', 'virginica'" "$WORK/out"
+expect_exit 0 "$CGRAD" train "$CG_SOURCE_DIR/models/iris.json" --data "csv:$WORK/flowers.csv" \
+    --epochs 2 --save "$WORK/r.safetensors" "${THREADS[@]}"
+expect_exit 0 "$CGRAD" train --resume "$WORK/r.safetensors" --data "csv:$WORK/flowers.csv" --epochs 3 "${THREADS[@]}"
+expect_in "done: 3 epochs" "$WORK/out"
+expect_exit 2 "$CGRAD" train --resume "$WORK/r.safetensors" --data "csv:$WORK/flowers.csv" --epochs 4 --target species
+expect_in "--target: a resumed run reads the columns as the run did" "$WORK/err"
+# pandas' to_csv writes the row index first, without a name: not a feature.
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print "", $0; next } { print NR - 2, $0 }' "$WORK/flowers.csv" >"$WORK/pandas.csv"
+expect_exit 0 "$CGRAD" train "$CG_SOURCE_DIR/models/iris.json" --data "csv:$WORK/pandas.csv" --epochs 1 "${THREADS[@]}"
+expect_in "line 1 is a header (no field is a number): '' (not used), 'sepal length (cm)'" "$WORK/err"
+
 # ---- 2. header detection, header=yes|no, --target/--features.
 awk 'BEGIN { print "0.1,0.2,O.3,0.4,1"; for (i = 0; i < 20; i++) printf "%.2f,%.2f,%.2f,%.2f,%d\n", i / 20, sin(i), cos(i), i % 3, i % 2 }' >"$WORK/typo.csv"
 cat >"$WORK/bin.json" <<'JSON'
