@@ -63,11 +63,6 @@ bool cli_parse_float(const char *cmd, const char *name, const char *text, double
 
 /* ---- shared loading (common.c) ---- */
 
-/* Loads the data named by spec for the model's input and loss: CSV targets
- * as classes for cross-entropy, as values otherwise; samples reshaped to the
- * model's input shape. */
-cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model);
-
 /* How to read a CSV's columns: learned from the file (target, features,
  * classes: the --target/--features/--classes texts, NULL for defaults), or
  * as a model's table says. */
@@ -78,7 +73,10 @@ typedef struct cli_columns {
     bool targets_optional;           /* predict: a table without its target is inputs only */
 } cli_columns;
 
-/* cli_load_data with columns; a detected header is reported on stderr. */
+/* Loads the data named by spec for the model's input and loss: CSV targets
+ * as classes for cross-entropy, as values otherwise (names with a table);
+ * samples reshaped to the model's input shape. A header detected in a table
+ * learned from the file is reported on stderr. */
 cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec *model,
                          const cli_columns *columns);
 /* Writes text as one CSV field, quoted when it has to be. */

@@ -6,11 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model)
-{
-    return cli_load_table(out, spec, model, &(cli_columns){.cmd = "cgrad"});
-}
-
 /* Only for a table learned from the file: a model's table matches a
  * header's names without surprises. */
 static void note_header(const char *cmd, const cg_dataset *d)

@@ -154,9 +154,10 @@ static cg_status read_feature(const cJSON *o, cg_table *t, cg_table_feature *f)
         return bad("a feature's \"column\" is not a column of the table other than the target");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "categories");
     int64_t n = 0;
-    if (c && (!read_strings(c, -1, &f->categories, &n) || n > CG_TABLE_MAX_CATEGORIES))
+    bool read = !c || read_strings(c, -1, &f->categories, &n);
+    f->n_categories = (int32_t)(n < INT32_MAX ? n : INT32_MAX);   /* owned, whatever follows */
+    if (!read || n > CG_TABLE_MAX_CATEGORIES)
         return bad("a feature's \"categories\" is not a list of names");
-    f->n_categories = (int32_t)n;
     if (!sorted_distinct(f->categories, n)) return bad("a feature's categories are not sorted");
     int64_t width = n > 0 ? n : 1;
     if (t->sample_size > INT32_MAX - width) return bad("too many values per sample");
@@ -187,10 +188,11 @@ static cg_status read_table(const cJSON *root, cg_table *t)
         if (s) return s;
     }
     const cJSON *classes = cJSON_GetObjectItemCaseSensitive(root, "classes");
-    if (classes && (!read_strings(classes, -1, &t->classes, &n) || n > CG_TABLE_MAX_CATEGORIES ||
-                    !distinct(t->classes, n)))
+    n = 0;
+    bool read = !classes || read_strings(classes, -1, &t->classes, &n);
+    t->n_classes = (int32_t)(n < INT32_MAX ? n : INT32_MAX);   /* owned, whatever follows */
+    if (!read || n > CG_TABLE_MAX_CATEGORIES || !distinct(t->classes, n))
         return bad("\"classes\" is not a list of distinct names");
-    t->n_classes = classes ? (int32_t)n : 0;
     if (t->classes && t->target < 0) return bad("class names without a target column");
     return CG_OK;
 }
