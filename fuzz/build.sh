@@ -10,8 +10,8 @@ CORE="src/core/error.c src/core/tensor.c src/core/arena.c src/io/fileio.c"
 mkdir -p fuzz/bin
 $CC $FLAGS -o fuzz/bin/fuzz_safetensors fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE -lcjson -lm
 if [ -d src/data ] && ls src/data/*.c >/dev/null 2>&1; then
-  $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lz -lm
-  $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lz -lm
+  $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lcjson -lz -lm
+  $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lcjson -lz -lm
 fi
 # The model-file parser reaches name tables across the library (activations,
 # optimizers, schedules), so this target links the whole library but

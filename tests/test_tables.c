@@ -183,6 +183,15 @@ static void applies_a_table(void **state)
                       CG_ERR_ARG, NULL, "no column 'city', which the model reads; the file's "
                       "columns are 'size, cm', 'kind'");
     cg_dataset_free(&train);
+    /* A name the training table had twice: its occurrences in order. */
+    assert_int_equal(cg_dataset_load_spec(&train, csv_spec(write_table("dup.csv", "a,a,t\n1,2,0\n"), ""),
+                                          NULL), CG_OK);
+    o = (cg_data_options){.table = train.table};
+    assert_int_equal(cg_dataset_load_spec(&d, csv_spec(write_table("dup2.csv", "t,a,b,a\n1,5,0,6\n"), ""),
+                                          &o), CG_OK);
+    assert_true(d.x[0] == 5 && d.x[1] == 6 && d.labels[0] == 1);
+    cg_dataset_free(&d);
+    cg_dataset_free(&train);
 }
 
 /* The first row is a header only when none of its fields is a number. */

@@ -644,24 +644,34 @@ static cg_status learn_table(csv_reader *r)
 
 /* ------------------------------------------------------------ applying a table */
 
+/* The file's column for the model's column c: the one of the same name or,
+ * when the model's table had that name more than once, the same occurrence
+ * of it; -1 if none. */
+static int64_t file_column(const csv_reader *r, char **names, int64_t c)
+{
+    const cg_table *t = r->table;
+    int64_t nth = 0;
+    for (int64_t k = 0; k < c; k++) nth += strcmp(t->names[k], t->names[c]) == 0;
+    for (int64_t j = 0; j < r->lay.ncols; j++)
+        if (strcmp(names[j], t->names[c]) == 0 && nth-- == 0) return j;
+    return -1;
+}
+
 /* Columns by header name: the model's feature columns must be there, the
  * target may be. */
 static cg_status match_by_name(csv_reader *r, char **names)
 {
     const cg_table *t = r->table;
-    for (int64_t j = 0; j < r->lay.ncols; j++) {
-        r->role[j] = ROLE_SKIP;
-        if (t->target >= 0 && strcmp(names[j], t->names[t->target]) == 0) {
-            r->role[j] = ROLE_TARGET;
-            r->has_target = true;
-        }
-        for (int64_t i = 0; i < t->n_features; i++)
-            if (strcmp(names[j], t->names[t->features[i].column]) == 0) r->role[j] = i;
-    }
+    for (int64_t j = 0; j < r->lay.ncols; j++) r->role[j] = ROLE_SKIP;
+    int64_t target = t->target >= 0 ? file_column(r, names, t->target) : -1;
+    r->has_target = target >= 0;
+    if (r->has_target) r->role[target] = ROLE_TARGET;
     for (int64_t i = 0; i < t->n_features; i++) {
-        bool found = false;
-        for (int64_t j = 0; j < r->lay.ncols; j++) found = found || r->role[j] == i;
-        if (found) continue;
+        int64_t j = file_column(r, names, t->features[i].column);
+        if (j >= 0) {
+            r->role[j] = i;
+            continue;
+        }
         char list[768];
         cg__names_list(names, r->lay.ncols, list, sizeof list);
         return cg_set_error(CG_ERR_ARG, "%s: no column '%s', which the model reads; the file's "
