@@ -22,7 +22,7 @@ static void usage(FILE *out)
           "Trains the model a model file describes. Flags override the model file's values.\n"
           "\n"
           "  --data SPEC           training data (required): fashion-mnist:train,\n"
-          "                        idx:IMAGES[,LABELS] or csv:PATH\n"
+          "                        idx:IMAGES[,LABELS] or csv:PATH[,header=yes|no]\n"
           "  --val SPEC            validation data, evaluated after every epoch\n"
           "  --val-split F         hold out the last fraction F (0 < F < 1) of --data for\n"
           "                        validation\n"
