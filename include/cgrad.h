@@ -307,6 +307,35 @@ cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
 cg_tensor *cg_layer_norm(cg_ctx *ctx, cg_tensor *x, int normalized_ndim, cg_tensor *weight,
                          cg_tensor *bias, float eps);
 
+/* Embedding lookup (torch.nn.functional.embedding): ids of any shape [N, ...]
+ * hold token ids as floats, each an integer in [0, vocab) (anything else is
+ * an error naming the sample and position); the output is [N, ..., dim],
+ * row id of weight [vocab, dim] for each id. Only weight is differentiated. */
+cg_tensor *cg_embedding(cg_ctx *ctx, cg_tensor *ids, cg_tensor *weight);
+
+/* Recurrent cells, as torch.nn.RNN (tanh or relu), LSTM (gates i, f, g, o)
+ * and GRU (gates r, z, n; r applied to the hidden projection). */
+typedef enum cg_rnn_cell { CG_CELL_RNN_TANH, CG_CELL_RNN_RELU, CG_CELL_LSTM, CG_CELL_GRU } cg_rnn_cell;
+
+/* State carried into and out of a sequence (truncated backpropagation
+ * through time): h0 and c0 [N, H] start the sequence (NULL: zeros) and are
+ * constants, never differentiated; the state after the last step is
+ * written to h_n and c_n [N, H] when they are not NULL. c0 and c_n are the
+ * LSTM's cell state (ignored for other cells). h_n may alias h0. */
+typedef struct cg_rnn_carry {
+    const float *h0, *c0;
+    float *h_n, *c_n;
+} cg_rnn_carry;
+
+/* One recurrent layer in one direction over x [N, T, F] (batch first):
+ * w_ih [G·H, F], w_hh [G·H, H], b_ih and b_hh [G·H] or both NULL, with G = 1
+ * (rnn), 4 (lstm) or 3 (gru) in PyTorch's layout. Returns y [N, T, H], the
+ * hidden state after each step; reverse walks t from T − 1 to 0 (the second
+ * direction of a bidirectional layer). carry may be NULL. */
+cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *w_ih,
+                        cg_tensor *w_hh, cg_tensor *b_ih, cg_tensor *b_hh, bool reverse,
+                        const cg_rnn_carry *carry);
+
 /* Losses (mean over all elements / over the batch); each returns a scalar. */
 cg_tensor *cg_mse_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target);
 cg_tensor *cg_l1_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target);
