@@ -66,7 +66,19 @@ bool cli_parse_float(const char *cmd, const char *name, const char *text, double
 /* Loads the data named by spec for the model's input and loss: CSV targets
  * as classes for cross-entropy, as values otherwise; samples reshaped to the
  * model's input shape. */
-cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model);
+cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                        const int32_t *vocab, int64_t vocab_size);
+
+/* A text model's vocabulary travels in checkpoint metadata ("text_vocab":
+ * the code points, comma-separated), so token ids mean the same in
+ * training, evaluation and sampling. */
+#define CLI_VOCAB_META "text_vocab"
+/* Reads it from f: true with *vocab NULL when absent, false (message
+ * printed) when malformed. Free *vocab. */
+bool cli_vocab_from_meta(const char *cmd, const char *path, const cg_st_file *f, int32_t **vocab,
+                         int64_t *size);
+/* The metadata value for d's vocabulary (malloc'd), or NULL without one. */
+char *cli_vocab_to_meta(const cg_dataset *d);
 
 /* A model ready for evaluation: from a checkpoint, whose stored model file
  * describes the layers, or from a plain weights file with model_path. */
@@ -74,6 +86,8 @@ typedef struct cli_model {
     cg_checkpoint *ck;
     cg_model_spec *spec;   /* owned when loaded from model_path */
     cg_model *model;
+    int32_t *vocab;        /* a text model's vocabulary, or NULL */
+    int64_t vocab_size;
 } cli_model;
 
 /* Returns an exit code (EXIT_OK on success; the message is printed). */

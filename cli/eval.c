@@ -56,7 +56,7 @@ int cmd_eval(int argc, char **argv)
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
-    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model)) != CG_OK ||
+    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model), m.vocab, m.vocab_size) != CG_OK ||
         cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK) {
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
     } else if (json) {

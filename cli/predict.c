@@ -115,7 +115,7 @@ int cmd_predict(int argc, char **argv)
     int code = cli_infer_setup(&m, &batch, &a, &o);
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
-    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model)) != CG_OK) {
+    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model), m.vocab, m.vocab_size) != CG_OK) {
         code = cli_fail_lib(EXIT_USAGE, CMD);
     } else {
         FILE *f = out ? fopen(out, "w") : stdout;

@@ -197,13 +197,16 @@ typedef struct session {
     cg_checkpoint *ck;       /* --resume */
     cg_model_spec *spec;     /* effective configuration */
     cg_dataset data, val_data, train_view, val_view;
+    int32_t *ck_vocab;       /* the resumed run's text vocabulary, or NULL */
+    int64_t ck_vocab_size;
+    char *vocab_meta;        /* the text vocabulary, recorded in checkpoints */
     const cg_dataset *train, *val;
     cg_model *model;
     cg_optim *opt;
     cg_train_state state;
     FILE *log;
     char fingerprint[96];          /* of --data, before any split */
-    const char *meta[11];          /* the run's settings, recorded in checkpoints */
+    const char *meta[13];          /* the run's settings, recorded in checkpoints */
 } session;
 
 static void session_release(session *s)
@@ -215,6 +218,8 @@ static void session_release(session *s)
     cg_dataset_free(&s->data);
     cg_model_spec_free(s->spec);
     cg_checkpoint_free(s->ck);
+    free(s->ck_vocab);
+    free(s->vocab_meta);
 }
 
 static void note(const char *fmt, ...)
@@ -277,6 +282,8 @@ static int load_config(session *s)
                             "metadata); use --init to start from its weights",
                             t->resume);
         inherit_run_settings(s);
+        if (!cli_vocab_from_meta(CMD, t->resume, s->ck->file, &s->ck_vocab, &s->ck_vocab_size))
+            return EXIT_USAGE;
     }
     if (t->model_path) {
         if (cg_model_spec_load(t->model_path, &s->spec) != CG_OK)
@@ -295,12 +302,22 @@ static int load_config(session *s)
 
 static int load_data(session *s)
 {
-    const train_args *t = &s->args;
-    if (cli_load_data(&s->data, t->data, s->spec) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    train_args *t = &s->args;
+    if (cli_load_data(&s->data, t->data, s->spec, s->ck_vocab, s->ck_vocab_size) != CG_OK)
+        return cli_fail_lib(EXIT_USAGE, CMD);
     cg_dataset_fingerprint(&s->data, s->fingerprint, sizeof s->fingerprint);
     s->train = &s->data;
+    if (s->data.vocab) {
+        if (!(s->vocab_meta = cli_vocab_to_meta(&s->data)))
+            return cli_fail(EXIT_FAILURE_OTHER, CMD, "out of memory");
+        if (!t->val && !t->val_split) {
+            t->val_split = "0.05";
+            note("holding out the last 5%% of the text for validation (--val-split to change)");
+        }
+    }
     if (t->val) {
-        if (cli_load_data(&s->val_data, t->val, s->spec) != CG_OK)
+        if (cli_load_data(&s->val_data, t->val, s->spec, s->data.vocab, s->data.vocab_size) !=
+            CG_OK)
             return cli_fail_lib(EXIT_USAGE, CMD);
         s->val = &s->val_data;
     } else if (t->val_split) {
@@ -534,9 +551,10 @@ static bool top_k_option(const session *s, cg_train_options *o)
     if (s->spec->loss != CG_LOSS_CROSS_ENTROPY)
         cli_fail(EXIT_USAGE, CMD, "--top-k needs loss cross_entropy, the model's loss is %s",
                  cg_loss_name(s->spec->loss));
-    else if (k > s->spec->output[0])
+    else if (k > cg_model_spec_classes(s->spec))
         cli_fail(EXIT_USAGE, CMD, "--top-k: k must be between 2 and the number of classes "
-                                  "(%lld), got %lld", (long long)s->spec->output[0], (long long)k);
+                                  "(%lld), got %lld", (long long)cg_model_spec_classes(s->spec),
+                 (long long)k);
     else if (!s->val)
         cli_fail(EXIT_USAGE, CMD, "--top-k needs validation data (--val or --val-split)");
     else {
@@ -650,7 +668,7 @@ static const char *const *run_meta(session *s)
     size_t n = 0;
     const char *pairs[][2] = {{"run_data", s->fingerprint}, {"run_val", t->val},
                               {"run_val_split", t->val_split}, {"run_log", t->log},
-                              {"run_top_k", t->top_k}};
+                              {"run_top_k", t->top_k}, {CLI_VOCAB_META, s->vocab_meta}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         if (!pairs[i][1] || !pairs[i][1][0]) continue;
         s->meta[n++] = pairs[i][0];

@@ -633,8 +633,14 @@ typedef struct cg_dataset {
     float *x;                 /* count * sample_size, row-major */
     int target_size;          /* floats of y per sample: 1 with y, else 0 */
     float *y;                 /* count * target_size regression targets, or NULL */
-    int32_t *labels;          /* count class indices, or NULL */
+    int32_t *labels;          /* count · label_size class indices, or NULL */
+    int64_t label_size;       /* labels per sample: T for next-token targets
+                               * (text:), else 1 (0 is read as 1) */
     int32_t num_classes;      /* max label + 1 (0 without labels) */
+    int32_t *vocab;           /* text: the symbol of each token id (Unicode code
+                               * points; 0xDC80 + b for a byte b that is not
+                               * UTF-8), sorted; NULL otherwise */
+    int64_t vocab_size;
     bool owns_data;           /* false for views made by cg_dataset_split */
     char source[256];         /* spec or path it came from, for messages */
 } cg_dataset;
@@ -665,7 +671,27 @@ typedef struct cg_data_options {
     int32_t num_classes;      /* csv, > 0: labels must be below it; errors name line and column */
     int sample_ndim;          /* > 0: reshape samples to sample_shape */
     int64_t sample_shape[CG_MAX_DIMS];
+    /* text: the vocabulary to map symbols with (a checkpoint's, so ids
+     * mean what they meant in training); NULL: built from the file. */
+    const int32_t *vocab;
+    int64_t vocab_size;
 } cg_data_options;
+
+/* A character-level language-model data set from a UTF-8 text file: the
+ * file's symbols (code points) become token ids through `vocab` (vocab_size
+ * sorted code points; NULL: the file's own symbols, sorted), and the token
+ * stream is cut into count = (tokens − 1) / T windows of T ids, each
+ * labelled with the T ids that follow its positions (label_size T). A
+ * symbol missing from a given vocab, an empty file or one shorter than
+ * T + 1 symbols is an error naming the file. */
+cg_status cg_dataset_load_text(cg_dataset *out, const char *path, int64_t T,
+                               const int32_t *vocab, int64_t vocab_size);
+/* The token ids of text (UTF-8) under vocab; CG_ERR_ARG naming the first
+ * symbol vocab lacks. ids must hold strlen(text) entries; *n gets the count. */
+cg_status cg_text_encode(const char *text, const int32_t *vocab, int64_t vocab_size,
+                         int32_t *ids, int64_t *n);
+/* The UTF-8 bytes of one vocabulary symbol (at most 4) into buf; returns the length. */
+int cg_text_symbol_utf8(int32_t symbol, char buf[5]);
 
 /* Loads a data set named by a spec:
  *   "fashion-mnist:train", "fashion-mnist:test"  Debian's dataset-fashion-mnist
@@ -673,6 +699,8 @@ typedef struct cg_data_options {
  *        samples [1,28,28] in [0,1], 10 classes
  *   "idx:IMAGES[,LABELS]"                          cg_dataset_load_idx
  *   "csv:PATH"                                     cg_dataset_load_csv
+ *   "text:PATH"                                    cg_dataset_load_text with
+ *        T = sample_shape[0] (needs sample_ndim 1) and opts->vocab
  * opts may be NULL. */
 cg_status cg_dataset_load_spec(cg_dataset *out, const char *spec, const cg_data_options *opts);
 
@@ -691,6 +719,8 @@ cg_status cg_dataset_reshape(cg_dataset *d, int sample_ndim, const int64_t *samp
 
 /* CG_ERR_ARG unless every label is in [0, num_classes) (a model's output
  * count); the message names the first offending sample and its label. */
+/* label_size, with 0 read as 1. */
+int64_t cg_dataset_labels_per_sample(const cg_dataset *d);
 cg_status cg_dataset_check_labels(const cg_dataset *d, int32_t num_classes);
 
 /* Copies samples indices[0..n) (e.g. a shuffled permutation slice) into
@@ -869,6 +899,11 @@ cg_status cg_model_spec_memory(const cg_model_spec *spec, int64_t batch, uint64_
 /* CG_ERR_NOMEM, naming the size needed, when cg_model_spec_memory exceeds
  * this machine's physical memory. */
 cg_status cg_model_spec_check_memory(const cg_model_spec *spec, int64_t batch);
+/* For a classification loss: the classes (the output's last dimension), and
+ * the positions of a sample that each take a label (the product of the
+ * other dimensions: 1 for an output [C], T for a sequence output [T, C]). */
+int64_t cg_model_spec_classes(const cg_model_spec *spec);
+int64_t cg_model_spec_label_positions(const cg_model_spec *spec);
 /* Resolved schedule for a run of `epochs` epochs starting from lr. */
 cg_schedule cg_model_spec_schedule(const cg_model_spec *spec, float lr, int64_t epochs);
 

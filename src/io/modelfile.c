@@ -106,13 +106,26 @@ cg_status cg__spec_check_loss(const cg_model_spec *spec, cg_json_path *p)
     if (spec->loss != CG_LOSS_CROSS_ENTROPY) return CG_OK;
     char shape[128];
     cg_dims_str(spec->output_ndim, spec->output, shape, sizeof shape);
-    if (spec->output_ndim != 1)
-        return cg__json_fail(p, "cross_entropy needs the model's output to be [classes], got %s; add a "
-                       "flatten and a dense layer", shape);
-    if (spec->output[0] < 2)
+    if (spec->output_ndim != 1 && spec->output_ndim != 2)
+        return cg__json_fail(p, "cross_entropy needs the model's output to be [classes] (or "
+                                "[time, classes] for a label at every step), got %s; add a "
+                                "flatten and a dense layer", shape);
+    if (cg_model_spec_classes(spec) < 2)
         return cg__json_fail(p, "cross_entropy needs at least 2 output classes, the model outputs %s",
                     shape);
     return CG_OK;
+}
+
+int64_t cg_model_spec_classes(const cg_model_spec *spec)
+{
+    return spec && spec->output_ndim > 0 ? spec->output[spec->output_ndim - 1] : 0;
+}
+
+int64_t cg_model_spec_label_positions(const cg_model_spec *spec)
+{
+    int64_t n = 1;
+    for (int i = 0; spec && i + 1 < spec->output_ndim; i++) n *= spec->output[i];
+    return n;
 }
 
 static cg_status parse_loss(const cJSON *root, cg_json_path *p, cg_model_spec *spec)

@@ -221,6 +221,11 @@ cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
             cg_set_error(CG_ERR_ARG, "cg_model_loss: cross_entropy needs class labels");
             return NULL;
         }
+        /* A sequence output [N, T, C] is N·T rows of logits, one label each. */
+        if (output->ndim > 2) {
+            int64_t C = output->shape[output->ndim - 1];
+            output = cg_reshape(ctx, output, 2, (int64_t[]){output->size / C, C});
+        }
         return cg_cross_entropy(ctx, output, labels);
     }
     if (!targets) {
@@ -239,7 +244,7 @@ cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
 
 static int64_t argmax_hits(const cg_tensor *out, const int32_t *labels)
 {
-    int64_t rows = out->shape[0], cols = out->size / rows, hits = 0;
+    int64_t cols = out->shape[out->ndim - 1], rows = out->size / cols, hits = 0;
     for (int64_t r = 0; r < rows; r++) {
         const float *row = out->data + r * cols;
         int64_t best = 0;
@@ -288,7 +293,13 @@ static cg_status check_targets(const cg_model_spec *spec, const cg_dataset *d)
         if (d->y && !d->labels)
             return cg_set_error(CG_ERR_ARG, "%s: loss %s needs class labels, the data have "
                                             "real-valued targets", d->source, loss);
-        return d->labels ? cg_dataset_check_labels(d, (int32_t)spec->output[0]) : CG_OK;
+        if (d->labels && cg_dataset_labels_per_sample(d) != cg_model_spec_label_positions(spec))
+            return cg_set_error(CG_ERR_ARG, "%s: the model takes %lld labels per sample (one per "
+                                            "step of its output), the data have %lld",
+                                d->source, (long long)cg_model_spec_label_positions(spec),
+                                (long long)cg_dataset_labels_per_sample(d));
+        return d->labels ? cg_dataset_check_labels(d, (int32_t)cg_model_spec_classes(spec))
+                         : CG_OK;
     }
     if (d->labels && !d->y)
         return cg_set_error(CG_ERR_ARG, "%s: loss %s needs real-valued targets, the data have "

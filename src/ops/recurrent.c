@@ -18,14 +18,17 @@
  * the activated gates backward needs. Backward walks the steps in reverse
  * with one GEMM per step for dh; the weight gradients and dx are then one
  * GEMM each over all steps, because every step's gate gradients are kept. */
+#include "fast_exp.h"
 #include "internal.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-/* Elementwise passes thread over the batch from this many values. */
-#define PARALLEL_VALUES 32768
+/* Elementwise passes thread over the batch from this many values: a step
+ * of the W4 model (32 x 1024 gates) takes microseconds, less than waking a
+ * second thread on a loaded machine costs. */
+#define PARALLEL_VALUES (1 << 18)
 
 /* node->iarg slots. */
 enum { RNN_CELL, RNN_REVERSE, RNN_BIAS };
@@ -45,8 +48,6 @@ static int gates_of(cg_rnn_cell cell)
 {
     return cell == CG_CELL_LSTM ? 4 : cell == CG_CELL_GRU ? 3 : 1;
 }
-
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* C (ldc) = op(A)·op(B), adding to C when acc. */
 static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -80,47 +81,67 @@ typedef struct rnn_step {
     int64_t t, tp;            /* this step and the one before (-1: none) */
     float *xg;                /* [N, T, G·H]: W_ih x, overwritten by the gates */
     const float *hg;          /* [N, G·H]: W_hh h of this step */
-    const float *b_ih, *b_hh; /* [G·H] or NULL */
+    const float *b_ih, *b_hh; /* [G·H] (zeros without biases) */
     float *y, *extra;
     const float *h0, *c0, *zeros;
 } rnn_step;
 
-static inline float bias_at(const float *b, int64_t j) { return b ? b[j] : 0.0f; }
+/* The cells of one sample row at one step. Pointers are restrict so the
+ * loops vectorise: g holds the gate pre-activations and becomes the gates. */
+static void rnn_cell(bool relu, const float *restrict g, float *restrict h, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) h[j] = relu ? (g[j] > 0.0f ? g[j] : 0.0f) : cg__fast_tanhf(g[j]);
+}
+
+static void lstm_cell(float *restrict g, const float *restrict cp, float *restrict c,
+                      float *restrict h, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        float i = cg__fast_sigmoidf(g[j]), f = cg__fast_sigmoidf(g[H + j]);
+        float gg = cg__fast_tanhf(g[2 * H + j]), o = cg__fast_sigmoidf(g[3 * H + j]);
+        g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
+        c[j] = f * cp[j] + i * gg;
+        h[j] = o * cg__fast_tanhf(c[j]);
+    }
+}
+
+/* hn keeps W_hn h + b_hn, which r multiplies. */
+static void gru_cell(float *restrict g, const float *restrict hg, const float *restrict b_ih,
+                     const float *restrict b_hh, const float *restrict hp, float *restrict hn,
+                     float *restrict h, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        float r = cg__fast_sigmoidf(g[j] + b_ih[j] + hg[j] + b_hh[j]);
+        float z = cg__fast_sigmoidf(g[H + j] + b_ih[H + j] + hg[H + j] + b_hh[H + j]);
+        hn[j] = hg[2 * H + j] + b_hh[2 * H + j];
+        float nn = cg__fast_tanhf(g[2 * H + j] + b_ih[2 * H + j] + r * hn[j]);
+        g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
+        h[j] = (1.0f - z) * nn + z * hp[j];
+    }
+}
+
+static void add_projections(float *restrict g, const float *restrict hg,
+                            const float *restrict b_ih, const float *restrict b_hh, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) g[j] += hg[j] + b_ih[j] + b_hh[j];
+}
 
 static void step_row(const rnn_step *s, int64_t n)
 {
     const int64_t H = s->d.H, GH = s->d.G * H, at = n * s->d.T + s->t;
     float *g = s->xg + at * GH, *h = s->y + at * H;
     const float *hg = s->hg + n * GH;
-    /* gru keeps the hidden projection apart: r multiplies its n part. */
-    if (s->cell != CG_CELL_GRU)
-        for (int64_t j = 0; j < GH; j++) g[j] += hg[j] + bias_at(s->b_ih, j) + bias_at(s->b_hh, j);
-    if (s->cell == CG_CELL_RNN_TANH || s->cell == CG_CELL_RNN_RELU) {
-        for (int64_t j = 0; j < H; j++)
-            h[j] = s->cell == CG_CELL_RNN_TANH ? tanhf(g[j]) : (g[j] > 0.0f ? g[j] : 0.0f);
-    } else if (s->cell == CG_CELL_LSTM) {
-        const float *cp = state_before(s->extra, s->c0, s->zeros, &s->d, n, s->tp);
-        float *c = s->extra + at * H;
-        for (int64_t j = 0; j < H; j++) {
-            float i = sigmoidf(g[j]), f = sigmoidf(g[H + j]), gg = tanhf(g[2 * H + j]),
-                  o = sigmoidf(g[3 * H + j]);
-            g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
-            c[j] = f * cp[j] + i * gg;
-            h[j] = o * tanhf(c[j]);
-        }
-    } else {
+    if (s->cell == CG_CELL_GRU) {
         const float *hp = state_before(s->y, s->h0, s->zeros, &s->d, n, s->tp);
-        float *hn = s->extra + at * H;
-        for (int64_t j = 0; j < H; j++) {
-            float r = sigmoidf(g[j] + bias_at(s->b_ih, j) + hg[j] + bias_at(s->b_hh, j));
-            float z = sigmoidf(g[H + j] + bias_at(s->b_ih, H + j) + hg[H + j] +
-                               bias_at(s->b_hh, H + j));
-            hn[j] = hg[2 * H + j] + bias_at(s->b_hh, 2 * H + j);
-            float nn = tanhf(g[2 * H + j] + bias_at(s->b_ih, 2 * H + j) + r * hn[j]);
-            g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
-            h[j] = (1.0f - z) * nn + z * hp[j];
-        }
+        gru_cell(g, hg, s->b_ih, s->b_hh, hp, s->extra + at * H, h, H);
+        return;
     }
+    add_projections(g, hg, s->b_ih, s->b_hh, GH);
+    if (s->cell == CG_CELL_LSTM)
+        lstm_cell(g, state_before(s->extra, s->c0, s->zeros, &s->d, n, s->tp), s->extra + at * H,
+                  h, H);
+    else
+        rnn_cell(s->cell == CG_CELL_RNN_RELU, g, h, H);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -145,49 +166,65 @@ typedef struct rnn_back {
     float *dh, *dc;           /* [N, H] carried */
 } rnn_back;
 
+static void rnn_cell_back(bool relu, const float *restrict h, const float *restrict dy,
+                          float *restrict dh, float *restrict dg, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        float v = dh[j] + dy[j];
+        dg[j] = relu ? (h[j] > 0.0f ? v : 0.0f) : v * (1.0f - h[j] * h[j]);
+        dh[j] = 0.0f;
+    }
+}
+
+static void lstm_cell_back(const float *restrict g, const float *restrict c,
+                           const float *restrict cp, const float *restrict dy,
+                           float *restrict dh, float *restrict dc, float *restrict dg, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+        float v = dh[j] + dy[j], tc = cg__fast_tanhf(c[j]);
+        float dct = dc[j] + v * o * (1.0f - tc * tc);
+        dg[j] = dct * gg * i * (1.0f - i);
+        dg[H + j] = dct * cp[j] * f * (1.0f - f);
+        dg[2 * H + j] = dct * i * (1.0f - gg * gg);
+        dg[3 * H + j] = v * tc * o * (1.0f - o);
+        dc[j] = dct * f;
+        dh[j] = 0.0f;
+    }
+}
+
+static void gru_cell_back(const float *restrict g, const float *restrict hn,
+                          const float *restrict hp, const float *restrict dy, float *restrict dh,
+                          float *restrict dg, float *restrict dgh, int64_t H)
+{
+    for (int64_t j = 0; j < H; j++) {
+        float r = g[j], z = g[H + j], nn = g[2 * H + j];
+        float v = dh[j] + dy[j];
+        float dn = v * (1.0f - z) * (1.0f - nn * nn);
+        float dr = dn * hn[j] * r * (1.0f - r);
+        float dz = v * (hp[j] - nn) * z * (1.0f - z);
+        dg[j] = dgh[j] = dr;
+        dg[H + j] = dgh[H + j] = dz;
+        dg[2 * H + j] = dn;
+        dgh[2 * H + j] = dn * r;
+        dh[j] = v * z;
+    }
+}
+
 static void back_row(const rnn_back *b, int64_t n)
 {
     const int64_t H = b->d.H, GH = b->d.G * H, at = n * b->d.T + b->t;
-    const float *g = b->gates + at * GH, *h = b->y + at * H, *dy = b->dy + at * H;
+    const float *g = b->gates + at * GH, *dy = b->dy + at * H;
     float *dg = b->dg + at * GH, *dh = b->dh + n * H;
-    if (b->cell == CG_CELL_RNN_TANH || b->cell == CG_CELL_RNN_RELU) {
-        for (int64_t j = 0; j < H; j++) {
-            float v = dh[j] + dy[j];
-            dg[j] = b->cell == CG_CELL_RNN_TANH ? v * (1.0f - h[j] * h[j]) : (h[j] > 0.0f ? v : 0.0f);
-            dh[j] = 0.0f;
-        }
-    } else if (b->cell == CG_CELL_LSTM) {
-        const float *c = b->extra + at * H;
-        const float *cp = state_before(b->extra, b->c0, b->zeros, &b->d, n, b->tp);
-        float *dc = b->dc + n * H;
-        for (int64_t j = 0; j < H; j++) {
-            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-            float v = dh[j] + dy[j], tc = tanhf(c[j]);
-            float dct = dc[j] + v * o * (1.0f - tc * tc);
-            dg[j] = dct * gg * i * (1.0f - i);
-            dg[H + j] = dct * cp[j] * f * (1.0f - f);
-            dg[2 * H + j] = dct * i * (1.0f - gg * gg);
-            dg[3 * H + j] = v * tc * o * (1.0f - o);
-            dc[j] = dct * f;
-            dh[j] = 0.0f;
-        }
-    } else {
-        const float *hn = b->extra + at * H;
-        const float *hp = state_before(b->y, b->h0, b->zeros, &b->d, n, b->tp);
-        float *dgh = b->dgh + at * GH;
-        for (int64_t j = 0; j < H; j++) {
-            float r = g[j], z = g[H + j], nn = g[2 * H + j];
-            float v = dh[j] + dy[j];
-            float dn = v * (1.0f - z) * (1.0f - nn * nn);
-            float dr = dn * hn[j] * r * (1.0f - r);
-            float dz = v * (hp[j] - nn) * z * (1.0f - z);
-            dg[j] = dgh[j] = dr;
-            dg[H + j] = dgh[H + j] = dz;
-            dg[2 * H + j] = dn;
-            dgh[2 * H + j] = dn * r;
-            dh[j] = v * z;
-        }
-    }
+    if (b->cell == CG_CELL_LSTM)
+        lstm_cell_back(g, b->extra + at * H,
+                       state_before(b->extra, b->c0, b->zeros, &b->d, n, b->tp), dy, dh,
+                       b->dc + n * H, dg, H);
+    else if (b->cell == CG_CELL_GRU)
+        gru_cell_back(g, b->extra + at * H, state_before(b->y, b->h0, b->zeros, &b->d, n, b->tp),
+                      dy, dh, dg, b->dgh + at * GH, H);
+    else
+        rnn_cell_back(b->cell == CG_CELL_RNN_RELU, b->y + at * H, dy, dh, dg, H);
 }
 
 /* h before every step, [N, T, H]: the left operand of dW_hh's one GEMM. */
@@ -382,12 +419,12 @@ cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *
     sv.h0 = copy_state(ctx, carry ? carry->h0 : NULL, d.N * d.H, &failed);
     sv.c0 = cell == CG_CELL_LSTM ? copy_state(ctx, carry ? carry->c0 : NULL, d.N * d.H, &failed)
                                  : NULL;
-    float *hg = cg__scratch(ctx, d.N * GH), *zeros = cg__scratch(ctx, d.H);
+    float *hg = cg__scratch(ctx, d.N * GH), *zeros = cg__scratch(ctx, GH);
     if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !zeros) return NULL;
-    memset(zeros, 0, (size_t)d.H * sizeof *zeros);
+    memset(zeros, 0, (size_t)GH * sizeof *zeros);
     gemm(false, true, rows, GH, d.F, x->data, d.F, w_ih->data, d.F, false, sv.gates, GH);
-    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .b_ih = b_ih ? b_ih->data : NULL,
-                  .b_hh = b_hh ? b_hh->data : NULL, .y = y->data, .extra = sv.extra,
+    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .b_ih = b_ih ? b_ih->data : zeros,
+                  .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra,
                   .h0 = sv.h0, .c0 = sv.c0, .zeros = zeros};
     run_steps(&s, w_hh->data, reverse, hg);
     write_final_state(&s, reverse, carry);

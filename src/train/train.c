@@ -358,7 +358,9 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
         .samples_per_s = st->seconds > 0 ? (double)st->seen / st->seconds : 0.0,
         .samples = st->seen,
     };
-    cg__metric_sums_result(&st->sums, st->seen, r->o->top_k, &stats.train_mae, &stats.train_rmse,
+    cg__metric_sums_result(&st->sums,
+                           st->seen * cg_model_spec_label_positions(cg_model_get_spec(r->model)),
+                           r->o->top_k, &stats.train_mae, &stats.train_rmse,
                            &stats.train_r2, &stats.train_top_k_accuracy);
     if (r->val) {
         cg_eval_result ev;

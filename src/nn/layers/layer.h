@@ -70,6 +70,7 @@ extern const cg_layer_type cg__layer_batchnorm, cg__layer_layernorm;
 extern const cg_layer_type cg__layer_conv2d;
 extern const cg_layer_type cg__layer_maxpool2d, cg__layer_avgpool2d, cg__layer_global_avgpool,
     cg__layer_dropout2d;
+extern const cg_layer_type cg__layer_embedding, cg__layer_rnn, cg__layer_lstm, cg__layer_gru;
 
 /* A layer's config as its type's struct. */
 #define CG_LAYER_CONFIG(l, T) ((T *)(void *)(l)->config.bytes)
