@@ -18,6 +18,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 

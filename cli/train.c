@@ -22,13 +22,17 @@ static void usage(FILE *out)
           "Trains the model a model file describes. Flags override the model file's values.\n"
           "\n"
           "  --data SPEC           training data (required): fashion-mnist:train,\n"
-          "                        idx:IMAGES[,LABELS] or csv:PATH\n"
+          "                        idx:IMAGES[,LABELS], csv:PATH or text:PATH (a\n"
+          "                        character-level language model's text; the last 5%\n"
+          "                        is held out for validation unless --val/--val-split)\n"
           "  --val SPEC            validation data, evaluated after every epoch\n"
           "  --val-split F         hold out the last fraction F (0 < F < 1) of --data for\n"
           "                        validation\n"
           "  --top-k K             validation also reports the top-K accuracy\n"
           "                        (cross_entropy; 2 <= K <= classes)\n"
           "  --epochs N            total number of epochs (with --resume: continue up to N)\n"
+          "  --steps N             stop after N optimizer steps in all; the epoch they end\n"
+          "                        in ends there (validation, log, checkpoint)\n"
           "  --batch N             minibatch size (the last, partial batch is kept)\n"
           "  --lr X                learning rate (the schedule's peak)\n"
           "  --seed N              seed for initialisation, shuffling and dropout\n"
@@ -75,7 +79,7 @@ static void usage(FILE *out)
 
 typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
-    const char *epochs, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
+    const char *epochs, *steps, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
     const char *save_best, *monitor, *early_stop, *min_delta;
     bool no_shuffle, log_append, force, allow_data_change, restore_best;
 } train_args;
@@ -91,7 +95,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         const char **dst;
     } options[] = {
         {"--data", &t->data},       {"--val", &t->val},       {"--val-split", &t->val_split},
-        {"--epochs", &t->epochs},   {"--batch", &t->batch},   {"--lr", &t->lr},
+        {"--epochs", &t->epochs},   {"--steps", &t->steps},   {"--batch", &t->batch},   {"--lr", &t->lr},
         {"--seed", &t->seed},       {"--threads", &t->threads}, {"--init", &t->init},
         {"--resume", &t->resume},   {"--save", &t->save},     {"--log", &t->log},
         {"--save-every", &t->save_every}, {"--keep", &t->keep}, {"--top-k", &t->top_k},
@@ -174,6 +178,10 @@ static bool apply_flags(const train_args *t, cg_model_spec *spec)
     if (t->epochs) {
         if (!cli_parse_int(CMD, "--epochs", t->epochs, 1, INT32_MAX, &v)) return false;
         spec->train.epochs = v;
+    }
+    if (t->steps) {
+        if (!cli_parse_int(CMD, "--steps", t->steps, 1, INT64_C(1) << 53, &v)) return false;
+        spec->train.steps = v;
     }
     if (t->batch) {
         if (!cli_parse_int(CMD, "--batch", t->batch, 1, INT32_MAX, &v)) return false;

@@ -820,6 +820,7 @@ typedef struct cg_train_config {
     bool shuffle;           /* reshuffle the training set every epoch */
     float clip_grad_norm;   /* clip the global gradient norm to this; 0: off */
     cg_early_stop_config early_stop; /* "early_stop": patience 0 is off */
+    int64_t steps;          /* > 0: stop after this many optimizer steps in all */
 } cg_train_config;
 
 #define CG_MODEL_NAME_MAX 128
@@ -923,6 +924,12 @@ cg_params *cg_model_params(cg_model *model);
 /* x: [N, input...] -> [N, output...]. Dropout is active when the context is
  * in training mode. */
 cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
+/* The same on the first t steps of a sequence model's input, x [N, t, ...]
+ * with 1 <= t <= T for an input [T, ...]: generation starts from a prompt
+ * shorter than the training windows. Works when every layer works at any
+ * length (embedding, rnn/lstm/gru, dense, activations, dropout, layernorm
+ * over features); a layer that needs the full length fails naming itself. */
+cg_tensor *cg_model_forward_prefix(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
 /* The spec's loss of output against the targets: class indices (labels,
  * N entries) for cross-entropy, values (targets, output->size floats)
  * otherwise. Returns a scalar tensor, NULL on error. */
@@ -1112,6 +1119,9 @@ typedef struct cg_train_options {
     uint64_t seed;
     bool shuffle;
     float clip_grad_norm;       /* 0: off */
+    /* > 0: stop after this many optimizer steps in all; the epoch it falls
+     * in ends there (validation, on_epoch, checkpoint) and is the last. */
+    int64_t max_steps;
     cg_augment augment;         /* applied to training batches (image inputs) */
     cg_schedule schedule;       /* lr of each epoch */
     const char *save_path;      /* checkpoint after every epoch and when stopped; NULL: none */

@@ -383,7 +383,7 @@ static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "train");
     if (!obj) return CG_OK;
     static const char *const keys[] = {"epochs", "batch", "seed", "shuffle", "clip_grad_norm",
-                                       "early_stop", NULL};
+                                       "early_stop", "steps", NULL};
     size_t mark = cg__json_key(p, "train");
     cg_status s = cg__json_require_object(obj, p);
     if (s == CG_OK) s = cg__json_check_keys(obj, p, keys, NULL);
@@ -395,6 +395,7 @@ static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *
     if (s == CG_OK) s = cg__json_read_bool(obj, "shuffle", p, &spec->train.shuffle);
     if (s == CG_OK) s = cg__json_read_float(obj, "clip_grad_norm", p, CG_RANGE_NONNEG, &spec->train.clip_grad_norm);
     if (s == CG_OK) s = parse_early_stop(obj, p, &spec->train.early_stop);
+    if (s == CG_OK) s = cg__json_read_int(obj, "steps", p, 0, INT64_MAX / 2, &spec->train.steps);
     cg__json_restore(p, mark);
     return s;
 }

@@ -149,11 +149,14 @@ cg_buffer *cg_model_buffer_at(cg_model *model, size_t i)
 
 /* ------------------------------------------------------------ forward */
 
-static bool input_matches(const cg_model_spec *spec, const cg_tensor *x)
+/* prefix: the first per-sample dimension (time) may be shorter. */
+static bool input_matches(const cg_model_spec *spec, const cg_tensor *x, bool prefix)
 {
     if (x->ndim != spec->input_ndim + 1) return false;
-    for (int i = 0; i < spec->input_ndim; i++)
-        if (x->shape[i + 1] != spec->input[i]) return false;
+    for (int i = 0; i < spec->input_ndim; i++) {
+        bool shorter = prefix && i == 0 && x->shape[1] >= 1 && x->shape[1] < spec->input[0];
+        if (x->shape[i + 1] != spec->input[i] && !shorter) return false;
+    }
     return true;
 }
 
@@ -175,14 +178,14 @@ static cg_tensor *run_step(cg_ctx *ctx, const model_step *step, cg_tensor **slot
     return step->layer->type->forward(ctx, step->layer, step->state, in, step->n_inputs);
 }
 
-cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
+static cg_tensor *forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x, bool prefix)
 {
     if (!ctx || !model || !x) {
         if (!x && cg_last_status() != CG_OK) return NULL; /* keep the producer's message */
         cg_set_error(CG_ERR_ARG, "cg_model_forward: NULL argument");
         return NULL;
     }
-    if (!input_matches(model->spec, x)) {
+    if (!input_matches(model->spec, x, prefix)) {
         char got[96], want[96] = "[N";
         cg_shape_str(x, got, sizeof got);
         for (int i = 0; i < model->spec->input_ndim; i++)
@@ -203,6 +206,16 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
         slots[model->steps[i].output] = y;
     }
     return slots[model->slot[model->spec->n_layers - 1]];
+}
+
+cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
+{
+    return forward(ctx, model, x, false);
+}
+
+cg_tensor *cg_model_forward_prefix(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
+{
+    return forward(ctx, model, x, true);
 }
 
 /* ------------------------------------------------------------ loss and accuracy */
