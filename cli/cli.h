@@ -132,6 +132,7 @@ typedef struct cli_progress {
     bool bar_visible;
     bool has_val;
     bool classification;
+    bool bits_per_char;   /* a language model: losses also in bits per character */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,

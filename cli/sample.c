@@ -19,8 +19,9 @@ static void usage(FILE *out)
           "Generates text from a language model trained on text: data (its vocabulary is in\n"
           "the checkpoint), writing the prime and then each new character as it is drawn.\n"
           "\n"
-          "  --prime TEXT       text to start from (default: a newline); every character\n"
-          "                     must be in the model's vocabulary\n"
+          "  --prime TEXT       text to start from (default: a newline, or a space, or the\n"
+          "                     first symbol of the vocabulary); every character must be\n"
+          "                     in the model's vocabulary\n"
           "  --length N         characters to generate (default 500)\n"
           "  --temperature T    divide the logits by T > 0 (default 1; lower is more\n"
           "                     conservative)\n"
@@ -42,7 +43,7 @@ static int parse(sample_options *o, int argc, char **argv)
     cli_args a;
     cli_args_init(&a, CMD, argc, argv);
     const char *length = NULL, *temperature = NULL, *top_k = NULL, *seed = NULL;
-    *o = (sample_options){.prime = "\n", .length = 500, .seed = 1, .temperature = 1.0};
+    *o = (sample_options){.length = 500, .seed = 1, .temperature = 1.0};
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             usage(stdout);
@@ -62,7 +63,7 @@ static int parse(sample_options *o, int argc, char **argv)
         (temperature && !cli_parse_float(CMD, "--temperature", temperature, 1e-6, 1e6,
                                          &o->temperature)))
         return EXIT_USAGE;
-    if (!*o->prime) return cli_fail(EXIT_USAGE, CMD, "--prime: give at least one character");
+    if (o->prime && !*o->prime) return cli_fail(EXIT_USAGE, CMD, "--prime: give at least one character");
     return -1;
 }
 
@@ -130,8 +131,21 @@ static int next_id(cg_ctx *ctx, const cli_model *m, const int32_t *ids, int64_t 
     return EXIT_OK;
 }
 
-static int generate(const cli_model *m, const sample_options *o)
+/* Without --prime: a newline, a space, or the vocabulary's first symbol. */
+static const char *default_prime(const cli_model *m, char buf[5])
 {
+    int32_t pick = m->vocab[0];
+    for (int64_t i = 0; i < m->vocab_size; i++)
+        if (m->vocab[i] == ' ' && pick != '\n') pick = ' ';
+        else if (m->vocab[i] == '\n') pick = '\n';
+    cg_text_symbol_utf8(pick, buf);
+    return buf;
+}
+
+static int generate(const cli_model *m, sample_options *o)
+{
+    char prime[5];
+    if (!o->prime) o->prime = default_prime(m, prime);
     size_t cap = strlen(o->prime) + (size_t)o->length + 1;
     int32_t *ids = malloc(cap * sizeof *ids);
     double *p = malloc((size_t)m->vocab_size * sizeof *p);

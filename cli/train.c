@@ -706,6 +706,7 @@ static int run_training(session *s)
     cli_progress progress;
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
                       spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
+    progress.bits_per_char = s->data.vocab != NULL;
     o.on_batch = cli_progress_batch;
     o.on_epoch = cli_progress_epoch;
     o.user = &progress;

@@ -85,17 +85,10 @@ static int64_t decode(const unsigned char *text, size_t n, int32_t *syms)
     return count;
 }
 
-/* The line of symbol k, for messages. */
-static int64_t line_of(const int32_t *syms, int64_t k)
-{
-    int64_t line = 1;
-    for (int64_t i = 0; i < k; i++) line += syms[i] == '\n';
-    return line;
-}
-
 static cg_status map_to_ids(const char *what, int32_t *syms, int64_t n, const int32_t *vocab,
                             int64_t vocab_size)
 {
+    int64_t line = 1;   /* of symbol i, for messages */
     for (int64_t i = 0; i < n; i++) {
         int64_t id = id_of(vocab, vocab_size, syms[i]);
         if (id < 0) {
@@ -103,8 +96,9 @@ static cg_status map_to_ids(const char *what, int32_t *syms, int64_t n, const in
             symbol_text(syms[i], sym, sizeof sym);
             return cg_set_error(CG_ERR_ARG, "%s: line %lld: %s is not in the vocabulary of %lld "
                                             "symbols the model was trained with",
-                                what, (long long)line_of(syms, i), sym, (long long)vocab_size);
+                                what, (long long)line, sym, (long long)vocab_size);
         }
+        line += syms[i] == '\n';
         syms[i] = (int32_t)id;
     }
     return CG_OK;

@@ -326,12 +326,28 @@ static cg_status check_targets(const cg_model_spec *spec, const cg_dataset *d)
     return CG_OK;
 }
 
+/* Layers reading the model's input may restrict its values (token ids). */
+static cg_status check_input_values(const cg_model_spec *spec, const cg_dataset *d)
+{
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        bool reads_input = false;
+        for (int k = 0; k < l->n_inputs; k++) reads_input |= l->inputs[k] == CG_LAYER_INPUT;
+        if (reads_input && l->type->check_input) {
+            cg_status s = l->type->check_input(l, d);
+            if (s != CG_OK) return s;
+        }
+    }
+    return CG_OK;
+}
+
 cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data)
 {
     if (!model || !data) return cg_set_error(CG_ERR_ARG, "cg_model_check_data: NULL argument");
     if (data->count < 1) return cg_set_error(CG_ERR_ARG, "%s: no samples", data->source);
     cg_status s = check_sample_shape(model->spec, data);
-    return s != CG_OK ? s : check_targets(model->spec, data);
+    if (s == CG_OK) s = check_targets(model->spec, data);
+    return s == CG_OK ? check_input_values(model->spec, data) : s;
 }
 
 /* ------------------------------------------------------------ weights from a file */

@@ -5,6 +5,7 @@
  * ops/embedding.c. */
 #include "layer.h"
 
+#include <math.h>
 #include <stdio.h>
 
 typedef struct embedding_config {
@@ -80,6 +81,20 @@ static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state
     return cg_embedding(ctx, x[0], ((const embedding_state *)state)->weight);
 }
 
+static cg_status check_input(const cg_layer_spec *l, const cg_dataset *d)
+{
+    const int64_t V = CG_LAYER_CONFIG(l, embedding_config)->vocab, size = d->sample_size;
+    for (int64_t i = 0; i < d->count * size; i++) {
+        float v = d->x[i];
+        if (v >= 0.0f && v < (float)V && v == floorf(v)) continue;
+        return cg_set_error(CG_ERR_ARG, "%s: sample %lld, position %lld: token id %g is not in "
+                                        "the embedding's vocabulary [0, %lld)",
+                            d->source, (long long)(i / size), (long long)(i % size), (double)v,
+                            (long long)V);
+    }
+    return CG_OK;
+}
+
 const cg_layer_type cg__layer_embedding = {
     .name = "embedding",
     .keys = keys,
@@ -92,4 +107,5 @@ const cg_layer_type cg__layer_embedding = {
     .state_size = sizeof(embedding_state),
     .build = build,
     .forward = forward,
+    .check_input = check_input,
 };

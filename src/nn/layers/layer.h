@@ -61,6 +61,10 @@ struct cg_layer_type {
      * at once. */
     cg_tensor *(*forward)(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n);
+    /* Checks a data set's input values when this layer reads the model's
+     * input directly (an embedding's token ids), before training or
+     * evaluation starts, naming the sample; NULL: any values. */
+    cg_status (*check_input)(const cg_layer_spec *l, const cg_dataset *d);
 };
 
 /* The table (table.c). */
