@@ -18,6 +18,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 
@@ -71,6 +72,8 @@ typedef struct cli_columns {
     const char *target, *features, *classes;
     const cg_table *table;
     bool targets_optional;           /* predict: a table without its target is inputs only */
+    const int32_t *vocab;            /* text: a checkpoint's vocabulary, or NULL */
+    int64_t vocab_size;
 } cli_columns;
 
 /* Loads the data named by spec for the model's input and loss: CSV targets
@@ -81,6 +84,21 @@ cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec 
                          const cli_columns *columns);
 /* Writes text as one CSV field, quoted when it has to be. */
 void cli_csv_field(FILE *f, const char *text);
+/* cli_load_table with the default columns and a text model's vocabulary
+ * (NULL: none). */
+cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                        const int32_t *vocab, int64_t vocab_size);
+
+/* A text model's vocabulary travels in checkpoint metadata ("text_vocab":
+ * the code points, comma-separated), so token ids mean the same in
+ * training, evaluation and sampling. */
+#define CLI_VOCAB_META "text_vocab"
+/* Reads it from f: true with *vocab NULL when absent, false (message
+ * printed) when malformed. Free *vocab. */
+bool cli_vocab_from_meta(const char *cmd, const char *path, const cg_st_file *f, int32_t **vocab,
+                         int64_t *size);
+/* The metadata value for d's vocabulary (malloc'd), or NULL without one. */
+char *cli_vocab_to_meta(const cg_dataset *d);
 
 /* A model ready for evaluation: from a checkpoint, whose stored model file
  * describes the layers, or from a plain weights file with model_path. */
@@ -89,6 +107,8 @@ typedef struct cli_model {
     cg_model_spec *spec;   /* owned when loaded from model_path */
     cg_model *model;
     cg_table *table;       /* the checkpoint's "table" (how it reads CSV columns), or NULL */
+    int32_t *vocab;        /* a text model's vocabulary, or NULL */
+    int64_t vocab_size;
 } cli_model;
 
 /* Returns an exit code (EXIT_OK on success; the message is printed). */
@@ -132,6 +152,7 @@ typedef struct cli_progress {
     bool bar_visible;
     bool has_val;
     bool classification;
+    bool bits_per_char;   /* a language model: losses also in bits per character */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -40,9 +41,11 @@ cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec 
                             .unit_targets = model->loss == CG_LOSS_BCE_WITH_LOGITS,
                             .allow_missing = cg_model_spec_fills_missing(model),
                             .unknown_ignore = model->data.unknown_ignore};
-    if (cg_loss_is_classification(model->loss) && model->output_ndim == 1)
-        opts.num_classes = (int32_t)model->output[0];
+    if (cg_loss_is_classification(model->loss))
+        opts.num_classes = (int32_t)cg_model_spec_classes(model);
     memcpy(opts.sample_shape, model->input, sizeof opts.sample_shape);
+    opts.vocab = c->vocab;
+    opts.vocab_size = c->vocab_size;
     cg_status s = cg_dataset_load_spec(out, spec, &opts);
     if (s == CG_OK && !c->table) note_header(c->cmd, out);
     return s;
@@ -62,6 +65,54 @@ void cli_csv_field(FILE *f, const char *text)
         fputc(*p, f);
     }
     fputc('"', f);
+}
+
+cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                        const int32_t *vocab, int64_t vocab_size)
+{
+    cli_columns c = {.cmd = "cgrad", .vocab = vocab, .vocab_size = vocab_size};
+    return cli_load_table(out, spec, model, &c);
+}
+
+bool cli_vocab_from_meta(const char *cmd, const char *path, const cg_st_file *f, int32_t **vocab,
+                         int64_t *size)
+{
+    *vocab = NULL;
+    *size = 0;
+    const char *text = cg_st_meta(f, CLI_VOCAB_META);
+    if (!text) return true;
+    int64_t n = 1;
+    for (const char *c = text; *c; c++) n += *c == ',';
+    int32_t *v = malloc((size_t)n * sizeof *v);
+    if (!v) return cli_fail(EXIT_FAILURE_OTHER, cmd, "out of memory") == EXIT_OK;
+    int64_t k = 0;
+    for (const char *c = text; k < n; k++) {
+        char *end;
+        long cp = strtol(c, &end, 10);
+        bool sorted = k == 0 || cp > v[k - 1];
+        if (end == c || cp < 0 || cp > 0x10FFFF || !sorted || (*end != ',' && *end != '\0')) {
+            free(v);
+            cli_fail(EXIT_USAGE, cmd, "%s: metadata \"%s\" is not a sorted list of code points; "
+                                      "the file was altered", path, CLI_VOCAB_META);
+            return false;
+        }
+        v[k] = (int32_t)cp;
+        c = *end ? end + 1 : end;
+    }
+    *vocab = v;
+    *size = n;
+    return true;
+}
+
+char *cli_vocab_to_meta(const cg_dataset *d)
+{
+    if (!d->vocab) return NULL;
+    char *text = malloc((size_t)d->vocab_size * 12 + 1), *at = text;
+    if (!text) return NULL;
+    *at = '\0';
+    for (int64_t i = 0; i < d->vocab_size; i++)
+        at += sprintf(at, "%s%d", i ? "," : "", (int)d->vocab[i]);
+    return text;
 }
 
 typedef struct missing_note {
@@ -226,6 +277,10 @@ int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const c
         cli_model_release(m);
         return cli_fail_lib(EXIT_FAILURE_OTHER, cmd);
     }
+    if (!cli_vocab_from_meta(cmd, ckpt_path, m->ck->file, &m->vocab, &m->vocab_size)) {
+        cli_model_release(m);
+        return EXIT_USAGE;
+    }
     if (cli_load_weights(m->model, cmd, ckpt_path, m->ck->file) != CG_OK) {
         int code = cli_fail(EXIT_USAGE, cmd, "%s: %s", ckpt_path, cg_last_error());
         cli_model_release(m);
@@ -240,6 +295,7 @@ void cli_model_release(cli_model *m)
     cg_model_spec_free(m->spec);
     cg_checkpoint_free(m->ck);
     cg_table_free(m->table);
+    free(m->vocab);
     *m = (cli_model){0};
 }
 

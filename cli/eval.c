@@ -57,7 +57,8 @@ int cmd_eval(int argc, char **argv)
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
-    cli_columns columns = {.cmd = CMD, .table = m.table};
+    cli_columns columns = {.cmd = CMD, .table = m.table, .vocab = m.vocab,
+                           .vocab_size = m.vocab_size};
     if (cli_load_table(&d, o.data, cg_model_get_spec(m.model), &columns) != CG_OK ||
         cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK) {
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
@@ -74,13 +75,17 @@ int cmd_eval(int argc, char **argv)
         if (r.top_k > 0) printf(",\"top_k\":%d,\"top_k_accuracy\":%.6f", r.top_k, r.top_k_accuracy);
         printf("}\n");
     } else {
+        /* Sequence outputs are scored at every step. */
+        long long labelled = (long long)(r.samples * cg_model_spec_label_positions(
+                                                        cg_model_get_spec(m.model)));
         printf("loss %.4f", r.loss);
+        if (d.vocab) printf(" (%.3f bits/char)", r.loss / M_LN2);
         if (isfinite(r.accuracy))
             printf("  accuracy %.2f%% (%lld/%lld)", 100.0 * r.accuracy, (long long)r.correct,
-                   (long long)r.samples);
+                   labelled);
         if (r.top_k > 0)
             printf("  top-%d %.2f%% (%lld/%lld)", r.top_k, 100.0 * r.top_k_accuracy,
-                   (long long)r.top_k_correct, (long long)r.samples);
+                   (long long)r.top_k_correct, labelled);
         if (isfinite(r.mae)) {
             printf("  mae %.4g  rmse %.4g", r.mae, r.rmse);
             if (isfinite(r.r2)) printf("  r2 %.4f", r.r2);

@@ -168,7 +168,8 @@ int cmd_predict(int argc, char **argv)
     int code = cli_infer_setup(&m, &batch, &a, &o);
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
-    cli_columns columns = {.cmd = CMD, .table = m.table, .targets_optional = true};
+    cli_columns columns = {.cmd = CMD, .table = m.table, .targets_optional = true,
+                           .vocab = m.vocab, .vocab_size = m.vocab_size};
     if (cli_load_table(&d, o.data, cg_model_get_spec(m.model), &columns) != CG_OK) {
         code = cli_fail_lib(EXIT_USAGE, CMD);
     } else {

@@ -94,6 +94,10 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
         fprintf(p->log, ",\"val_mae\":%.6g,\"val_rmse\":%.6g,\"val_r2\":%s", s->val_mae,
                 s->val_rmse, r2);
     }
+    if (p->bits_per_char && isfinite(s->train_loss))
+        fprintf(p->log, ",\"train_bits_per_char\":%.6g", s->train_loss / M_LN2);
+    if (p->bits_per_char && isfinite(s->val_loss))
+        fprintf(p->log, ",\"val_bits_per_char\":%.6g", s->val_loss / M_LN2);
     if (s->top_k > 0) {
         fprintf(p->log, ",\"top_k\":%d", s->top_k);
         if (isfinite(s->val_top_k_accuracy))
@@ -112,6 +116,7 @@ void cli_progress_epoch(void *user, const cg_epoch_stats *s)
     p->samples_total += s->samples;
     fprintf(p->out, "epoch %lld/%lld  train loss %.4f", (long long)s->epoch, (long long)s->epochs,
             s->train_loss);
+    if (p->bits_per_char) fprintf(p->out, " (%.3f bits/char)", s->train_loss / M_LN2);
     if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->train_accuracy);
     if (isfinite(s->train_mae)) fprintf(p->out, " mae %.4g rmse %.4g", s->train_mae, s->train_rmse);
     if (isfinite(s->train_r2)) fprintf(p->out, " r2 %.4f", s->train_r2);
@@ -119,6 +124,7 @@ void cli_progress_epoch(void *user, const cg_epoch_stats *s)
         fprintf(p->out, " top-%d %.2f%%", s->top_k, 100.0 * s->train_top_k_accuracy);
     if (p->has_val) {
         fprintf(p->out, "  val loss %.4f", s->val_loss);
+        if (p->bits_per_char) fprintf(p->out, " (%.3f bits/char)", s->val_loss / M_LN2);
         if (p->classification) fprintf(p->out, " acc %.2f%%", 100.0 * s->val_accuracy);
         if (isfinite(s->val_mae)) fprintf(p->out, " mae %.4g rmse %.4g", s->val_mae, s->val_rmse);
         if (isfinite(s->val_r2)) fprintf(p->out, " r2 %.4f", s->val_r2);

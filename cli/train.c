@@ -22,7 +22,10 @@ static void usage(FILE *out)
           "Trains the model a model file describes. Flags override the model file's values.\n"
           "\n"
           "  --data SPEC           training data (required): fashion-mnist:train,\n"
-          "                        idx:IMAGES[,LABELS] or csv:PATH[,header=yes|no]\n"
+          "                        idx:IMAGES[,LABELS], csv:PATH[,header=yes|no] or\n"
+          "                        text:PATH (a character-level language model's text; the\n"
+          "                        last 5% is held out for validation unless\n"
+          "                        --val/--val-split)\n"
           "  --val SPEC            validation data, evaluated after every epoch\n"
           "  --val-split F         hold out the last fraction F (0 < F < 1) of --data for\n"
           "                        validation\n"
@@ -35,6 +38,8 @@ static void usage(FILE *out)
           "  --top-k K             validation also reports the top-K accuracy\n"
           "                        (cross_entropy; 2 <= K <= classes)\n"
           "  --epochs N            total number of epochs (with --resume: continue up to N)\n"
+          "  --steps N             stop after N optimizer steps in all; the epoch they end\n"
+          "                        in ends there (validation, log, checkpoint)\n"
           "  --batch N             minibatch size (the last, partial batch is kept)\n"
           "  --lr X                learning rate (the schedule's peak)\n"
           "  --seed N              seed for initialisation, shuffling and dropout\n"
@@ -86,7 +91,7 @@ static void usage(FILE *out)
 
 typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
-    const char *epochs, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
+    const char *epochs, *steps, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
     const char *save_best, *monitor, *early_stop, *min_delta;
     const char *target, *features, *classes;
     bool no_shuffle, log_append, force, allow_data_change, restore_best;
@@ -103,7 +108,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         const char **dst;
     } options[] = {
         {"--data", &t->data},       {"--val", &t->val},       {"--val-split", &t->val_split},
-        {"--epochs", &t->epochs},   {"--batch", &t->batch},   {"--lr", &t->lr},
+        {"--epochs", &t->epochs},   {"--steps", &t->steps},   {"--batch", &t->batch},   {"--lr", &t->lr},
         {"--seed", &t->seed},       {"--threads", &t->threads}, {"--init", &t->init},
         {"--resume", &t->resume},   {"--save", &t->save},     {"--log", &t->log},
         {"--save-every", &t->save_every}, {"--keep", &t->keep}, {"--top-k", &t->top_k},
@@ -192,6 +197,10 @@ static bool apply_flags(const train_args *t, cg_model_spec *spec)
         if (!cli_parse_int(CMD, "--epochs", t->epochs, 1, INT32_MAX, &v)) return false;
         spec->train.epochs = v;
     }
+    if (t->steps) {
+        if (!cli_parse_int(CMD, "--steps", t->steps, 1, INT64_C(1) << 53, &v)) return false;
+        spec->train.steps = v;
+    }
     if (t->batch) {
         if (!cli_parse_int(CMD, "--batch", t->batch, 1, INT32_MAX, &v)) return false;
         spec->train.batch = v;
@@ -214,6 +223,9 @@ typedef struct session {
     cg_checkpoint *ck;       /* --resume */
     cg_model_spec *spec;     /* effective configuration */
     cg_dataset data, val_data, train_view, val_view;
+    int32_t *ck_vocab;       /* the resumed run's text vocabulary, or NULL */
+    int64_t ck_vocab_size;
+    char *vocab_meta;        /* the text vocabulary, recorded in checkpoints */
     const cg_dataset *train, *val;
     cg_model *model;
     cg_optim *opt;
@@ -222,7 +234,7 @@ typedef struct session {
     char fingerprint[96];          /* of --data, before any split */
     cg_table *run_table;           /* --resume: how the run read its CSV columns */
     char *table_json, *classes_json; /* the data's table, recorded in checkpoints */
-    const char *meta[15];          /* the run's settings, recorded in checkpoints */
+    const char *meta[17];          /* the run's settings, recorded in checkpoints */
 } session;
 
 static void session_release(session *s)
@@ -237,6 +249,8 @@ static void session_release(session *s)
     cg_table_free(s->run_table);
     free(s->table_json);
     free(s->classes_json);
+    free(s->ck_vocab);
+    free(s->vocab_meta);
 }
 
 static void note(const char *fmt, ...)
@@ -303,6 +317,8 @@ static int load_config(session *s)
         if (table && cg_table_from_json(table, &s->run_table) != CG_OK)
             return cli_fail(EXIT_USAGE, CMD, "%s: __metadata__ \"table\": %s", t->resume,
                             cg_last_error());
+        if (!cli_vocab_from_meta(CMD, t->resume, s->ck->file, &s->ck_vocab, &s->ck_vocab_size))
+            return EXIT_USAGE;
     }
     if (t->model_path) {
         if (cg_model_spec_load(t->model_path, &s->spec) != CG_OK)
@@ -338,9 +354,10 @@ static int record_table(session *s)
 
 static int load_data(session *s)
 {
-    const train_args *t = &s->args;
+    train_args *t = &s->args;
     cli_columns columns = {.cmd = CMD, .target = t->target, .features = t->features,
-                           .classes = t->classes, .table = s->run_table};
+                           .classes = t->classes, .table = s->run_table, .vocab = s->ck_vocab,
+                           .vocab_size = s->ck_vocab_size};
     if (cli_load_table(&s->data, t->data, s->spec, &columns) != CG_OK)
         return cli_fail_lib(EXIT_USAGE, CMD);
     if (!s->data.table && (t->target || t->features || t->classes))
@@ -349,9 +366,18 @@ static int load_data(session *s)
     if (record_table(s) != EXIT_OK) return EXIT_FAILURE_OTHER;
     cg_dataset_fingerprint(&s->data, s->fingerprint, sizeof s->fingerprint);
     s->train = &s->data;
+    if (s->data.vocab) {
+        if (!(s->vocab_meta = cli_vocab_to_meta(&s->data)))
+            return cli_fail(EXIT_FAILURE_OTHER, CMD, "out of memory");
+        if (!t->val && !t->val_split) {
+            t->val_split = "0.05";
+            note("holding out the last 5%% of the text for validation (--val-split to change)");
+        }
+    }
     if (t->val) {
         /* Validation data is read as the training data was: its categories and classes. */
-        cli_columns val_columns = {.cmd = CMD, .table = s->data.table};
+        cli_columns val_columns = {.cmd = CMD, .table = s->data.table, .vocab = s->data.vocab,
+                                   .vocab_size = s->data.vocab_size};
         if (cli_load_table(&s->val_data, t->val, s->spec, &val_columns) != CG_OK)
             return cli_fail_lib(EXIT_USAGE, CMD);
         s->val = &s->val_data;
@@ -588,9 +614,10 @@ static bool top_k_option(const session *s, cg_train_options *o)
     if (s->spec->loss != CG_LOSS_CROSS_ENTROPY)
         cli_fail(EXIT_USAGE, CMD, "--top-k needs loss cross_entropy, the model's loss is %s",
                  cg_loss_name(s->spec->loss));
-    else if (k > s->spec->output[0])
+    else if (k > cg_model_spec_classes(s->spec))
         cli_fail(EXIT_USAGE, CMD, "--top-k: k must be between 2 and the number of classes "
-                                  "(%lld), got %lld", (long long)s->spec->output[0], (long long)k);
+                                  "(%lld), got %lld", (long long)cg_model_spec_classes(s->spec),
+                 (long long)k);
     else if (!s->val)
         cli_fail(EXIT_USAGE, CMD, "--top-k needs validation data (--val or --val-split)");
     else {
@@ -705,7 +732,7 @@ static const char *const *run_meta(session *s)
     const char *pairs[][2] = {{"run_data", s->fingerprint}, {"run_val", t->val},
                               {"run_val_split", t->val_split}, {"run_log", t->log},
                               {"run_top_k", t->top_k}, {"table", s->table_json},
-                              {"classes", s->classes_json}};
+                              {"classes", s->classes_json}, {CLI_VOCAB_META, s->vocab_meta}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         if (!pairs[i][1] || !pairs[i][1][0]) continue;
         s->meta[n++] = pairs[i][0];
@@ -735,6 +762,7 @@ static int run_training(session *s)
     cli_progress progress;
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
                       spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
+    progress.bits_per_char = s->data.vocab != NULL;
     o.on_batch = cli_progress_batch;
     o.on_epoch = cli_progress_epoch;
     o.user = &progress;

@@ -307,6 +307,35 @@ cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
 cg_tensor *cg_layer_norm(cg_ctx *ctx, cg_tensor *x, int normalized_ndim, cg_tensor *weight,
                          cg_tensor *bias, float eps);
 
+/* Embedding lookup (torch.nn.functional.embedding): ids of any shape [N, ...]
+ * hold token ids as floats, each an integer in [0, vocab) (anything else is
+ * an error naming the sample and position); the output is [N, ..., dim],
+ * row id of weight [vocab, dim] for each id. Only weight is differentiated. */
+cg_tensor *cg_embedding(cg_ctx *ctx, cg_tensor *ids, cg_tensor *weight);
+
+/* Recurrent cells, as torch.nn.RNN (tanh or relu), LSTM (gates i, f, g, o)
+ * and GRU (gates r, z, n; r applied to the hidden projection). */
+typedef enum cg_rnn_cell { CG_CELL_RNN_TANH, CG_CELL_RNN_RELU, CG_CELL_LSTM, CG_CELL_GRU } cg_rnn_cell;
+
+/* State carried into and out of a sequence (truncated backpropagation
+ * through time): h0 and c0 [N, H] start the sequence (NULL: zeros) and are
+ * constants, never differentiated; the state after the last step is
+ * written to h_n and c_n [N, H] when they are not NULL. c0 and c_n are the
+ * LSTM's cell state (ignored for other cells). h_n may alias h0. */
+typedef struct cg_rnn_carry {
+    const float *h0, *c0;
+    float *h_n, *c_n;
+} cg_rnn_carry;
+
+/* One recurrent layer in one direction over x [N, T, F] (batch first):
+ * w_ih [G·H, F], w_hh [G·H, H], b_ih and b_hh [G·H] or both NULL, with G = 1
+ * (rnn), 4 (lstm) or 3 (gru) in PyTorch's layout. Returns y [N, T, H], the
+ * hidden state after each step; reverse walks t from T − 1 to 0 (the second
+ * direction of a bidirectional layer). carry may be NULL. */
+cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *w_ih,
+                        cg_tensor *w_hh, cg_tensor *b_ih, cg_tensor *b_hh, bool reverse,
+                        const cg_rnn_carry *carry);
+
 /* Losses (mean over all elements / over the batch); each returns a scalar. */
 cg_tensor *cg_mse_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target);
 cg_tensor *cg_l1_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target);
@@ -638,8 +667,14 @@ typedef struct cg_dataset {
     float *x;                 /* count * sample_size, row-major */
     int target_size;          /* floats of y per sample: 1 with y, else 0 */
     float *y;                 /* count * target_size regression targets, or NULL */
-    int32_t *labels;          /* count class indices, or NULL */
+    int32_t *labels;          /* count · label_size class indices, or NULL */
+    int64_t label_size;       /* labels per sample: T for next-token targets
+                               * (text:), else 1 (0 is read as 1) */
     int32_t num_classes;      /* max label + 1 (0 without labels) */
+    int32_t *vocab;           /* text: the symbol of each token id (Unicode code
+                               * points; 0xDC80 + b for a byte b that is not
+                               * UTF-8), sorted; NULL otherwise */
+    int64_t vocab_size;
     bool owns_data;           /* false for views made by cg_dataset_split */
     char source[256];         /* spec or path it came from, for messages */
     cg_table *table;          /* CSV: how its columns were read; NULL for other kinds */
@@ -688,7 +723,27 @@ typedef struct cg_data_options {
     bool unit_targets;        /* csv: real targets must lie in [0, 1] (bce_with_logits) */
     bool allow_missing;       /* csv: empty, NA and NaN feature cells load as NaN */
     bool unknown_ignore;      /* csv with table: an unseen category is an all-zero one-hot */
+    /* text: the vocabulary to map symbols with (a checkpoint's, so ids
+     * mean what they meant in training); NULL: built from the file. */
+    const int32_t *vocab;
+    int64_t vocab_size;
 } cg_data_options;
+
+/* A character-level language-model data set from a UTF-8 text file: the
+ * file's symbols (code points) become token ids through `vocab` (vocab_size
+ * sorted code points; NULL: the file's own symbols, sorted), and the token
+ * stream is cut into count = (tokens − 1) / T windows of T ids, each
+ * labelled with the T ids that follow its positions (label_size T). A
+ * symbol missing from a given vocab, an empty file or one shorter than
+ * T + 1 symbols is an error naming the file. */
+cg_status cg_dataset_load_text(cg_dataset *out, const char *path, int64_t T,
+                               const int32_t *vocab, int64_t vocab_size);
+/* The token ids of text (UTF-8) under vocab; CG_ERR_ARG naming the first
+ * symbol vocab lacks. ids must hold strlen(text) entries; *n gets the count. */
+cg_status cg_text_encode(const char *text, const int32_t *vocab, int64_t vocab_size,
+                         int32_t *ids, int64_t *n);
+/* The UTF-8 bytes of one vocabulary symbol (at most 4) into buf; returns the length. */
+int cg_text_symbol_utf8(int32_t symbol, char buf[5]);
 
 /* Loads a data set named by a spec:
  *   "fashion-mnist:train", "fashion-mnist:test"  Debian's dataset-fashion-mnist
@@ -697,6 +752,8 @@ typedef struct cg_data_options {
  *   "idx:IMAGES[,LABELS]"                          cg_dataset_load_idx
  *   "csv:PATH[,header=yes|no]"                     cg_dataset_load_csv, with the
  *        options below (header=: line 1 is, or is not, a header)
+ *   "text:PATH"                                    cg_dataset_load_text with
+ *        T = sample_shape[0] (needs sample_ndim 1) and opts->vocab
  * opts may be NULL. */
 cg_status cg_dataset_load_spec(cg_dataset *out, const char *spec, const cg_data_options *opts);
 
@@ -715,6 +772,8 @@ cg_status cg_dataset_reshape(cg_dataset *d, int sample_ndim, const int64_t *samp
 
 /* CG_ERR_ARG unless every label is in [0, num_classes) (a model's output
  * count); the message names the first offending sample and its label. */
+/* label_size, with 0 read as 1. */
+int64_t cg_dataset_labels_per_sample(const cg_dataset *d);
 cg_status cg_dataset_check_labels(const cg_dataset *d, int32_t num_classes);
 
 /* Copies samples indices[0..n) (e.g. a shuffled permutation slice) into
@@ -814,6 +873,7 @@ typedef struct cg_train_config {
     bool shuffle;           /* reshuffle the training set every epoch */
     float clip_grad_norm;   /* clip the global gradient norm to this; 0: off */
     cg_early_stop_config early_stop; /* "early_stop": patience 0 is off */
+    int64_t steps;          /* > 0: stop after this many optimizer steps in all */
 } cg_train_config;
 
 #define CG_MODEL_NAME_MAX 128
@@ -901,6 +961,11 @@ cg_status cg_model_spec_memory(const cg_model_spec *spec, int64_t batch, uint64_
 /* CG_ERR_NOMEM, naming the size needed, when cg_model_spec_memory exceeds
  * this machine's physical memory. */
 cg_status cg_model_spec_check_memory(const cg_model_spec *spec, int64_t batch);
+/* For a classification loss: the classes (the output's last dimension), and
+ * the positions of a sample that each take a label (the product of the
+ * other dimensions: 1 for an output [C], T for a sequence output [T, C]). */
+int64_t cg_model_spec_classes(const cg_model_spec *spec);
+int64_t cg_model_spec_label_positions(const cg_model_spec *spec);
 /* Resolved schedule for a run of `epochs` epochs starting from lr. */
 cg_schedule cg_model_spec_schedule(const cg_model_spec *spec, float lr, int64_t epochs);
 
@@ -920,6 +985,12 @@ cg_params *cg_model_params(cg_model *model);
 /* x: [N, input...] -> [N, output...]. Dropout is active when the context is
  * in training mode. */
 cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
+/* The same on the first t steps of a sequence model's input, x [N, t, ...]
+ * with 1 <= t <= T for an input [T, ...]: generation starts from a prompt
+ * shorter than the training windows. Works when every layer works at any
+ * length (embedding, rnn/lstm/gru, dense, activations, dropout, layernorm
+ * over features); a layer that needs the full length fails naming itself. */
+cg_tensor *cg_model_forward_prefix(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
 /* The spec's loss of output against the targets: class indices (labels,
  * N entries) for cross-entropy, values (targets, output->size floats)
  * otherwise. Returns a scalar tensor, NULL on error. */
@@ -1116,6 +1187,9 @@ typedef struct cg_train_options {
     uint64_t seed;
     bool shuffle;
     float clip_grad_norm;       /* 0: off */
+    /* > 0: stop after this many optimizer steps in all; the epoch it falls
+     * in ends there (validation, on_epoch, checkpoint) and is the last. */
+    int64_t max_steps;
     cg_augment augment;         /* applied to training batches (image inputs) */
     cg_schedule schedule;       /* lr of each epoch */
     const char *save_path;      /* checkpoint after every epoch and when stopped; NULL: none */

@@ -11,6 +11,7 @@ packages=(
   libopenblas-openmp-dev libopenblas0-openmp  # BLAS built on OpenMP: one thread pool with ours
   zlib1g-dev libcjson-dev libcmocka-dev
   dataset-fashion-mnist                         # /usr/share/datasets/fashion-mnist/*.gz
+  fortunes                                      # /usr/share/games/fortunes: text for models/char_lstm.json
   python3
 )
 if [[ "${1:-}" == "--with-torch" ]]; then

@@ -784,6 +784,104 @@ static void ref_chain_loss(const gc_args *a, const double *const *x, gc_shape *o
 #define BIG_ROWS 256
 #define BIG_COLS 160
 
+/* ------------------------------------------------------------ embedding, recurrent */
+
+/* Embedding cases draw ids as GC_UNIT fractions of input 0: id = ⌊u·V⌋. */
+static int64_t id_of(double u, int64_t V)
+{
+    int64_t id = (int64_t)((float)u * (float)V);
+    return id < V ? id : V - 1;
+}
+
+static cg_tensor *build_embedding(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    (void)a;
+    int64_t V = x[1]->shape[0];
+    cg_tensor *ids = cg_tensor_new(ctx, x[0]->ndim, x[0]->shape);
+    for (int64_t i = 0; i < ids->size; i++) ids->data[i] = (float)id_of(x[0]->data[i], V);
+    return cg_embedding(ctx, ids, x[1]);
+}
+
+static void ref_embedding(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    *out = a->shape[0];
+    int64_t V = a->shape[1].d[0], D = a->shape[1].d[1];
+    out->d[out->ndim++] = D;
+    if (!y) return;
+    for (int64_t i = 0; i < gc_numel(&a->shape[0]); i++)
+        for (int64_t j = 0; j < D; j++) y[i * D + j] = x[1][id_of(x[0][i], V) * D + j];
+}
+
+/* Recurrent cases: iarg = cell, reverse, bias, with a fixed initial state. */
+enum { RC_CELL, RC_REVERSE, RC_BIAS, RC_INIT };
+
+static double initial_state(int64_t i, int which) { return 0.3 * sin(0.7 * (double)i + which); }
+
+static cg_tensor *build_recurrent(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    float h0[64], c0[64];
+    for (int i = 0; i < 64; i++) h0[i] = (float)initial_state(i, 0), c0[i] = (float)initial_state(i, 1);
+    cg_rnn_carry carry = {.h0 = h0, .c0 = c0};
+    bool bias = a->iarg[RC_BIAS];
+    return cg_recurrent(ctx, (cg_rnn_cell)a->iarg[RC_CELL], x[0], x[1], x[2], bias ? x[3] : NULL,
+                        bias ? x[4] : NULL, a->iarg[RC_REVERSE], a->iarg[RC_INIT] ? &carry : NULL);
+}
+
+static double sigmoid_d(double v) { return 1 / (1 + exp(-v)); }
+
+/* The gate pre-activations of one step: W_ih x_t + b_ih and W_hh h + b_hh. */
+static void gate_inputs(const gc_args *a, const double *const *x, int64_t n, int64_t t,
+                        const double *h, double *gi, double *gh)
+{
+    int64_t T = a->shape[0].d[1], F = a->shape[0].d[2], H = a->shape[2].d[1];
+    int64_t GH = a->shape[2].d[0];
+    for (int64_t r = 0; r < GH; r++) {
+        gi[r] = a->iarg[RC_BIAS] ? x[3][r] : 0;
+        gh[r] = a->iarg[RC_BIAS] ? x[4][r] : 0;
+        for (int64_t k = 0; k < F; k++) gi[r] += x[1][r * F + k] * x[0][(n * T + t) * F + k];
+        for (int64_t k = 0; k < H; k++) gh[r] += x[2][r * H + k] * h[k];
+    }
+}
+
+static void ref_cell(int cell, int64_t H, const double *gi, const double *gh, double *h, double *c)
+{
+    for (int64_t j = 0; j < H; j++) {
+        if (cell == CG_CELL_RNN_TANH) h[j] = tanh(gi[j] + gh[j]);
+        if (cell == CG_CELL_RNN_RELU) h[j] = fmax(gi[j] + gh[j], 0);
+        if (cell == CG_CELL_LSTM) {
+            double i = sigmoid_d(gi[j] + gh[j]), f = sigmoid_d(gi[H + j] + gh[H + j]);
+            double g = tanh(gi[2 * H + j] + gh[2 * H + j]), o = sigmoid_d(gi[3 * H + j] + gh[3 * H + j]);
+            c[j] = f * c[j] + i * g;
+            h[j] = o * tanh(c[j]);
+        }
+        if (cell == CG_CELL_GRU) {
+            double r = sigmoid_d(gi[j] + gh[j]), z = sigmoid_d(gi[H + j] + gh[H + j]);
+            double nn = tanh(gi[2 * H + j] + r * gh[2 * H + j]);
+            h[j] = (1 - z) * nn + z * h[j];
+        }
+    }
+}
+
+static void ref_recurrent(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    int64_t N = a->shape[0].d[0], T = a->shape[0].d[1], H = a->shape[2].d[1];
+    *out = (gc_shape){3, {N, T, H}};
+    if (!y) return;
+    for (int64_t n = 0; n < N; n++) {
+        double h[16], c[16], gi[64], gh[64];
+        for (int64_t j = 0; j < H; j++) {
+            h[j] = a->iarg[RC_INIT] ? (float)initial_state(n * H + j, 0) : 0;
+            c[j] = a->iarg[RC_INIT] ? (float)initial_state(n * H + j, 1) : 0;
+        }
+        for (int64_t k = 0; k < T; k++) {
+            int64_t t = a->iarg[RC_REVERSE] ? T - 1 - k : k;
+            gate_inputs(a, x, n, t, h, gi, gh);
+            ref_cell(a->iarg[RC_CELL], H, gi, gh, h, c);
+            for (int64_t j = 0; j < H; j++) y[(n * T + t) * H + j] = h[j];
+        }
+    }
+}
+
 static const gc_case cases[] = {
     /* add, sub, mul, div: equal shapes, rows, scalars, any broadcast */
     {"add same shape", "add", build_binary, ref_binary, IN2(S(D1, D2), GC_ANY, S(D1, D2), GC_ANY), .iarg = {ADD}},
@@ -967,6 +1065,20 @@ static const gc_case cases[] = {
     {"conv2d tanh no bias", "conv2d", build_conv2d, ref_conv2d, IN2(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY), .iarg = {2, CG_ACT_TANH}},
     {"conv2d leaky_relu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 4, 4, 4), GC_ANY, S(2, 2, 3, 3), GC_ANY, S(2), GC_ANY), .iarg = {4, CG_ACT_LEAKY_RELU}},
     {"conv2d elu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 6), GC_ANY, S(3, 2, 2, 4), GC_ANY, S(3), GC_ANY), .iarg = {6, CG_ACT_ELU}},
+    /* embedding: input 0 holds ids as fractions of the vocabulary (no gradient) */
+    {"embedding [N]", "embedding", build_embedding, ref_embedding, IN2(S(D1), GC_UNIT, S(7, D2), GC_ANY), .no_grad = 1},
+    {"embedding [N,T] repeated ids", "embedding", build_embedding, ref_embedding, IN2(S(D1, 6), GC_UNIT, S(3, D2), GC_ANY), .no_grad = 1},
+    /* recurrent: x [N,T,F], w_ih [G·H, F], w_hh [G·H, H], b_ih, b_hh; iarg = cell, reverse, bias, initial state */
+    {"rnn tanh", "rnn", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, D2, D3), S(3, D3), S(3, 3), S(3), S(3)}, .iarg = {CG_CELL_RNN_TANH, 0, 1, 0}},
+    {"rnn relu reverse", "rnn", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, D2, D3), S(4, D3), S(4, 4), S(4), S(4)}, .domain = {GC_ANY, GC_SMALL, GC_SMALL}, .iarg = {CG_CELL_RNN_RELU, 1, 1, 0}, .fwd_atol = 1e-4},
+    {"rnn tanh no bias initial state", "rnn", build_recurrent, ref_recurrent, .n_inputs = 3, .shape = {S(2, D2, 3), S(3, 3), S(3, 3)}, .iarg = {CG_CELL_RNN_TANH, 0, 0, 1}},
+    {"lstm", "lstm", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, D2, D3), S(12, D3), S(12, 3), S(12), S(12)}, .iarg = {CG_CELL_LSTM, 0, 1, 0}},
+    {"lstm reverse initial state", "lstm", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, 4, 2), S(8, 2), S(8, 2), S(8), S(8)}, .iarg = {CG_CELL_LSTM, 1, 1, 1}},
+    {"lstm no bias", "lstm", build_recurrent, ref_recurrent, .n_inputs = 3, .shape = {S(2, D2, 3), S(16, 3), S(16, 4)}, .iarg = {CG_CELL_LSTM, 0, 0, 0}},
+    {"lstm x constant", "lstm", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(2, 5, 3), S(12, 3), S(12, 3), S(12), S(12)}, .no_grad = 1, .iarg = {CG_CELL_LSTM, 0, 1, 1}},
+    {"gru", "gru", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, D2, D3), S(9, D3), S(9, 3), S(9), S(9)}, .iarg = {CG_CELL_GRU, 0, 1, 0}},
+    {"gru reverse initial state", "gru", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, 4, 2), S(6, 2), S(6, 2), S(6), S(6)}, .iarg = {CG_CELL_GRU, 1, 1, 1}},
+    {"gru no bias", "gru", build_recurrent, ref_recurrent, .n_inputs = 3, .shape = {S(2, D2, 3), S(12, 3), S(12, 4)}, .iarg = {CG_CELL_GRU, 0, 0, 0}},
     /* large enough for the threaded paths: samples split across threads,
      * per-slot weight gradients (im2col and 1x1) */
     {"big conv2d pad 1", "conv2d", build_conv2d, ref_conv2d, IN3(S(20, 4, 10, 10), GC_ANY, S(8, 4, 3, 3), GC_ANY, S(8), GC_ANY), .iarg = {1}, .fwd_atol = 1e-4},

@@ -25,6 +25,7 @@ void cg_dataset_free(cg_dataset *d)
         free(d->y);
         free(d->labels);
         cg_table_free(d->table);
+        free(d->vocab);
     }
     memset(d, 0, sizeof *d);
 }
@@ -62,18 +63,24 @@ cg_status cg_dataset_reshape(cg_dataset *d, int sample_ndim, const int64_t *samp
     return CG_OK;
 }
 
+int64_t cg_dataset_labels_per_sample(const cg_dataset *d)
+{
+    return d && d->label_size > 0 ? d->label_size : 1;
+}
+
 cg_status cg_dataset_check_labels(const cg_dataset *d, int32_t num_classes)
 {
     if (!d || !d->labels)
         return cg_set_error(CG_ERR_ARG, "%s: data set has no class labels",
                             d ? d->source : "cg_dataset_check_labels");
-    for (int64_t i = 0; i < d->count; i++) {
+    const int64_t per = cg_dataset_labels_per_sample(d);
+    for (int64_t i = 0; i < d->count * per; i++) {
         int32_t l = d->labels[i];
         if (l < 0 || l >= num_classes)
             return cg_set_error(CG_ERR_ARG,
                                 "%s: sample %lld has label %d, outside the model's %d classes "
                                 "(0..%d)",
-                                d->source, (long long)i, (int)l, (int)num_classes,
+                                d->source, (long long)(i / per), (int)l, (int)num_classes,
                                 (int)num_classes - 1);
     }
     return CG_OK;
@@ -106,14 +113,15 @@ cg_status cg_dataset_batch(const cg_dataset *d, const int64_t *indices, int64_t 
 {
     cg_status s = check_batch_args(d, indices, n, x_out, labels_out, y_out);
     if (s) return s;
-    const int64_t size = d->sample_size, ts = d->target_size;
+    const int64_t size = d->sample_size, ts = d->target_size, ls = cg_dataset_labels_per_sample(d);
     const size_t row = (size_t)size * sizeof(float);
     /* Indices were validated above, so the loop body cannot fail. */
 #pragma omp parallel for schedule(static) if (n * size >= BATCH_PARALLEL_FLOATS)
     for (int64_t i = 0; i < n; i++) {
         const int64_t j = indices[i];
         memcpy(x_out + i * size, d->x + j * size, row);
-        if (labels_out) labels_out[i] = d->labels[j];
+        if (labels_out)
+            memcpy(labels_out + i * ls, d->labels + j * ls, (size_t)ls * sizeof *labels_out);
         if (y_out) memcpy(y_out + i * ts, d->y + j * ts, (size_t)ts * sizeof(float));
     }
     return CG_OK;
@@ -128,7 +136,7 @@ static void make_view(const cg_dataset *d, int64_t start, int64_t count, const c
     v->count = count;
     v->x = d->x + start * d->sample_size;
     v->y = d->y ? d->y + start * d->target_size : NULL;
-    v->labels = d->labels ? d->labels + start : NULL;
+    v->labels = d->labels ? d->labels + start * cg_dataset_labels_per_sample(d) : NULL;
     snprintf(v->source, sizeof v->source, "%.200s (%s)", d->source, part);
 }
 
@@ -174,7 +182,9 @@ void cg_dataset_fingerprint(const cg_dataset *d, char *buf, size_t size)
     if (!d || d->count < 1 || !d->x) return;
     unsigned long crc = crc32(0L, Z_NULL, 0);
     crc = crc_of(crc, d->x, (size_t)(d->count * d->sample_size) * sizeof *d->x);
-    if (d->labels) crc = crc_of(crc, d->labels, (size_t)d->count * sizeof *d->labels);
+    if (d->labels)
+        crc = crc_of(crc, d->labels,
+                     (size_t)(d->count * cg_dataset_labels_per_sample(d)) * sizeof *d->labels);
     if (d->y) crc = crc_of(crc, d->y, (size_t)(d->count * d->target_size) * sizeof *d->y);
     snprintf(buf, size, "%lld samples, crc32 %08lx", (long long)d->count, crc);
 }

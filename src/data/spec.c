@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
-#define SPEC_HELP "fashion-mnist:train, fashion-mnist:test, idx:IMAGES[,LABELS] or csv:PATH[,header=yes|no]"
+#define SPEC_HELP "fashion-mnist:train, fashion-mnist:test, idx:IMAGES[,LABELS], csv:PATH[,header=yes|no] or text:PATH"
 /* (In an idx: spec a comma inside a path is escaped with a backslash.) */
 
 static cg_status load_fashion_mnist(cg_dataset *out, const char *spec, const char *split)
@@ -93,6 +93,26 @@ static cg_status load_csv_spec(cg_dataset *out, const char *spec, const char *re
     return s;
 }
 
+/* The window length is the model's input [T]; a text model's classes
+ * (its output's last dimension) must cover the vocabulary. */
+static cg_status load_text_spec(cg_dataset *out, const char *path, const cg_data_options *opts)
+{
+    if (opts->sample_ndim != 1)
+        return cg_set_error(CG_ERR_ARG, "text:%s: a text data set needs a model whose input is "
+                                        "[T] token ids (an embedding first)", path);
+    cg_status s = cg_dataset_load_text(out, path, opts->sample_shape[0], opts->vocab,
+                                       opts->vocab_size);
+    if (s == CG_OK && opts->num_classes > 0 && out->vocab_size > opts->num_classes) {
+        s = cg_set_error(CG_ERR_ARG, "text:%s: the text has %lld distinct characters but the "
+                                     "model has %d classes; set the embedding's \"vocab\" and "
+                                     "the last dense layer's \"units\" to at least %lld",
+                         path, (long long)out->vocab_size, (int)opts->num_classes,
+                         (long long)out->vocab_size);
+        cg_dataset_free(out);
+    }
+    return s;
+}
+
 static cg_status dispatch(cg_dataset *out, const char *spec, const cg_data_options *opts)
 {
     const char *colon = strchr(spec, ':');
@@ -106,6 +126,7 @@ static cg_status dispatch(cg_dataset *out, const char *spec, const cg_data_optio
         return load_fashion_mnist(out, spec, rest);
     if (kind_len == 3 && strncmp(spec, "idx", 3) == 0) return load_idx_spec(out, spec, rest);
     if (kind_len == 3 && strncmp(spec, "csv", 3) == 0) return load_csv_spec(out, spec, rest, opts);
+    if (kind_len == 4 && strncmp(spec, "text", 4) == 0) return load_text_spec(out, rest, opts);
     return cg_set_error(CG_ERR_ARG, "data set '%s': unknown kind '%.*s'; expected %s", spec,
                         (int)(kind_len > 64 ? 64 : kind_len), spec, SPEC_HELP);
 }

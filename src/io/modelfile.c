@@ -106,13 +106,26 @@ cg_status cg__spec_check_loss(const cg_model_spec *spec, cg_json_path *p)
     if (spec->loss != CG_LOSS_CROSS_ENTROPY) return CG_OK;
     char shape[128];
     cg_dims_str(spec->output_ndim, spec->output, shape, sizeof shape);
-    if (spec->output_ndim != 1)
-        return cg__json_fail(p, "cross_entropy needs the model's output to be [classes], got %s; add a "
-                       "flatten and a dense layer", shape);
-    if (spec->output[0] < 2)
+    if (spec->output_ndim != 1 && spec->output_ndim != 2)
+        return cg__json_fail(p, "cross_entropy needs the model's output to be [classes] (or "
+                                "[time, classes] for a label at every step), got %s; add a "
+                                "flatten and a dense layer", shape);
+    if (cg_model_spec_classes(spec) < 2)
         return cg__json_fail(p, "cross_entropy needs at least 2 output classes, the model outputs %s",
                     shape);
     return CG_OK;
+}
+
+int64_t cg_model_spec_classes(const cg_model_spec *spec)
+{
+    return spec && spec->output_ndim > 0 ? spec->output[spec->output_ndim - 1] : 0;
+}
+
+int64_t cg_model_spec_label_positions(const cg_model_spec *spec)
+{
+    int64_t n = 1;
+    for (int i = 0; spec && i + 1 < spec->output_ndim; i++) n *= spec->output[i];
+    return n;
 }
 
 static cg_status parse_loss(const cJSON *root, cg_json_path *p, cg_model_spec *spec)
@@ -370,7 +383,7 @@ static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "train");
     if (!obj) return CG_OK;
     static const char *const keys[] = {"epochs", "batch", "seed", "shuffle", "clip_grad_norm",
-                                       "early_stop", NULL};
+                                       "early_stop", "steps", NULL};
     size_t mark = cg__json_key(p, "train");
     cg_status s = cg__json_require_object(obj, p);
     if (s == CG_OK) s = cg__json_check_keys(obj, p, keys, NULL);
@@ -382,6 +395,7 @@ static cg_status parse_train(const cJSON *root, cg_json_path *p, cg_model_spec *
     if (s == CG_OK) s = cg__json_read_bool(obj, "shuffle", p, &spec->train.shuffle);
     if (s == CG_OK) s = cg__json_read_float(obj, "clip_grad_norm", p, CG_RANGE_NONNEG, &spec->train.clip_grad_norm);
     if (s == CG_OK) s = parse_early_stop(obj, p, &spec->train.early_stop);
+    if (s == CG_OK) s = cg__json_read_int(obj, "steps", p, 0, INT64_MAX / 2, &spec->train.steps);
     cg__json_restore(p, mark);
     return s;
 }

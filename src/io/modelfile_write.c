@@ -111,6 +111,7 @@ static cJSON *train_json(cg_json_writer *w, const cg_train_config *t)
     cg__jw_add(w, o, "seed", cJSON_CreateRaw(buf));
     cg__jw_bool(w, o, "shuffle", t->shuffle);
     cg__jw_float(w, o, "clip_grad_norm", t->clip_grad_norm);
+    if (t->steps > 0) cg__jw_int(w, o, "steps", t->steps);
     if (t->early_stop.patience > 0) {
         cJSON *e = cg__jw_checked(w, cJSON_CreateObject());
         cg__jw_int(w, e, "patience", t->early_stop.patience);

@@ -149,11 +149,14 @@ cg_buffer *cg_model_buffer_at(cg_model *model, size_t i)
 
 /* ------------------------------------------------------------ forward */
 
-static bool input_matches(const cg_model_spec *spec, const cg_tensor *x)
+/* prefix: the first per-sample dimension (time) may be shorter. */
+static bool input_matches(const cg_model_spec *spec, const cg_tensor *x, bool prefix)
 {
     if (x->ndim != spec->input_ndim + 1) return false;
-    for (int i = 0; i < spec->input_ndim; i++)
-        if (x->shape[i + 1] != spec->input[i]) return false;
+    for (int i = 0; i < spec->input_ndim; i++) {
+        bool shorter = prefix && i == 0 && x->shape[1] >= 1 && x->shape[1] < spec->input[0];
+        if (x->shape[i + 1] != spec->input[i] && !shorter) return false;
+    }
     return true;
 }
 
@@ -175,14 +178,14 @@ static cg_tensor *run_step(cg_ctx *ctx, const model_step *step, cg_tensor **slot
     return step->layer->type->forward(ctx, step->layer, step->state, in, step->n_inputs);
 }
 
-cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
+static cg_tensor *forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x, bool prefix)
 {
     if (!ctx || !model || !x) {
         if (!x && cg_last_status() != CG_OK) return NULL; /* keep the producer's message */
         cg_set_error(CG_ERR_ARG, "cg_model_forward: NULL argument");
         return NULL;
     }
-    if (!input_matches(model->spec, x)) {
+    if (!input_matches(model->spec, x, prefix)) {
         char got[96], want[96] = "[N";
         cg_shape_str(x, got, sizeof got);
         for (int i = 0; i < model->spec->input_ndim; i++)
@@ -205,6 +208,16 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
     return slots[model->slot[model->spec->n_layers - 1]];
 }
 
+cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
+{
+    return forward(ctx, model, x, false);
+}
+
+cg_tensor *cg_model_forward_prefix(cg_ctx *ctx, const cg_model *model, cg_tensor *x)
+{
+    return forward(ctx, model, x, true);
+}
+
 /* ------------------------------------------------------------ loss and accuracy */
 
 cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
@@ -220,6 +233,11 @@ cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
         if (!labels) {
             cg_set_error(CG_ERR_ARG, "cg_model_loss: cross_entropy needs class labels");
             return NULL;
+        }
+        /* A sequence output [N, T, C] is N·T rows of logits, one label each. */
+        if (output->ndim > 2) {
+            int64_t C = output->shape[output->ndim - 1];
+            output = cg_reshape(ctx, output, 2, (int64_t[]){output->size / C, C});
         }
         return cg_cross_entropy(ctx, output, labels);
     }
@@ -239,7 +257,7 @@ cg_tensor *cg_model_loss(cg_ctx *ctx, const cg_model *model, cg_tensor *output,
 
 static int64_t argmax_hits(const cg_tensor *out, const int32_t *labels)
 {
-    int64_t rows = out->shape[0], cols = out->size / rows, hits = 0;
+    int64_t cols = out->shape[out->ndim - 1], rows = out->size / cols, hits = 0;
     for (int64_t r = 0; r < rows; r++) {
         const float *row = out->data + r * cols;
         int64_t best = 0;
@@ -288,7 +306,13 @@ static cg_status check_targets(const cg_model_spec *spec, const cg_dataset *d)
         if (d->y && !d->labels)
             return cg_set_error(CG_ERR_ARG, "%s: loss %s needs class labels, the data have "
                                             "real-valued targets", d->source, loss);
-        return d->labels ? cg_dataset_check_labels(d, (int32_t)spec->output[0]) : CG_OK;
+        if (d->labels && cg_dataset_labels_per_sample(d) != cg_model_spec_label_positions(spec))
+            return cg_set_error(CG_ERR_ARG, "%s: the model takes %lld labels per sample (one per "
+                                            "step of its output), the data have %lld",
+                                d->source, (long long)cg_model_spec_label_positions(spec),
+                                (long long)cg_dataset_labels_per_sample(d));
+        return d->labels ? cg_dataset_check_labels(d, (int32_t)cg_model_spec_classes(spec))
+                         : CG_OK;
     }
     if (d->labels && !d->y)
         return cg_set_error(CG_ERR_ARG, "%s: loss %s needs real-valued targets, the data have "
@@ -302,12 +326,28 @@ static cg_status check_targets(const cg_model_spec *spec, const cg_dataset *d)
     return CG_OK;
 }
 
+/* Layers reading the model's input may restrict its values (token ids). */
+static cg_status check_input_values(const cg_model_spec *spec, const cg_dataset *d)
+{
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        bool reads_input = false;
+        for (int k = 0; k < l->n_inputs; k++) reads_input |= l->inputs[k] == CG_LAYER_INPUT;
+        if (reads_input && l->type->check_input) {
+            cg_status s = l->type->check_input(l, d);
+            if (s != CG_OK) return s;
+        }
+    }
+    return CG_OK;
+}
+
 cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data)
 {
     if (!model || !data) return cg_set_error(CG_ERR_ARG, "cg_model_check_data: NULL argument");
     if (data->count < 1) return cg_set_error(CG_ERR_ARG, "%s: no samples", data->source);
     cg_status s = check_sample_shape(model->spec, data);
-    return s != CG_OK ? s : check_targets(model->spec, data);
+    if (s == CG_OK) s = check_targets(model->spec, data);
+    return s == CG_OK ? check_input_values(model->spec, data) : s;
 }
 
 /* ------------------------------------------------------------ weights from a file */

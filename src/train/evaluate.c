@@ -8,7 +8,8 @@
 cg_status cg__batch_buffers_init(cg_batch_buffers *b, const cg_dataset *data, int64_t batch)
 {
     *b = (cg_batch_buffers){0};
-    if (data->labels) b->labels = malloc((size_t)batch * sizeof *b->labels);
+    if (data->labels)
+        b->labels = malloc((size_t)(batch * cg_dataset_labels_per_sample(data)) * sizeof *b->labels);
     if (data->y) b->targets = malloc((size_t)batch * (size_t)data->target_size * sizeof(float));
     if ((data->labels && !b->labels) || (data->y && !b->targets)) {
         cg__batch_buffers_release(b);
@@ -50,7 +51,9 @@ double cg__accuracy(const cg_model *model, int64_t correct, int64_t samples)
 {
     const cg_model_spec *spec = cg_model_get_spec(model);
     if (samples <= 0) return NAN;
-    if (spec->loss == CG_LOSS_CROSS_ENTROPY) return (double)correct / (double)samples;
+    /* Every labelled position counts: each step of a sequence output. */
+    if (spec->loss == CG_LOSS_CROSS_ENTROPY)
+        return (double)correct / ((double)samples * (double)cg_model_spec_label_positions(spec));
     if (spec->loss == CG_LOSS_BCE_WITH_LOGITS) {
         /* BCE counts every output value. */
         int64_t per_sample = 1;
@@ -78,7 +81,9 @@ static cg_status batch_scratch(cg_ctx *ctx, const cg_dataset *data, int64_t n, i
 {
     *buf = (cg_batch_buffers){0};
     *idx = cg_arena_alloc(&ctx->arena, (size_t)n * sizeof **idx);
-    if (data->labels) buf->labels = cg_arena_alloc(&ctx->arena, (size_t)n * sizeof *buf->labels);
+    if (data->labels)
+        buf->labels = cg_arena_alloc(&ctx->arena, (size_t)(n * cg_dataset_labels_per_sample(data)) *
+                                                      sizeof *buf->labels);
     if (data->y) buf->targets = cg__scratch(ctx, n * data->target_size);
     bool ok = *idx && (!data->labels || buf->labels) && (!data->y || buf->targets);
     return ok ? CG_OK : cg_last_status();
@@ -131,10 +136,10 @@ static void add_regression(cg_metric_sums *m, const float *out, const float *y, 
     m->values += count;
 }
 
-/* Samples whose label's logit has fewer than k logits above it. */
+/* Labelled positions whose label's logit has fewer than k logits above it. */
 static int64_t top_k_hits(const cg_tensor *out, const int32_t *labels, int k)
 {
-    int64_t n = out->shape[0], classes = out->size / n, hits = 0;
+    int64_t classes = out->shape[out->ndim - 1], n = out->size / classes, hits = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *row = out->data + i * classes;
         float own = row[labels[i]];
@@ -191,7 +196,7 @@ static cg_status evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *d
     out->correct = e.correct;
     out->loss = data->count ? e.loss_sum / (double)data->count : NAN;
     out->accuracy = cg__accuracy(model, e.correct, data->count);
-    cg__metric_sums_result(&e.m, data->count, top_k, &out->mae, &out->rmse, &out->r2,
+    cg__metric_sums_result(&e.m, data->count * cg_model_spec_label_positions(cg_model_get_spec(model)), top_k, &out->mae, &out->rmse, &out->r2,
                            &out->top_k_accuracy);
     out->top_k = top_k;
     out->top_k_correct = e.m.top_k_correct;
@@ -214,10 +219,10 @@ cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t bat
         if (spec->loss != CG_LOSS_CROSS_ENTROPY)
             return cg_set_error(CG_ERR_ARG, "top-k accuracy needs loss cross_entropy, the model's "
                                             "loss is %s", cg_loss_name(spec->loss));
-        if (top_k < 2 || top_k > spec->output[0])
+        if (top_k < 2 || top_k > cg_model_spec_classes(spec))
             return cg_set_error(CG_ERR_ARG, "top-k: k must be between 2 and the number of "
                                             "classes (%lld), got %d",
-                                (long long)spec->output[0], top_k);
+                                (long long)cg_model_spec_classes(spec), top_k);
     }
     cg_status s = cg__check_training_data(model, data);
     if (s != CG_OK) return s;

@@ -45,6 +45,7 @@ cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
         .seed = spec->train.seed,
         .shuffle = spec->train.shuffle,
         .clip_grad_norm = spec->train.clip_grad_norm,
+        .max_steps = spec->train.steps,
         .augment = spec->augment,
         .early_stop = spec->train.early_stop,
         .monitor = spec->train.early_stop.monitor,
@@ -358,7 +359,9 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
         .samples_per_s = st->seconds > 0 ? (double)st->seen / st->seconds : 0.0,
         .samples = st->seen,
     };
-    cg__metric_sums_result(&st->sums, st->seen, r->o->top_k, &stats.train_mae, &stats.train_rmse,
+    cg__metric_sums_result(&st->sums,
+                           st->seen * cg_model_spec_label_positions(cg_model_get_spec(r->model)),
+                           r->o->top_k, &stats.train_mae, &stats.train_rmse,
                            &stats.train_r2, &stats.train_top_k_accuracy);
     if (r->val) {
         cg_eval_result ev;
@@ -394,6 +397,11 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     return CG_OK;
 }
 
+static bool steps_done(const run *r)
+{
+    return r->o->max_steps > 0 && r->state->step >= r->o->max_steps;
+}
+
 static cg_status run_epoch(run *r, int64_t epoch)
 {
     float lr = r->o->schedule.kind == CG_SCHED_PLATEAU ? (float)r->state->plateau.lr
@@ -420,10 +428,11 @@ static cg_status run_epoch(run *r, int64_t epoch)
         /* After an epoch's last batch the epoch-end save follows at once (a
          * checkpoint between the two would describe an epoch both done and
          * not finished). */
-        bool last = b + 1 == r->batches;
+        bool last = b + 1 == r->batches || steps_done(r);
         if (!last && cg__periodic_due(r->o, r->state->step, r->since_save) &&
             (s = periodic_save(r)) != CG_OK)
             return s;
+        if (steps_done(r)) break;
     }
     return finish_epoch(r, epoch, lr);
 }
@@ -486,7 +495,8 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
     if (o->schedule.kind == CG_SCHED_PLATEAU && isnan(state->plateau.lr))
         state->plateau = cg_plateau_start(&o->schedule.plateau, o->schedule.base_lr);
     s = run_init(&r);
-    for (int64_t e = state->epoch; s == CG_OK && e < o->epochs && !state->stopped_early; e++)
+    for (int64_t e = state->epoch;
+         s == CG_OK && e < o->epochs && !state->stopped_early && !steps_done(&r); e++)
         s = run_epoch(&r, e);
     run_release(&r);
     return s;

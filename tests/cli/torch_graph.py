@@ -3,7 +3,7 @@
 
 Builds the torch.nn module of any cgrad model file -- flatten, dense and
 conv2d (with their fused activation and that activation's parameter),
-dropout, dropout2d, standalone activations, layernorm, batchnorm (BatchNorm1d/2d/3d by
+embedding, rnn/lstm/gru (stacked, bidirectional, last step), dropout, dropout2d, standalone activations, layernorm, batchnorm (BatchNorm1d/2d/3d by
 the input's rank), normalize (buffers mean and var), maxpool2d, avgpool2d,
 global_avgpool, add and concat,
 connected by "name" / "inputs" -- whose `layers` ModuleList index i is the
@@ -150,6 +150,20 @@ def pool2d_module(kind, spec, shape):
     return nn.AvgPool2d(kernel, count_include_pad=True, **args)
 
 
+def recurrent_module(spec, shape):
+    """nn.RNN / nn.LSTM / nn.GRU (batch_first) of a recurrent layer on a
+    per-sample [T, F] input, and its per-sample output shape."""
+    assert len(shape) == 2, "%s needs a [T, F] input, got %s" % (spec["type"], shape)
+    kind = spec["type"].lower()
+    kw = dict(num_layers=spec.get("num_layers", 1), bias=spec.get("bias", True), batch_first=True,
+              bidirectional=spec.get("bidirectional", False), dropout=spec.get("dropout", 0.0))
+    if kind == "rnn":
+        kw["nonlinearity"] = spec.get("nonlinearity", "tanh")
+    module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](shape[1], spec["units"], **kw)
+    width = spec["units"] * (2 if kw["bidirectional"] else 1)
+    return module, ([shape[0], width] if spec.get("return_sequences", True) else [width])
+
+
 class GlobalAvgPool(nn.Module):
     """global_avgpool: nn.AdaptiveAvgPool2d(1) then nn.Flatten()."""
 
@@ -183,10 +197,16 @@ class Graph(nn.Module):
             ins = [self.input_shape if s < 0 else shapes[s] for s in src]
             fused = ("none", 0.0)
             if kind == "dense":
-                assert len(ins[0]) == 1, "layer %d: dense needs a flat input" % i
-                modules.append(nn.Linear(ins[0][0], spec["units"], bias=spec.get("bias", True)))
+                assert len(ins[0]) in (1, 2), "layer %d: dense needs a flat input or [T, F]" % i
+                modules.append(nn.Linear(ins[0][-1], spec["units"], bias=spec.get("bias", True)))
                 fused = act_of(spec, spec.get("activation", "none"))
-                out = [spec["units"]]
+                out = ins[0][:-1] + [spec["units"]]
+            elif kind == "embedding":
+                modules.append(nn.Embedding(spec["vocab"], spec["dim"]))
+                out = list(ins[0]) + [spec["dim"]]
+            elif kind in ("rnn", "lstm", "gru"):
+                module, out = recurrent_module(spec, ins[0])
+                modules.append(module)
             elif kind == "dropout":
                 modules.append(nn.Dropout(spec.get("rate", 0.5)))
                 out = ins[0]
@@ -240,12 +260,21 @@ class Graph(nn.Module):
             self.sources.append(src)
             self.fused.append(fused)
         self.layers = nn.ModuleList(modules)
+        self.shapes = shapes
         self.output_shape = shapes[-1]
 
     def forward(self, x):
         outs = []
         for layer, src, fused in zip(self.layers, self.sources, self.fused):
-            y = layer(*[x if s < 0 else outs[s] for s in src])
+            ins = [x if s < 0 else outs[s] for s in src]
+            if isinstance(layer, nn.Embedding):
+                y = layer(ins[0].long())
+            elif isinstance(layer, nn.RNNBase):
+                y = layer(ins[0])[0]
+                if y.dim() - 1 > len(self.shapes[len(outs)]):
+                    y = y[:, -1]   # return_sequences false: the last step
+            else:
+                y = layer(*ins)
             outs.append(act_apply(y, *fused) if fused[0] != "none" else y)
         return outs[-1]
 

@@ -16,7 +16,7 @@
 
 #include "cgrad.h"
 
-#define GC_MAX_INPUTS 4
+#define GC_MAX_INPUTS 5
 
 /* Where random inputs are drawn from, so the op is smooth and defined there. */
 typedef enum gc_domain {

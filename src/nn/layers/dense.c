@@ -82,15 +82,20 @@ static cg_status infer(cg_layer_spec *l, cg_json_path *p)
 {
     const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
     char shape[128];
-    if (l->in_ndim[0] != 1)
-        return cg__json_fail(p, "dense needs a flat input, got %s; add {\"type\": \"flatten\"} "
-                                "before it", cg__layer_in_str(l, 0, shape, sizeof shape));
-    int64_t in = l->in_shape[0][0];
+    /* [T, F] is a sequence: the layer acts on every step, as torch.nn.Linear
+     * does on its last dimension. Higher ranks are images that want a flatten. */
+    if (l->in_ndim[0] > 2)
+        return cg__json_fail(p, "dense needs a flat input or a [time, features] sequence, got "
+                                "%s; add {\"type\": \"flatten\"} before it",
+                             cg__layer_in_str(l, 0, shape, sizeof shape));
+    const int last = l->in_ndim[0] - 1;
+    int64_t in = l->in_shape[0][last];
     if (in > MAX_FEATURES)
         return cg__json_fail(p, "dense input has %lld features; at most %d are supported",
                              (long long)in, MAX_FEATURES);
-    l->out_ndim = 1;
-    l->out_shape[0] = c->units;
+    l->out_ndim = l->in_ndim[0];
+    l->out_shape[0] = l->in_shape[0][0];
+    l->out_shape[last] = c->units;
     int64_t weights;
     if (!cg__checked_mul(c->units, in, &weights) ||
         !cg__checked_add(weights, c->bias ? c->units : 0, &l->n_params))
@@ -124,7 +129,8 @@ static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
 {
     const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
     dense_state *st = state;
-    cg_status s = cg_dense_init(&st->dense, b->params, b->prefix, l->in_shape[0][0], c->units,
+    cg_status s = cg_dense_init(&st->dense, b->params, b->prefix,
+                                l->in_shape[0][l->in_ndim[0] - 1], c->units,
                                 c->bias, CG_ACT_NONE, b->rng);
     if (s == CG_OK) cg__act_split(c->act, &st->dense.activation, &st->after);
     return s;
@@ -136,11 +142,18 @@ static bool absorb(void *state, const cg_layer_spec *next)
     return cg__act_absorb(&st->dense.activation, &st->after, next);
 }
 
+/* A sequence [N, T, F] runs as the N·T rows of one GEMM. */
 static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n)
 {
     const dense_state *st = state;
-    return cg__act_after(ctx, cg_dense_forward(ctx, &st->dense, x[0]), st->after);
+    cg_tensor *in = x[0];
+    if (in && in->ndim == 3)
+        in = cg_reshape(ctx, in, 2, (int64_t[]){in->shape[0] * in->shape[1], in->shape[2]});
+    cg_tensor *y = cg__act_after(ctx, cg_dense_forward(ctx, &st->dense, in), st->after);
+    if (y && x[0]->ndim == 3)
+        y = cg_reshape(ctx, y, 3, (int64_t[]){x[0]->shape[0], x[0]->shape[1], y->shape[1]});
+    return y;
 }
 
 const cg_layer_type cg__layer_dense = {

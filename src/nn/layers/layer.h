@@ -68,6 +68,10 @@ struct cg_layer_type {
     /* True when it fills in missing input values (NaN), so that a data set
      * may have them; NULL: never. */
     bool (*fills_missing)(const cg_layer_spec *l);
+    /* Checks a data set's input values when this layer reads the model's
+     * input directly (an embedding's token ids), before training or
+     * evaluation starts, naming the sample; NULL: any values. */
+    cg_status (*check_input)(const cg_layer_spec *l, const cg_dataset *d);
 };
 
 /* The table (table.c). */
@@ -77,6 +81,7 @@ extern const cg_layer_type cg__layer_batchnorm, cg__layer_layernorm;
 extern const cg_layer_type cg__layer_conv2d;
 extern const cg_layer_type cg__layer_maxpool2d, cg__layer_avgpool2d, cg__layer_global_avgpool,
     cg__layer_dropout2d;
+extern const cg_layer_type cg__layer_embedding, cg__layer_rnn, cg__layer_lstm, cg__layer_gru;
 extern const cg_layer_type cg__layer_normalize;
 
 /* A layer's config as its type's struct. */

@@ -19,6 +19,10 @@ static const cg_layer_type *const table[] = {
     &cg__layer_avgpool2d,
     &cg__layer_global_avgpool,
     &cg__layer_dropout2d,
+    &cg__layer_embedding,
+    &cg__layer_rnn,
+    &cg__layer_lstm,
+    &cg__layer_gru,
     &cg__layer_normalize,
 };
 

@@ -1,0 +1,224 @@
+/* Character-level text data sets ("text:PATH"): a UTF-8 file becomes a
+ * stream of token ids, one per code point, cut into windows of T ids that
+ * are labelled with the next id at every position, the data a language
+ * model learns from. Bytes that are not valid UTF-8 stay symbols of their
+ * own (0xDC80 + byte, Python's surrogateescape), so any file loads and
+ * every byte counts. */
+#include "data_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The longest file read whole. */
+#define MAX_TEXT_BYTES ((int64_t)1 << 31)
+#define BYTE_SYMBOL 0xDC80
+
+/* One symbol from s[0..n): its code point and length in bytes. */
+static int32_t next_symbol(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned char c = s[0];
+    int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    *len = 1;
+    if (extra < 0 || (size_t)extra >= n) return extra == 0 ? c : BYTE_SYMBOL + c;
+    int32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    for (int i = 1; i <= extra; i++) {
+        if ((s[i] & 0xC0) != 0x80) return BYTE_SYMBOL + c;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    /* Overlong forms and surrogates are not UTF-8 either. */
+    static const int32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return BYTE_SYMBOL + c;
+    *len = (size_t)extra + 1;
+    return cp;
+}
+
+int cg_text_symbol_utf8(int32_t symbol, char buf[5])
+{
+    unsigned char *b = (unsigned char *)buf;
+    int n;
+    if (symbol >= BYTE_SYMBOL && symbol < BYTE_SYMBOL + 256) b[0] = (unsigned char)(symbol - BYTE_SYMBOL), n = 1;
+    else if (symbol < 0x80) b[0] = (unsigned char)symbol, n = 1;
+    else if (symbol < 0x800) b[0] = 0xC0 | (symbol >> 6), b[1] = 0x80 | (symbol & 0x3F), n = 2;
+    else if (symbol < 0x10000)
+        b[0] = 0xE0 | (symbol >> 12), b[1] = 0x80 | ((symbol >> 6) & 0x3F),
+        b[2] = 0x80 | (symbol & 0x3F), n = 3;
+    else
+        b[0] = 0xF0 | (symbol >> 18), b[1] = 0x80 | ((symbol >> 12) & 0x3F),
+        b[2] = 0x80 | ((symbol >> 6) & 0x3F), b[3] = 0x80 | (symbol & 0x3F), n = 4;
+    buf[n] = '\0';
+    return n;
+}
+
+static int compare_symbols(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The index of sym in the sorted vocab, or -1. */
+static int64_t id_of(const int32_t *vocab, int64_t n, int32_t sym)
+{
+    const int32_t *hit = bsearch(&sym, vocab, (size_t)n, sizeof *vocab, compare_symbols);
+    return hit ? hit - vocab : -1;
+}
+
+/* "'x' (U+0078)" or "byte 0xE9" for messages. */
+static void symbol_text(int32_t sym, char *buf, size_t size)
+{
+    char utf8[5];
+    if (sym >= BYTE_SYMBOL && sym < BYTE_SYMBOL + 256)
+        snprintf(buf, size, "byte 0x%02X (not UTF-8)", (unsigned)(sym - BYTE_SYMBOL));
+    else if (sym < 0x20 || sym == 0x7F)
+        snprintf(buf, size, "U+%04X", (unsigned)sym);
+    else
+        cg_text_symbol_utf8(sym, utf8), snprintf(buf, size, "'%s' (U+%04X)", utf8, (unsigned)sym);
+}
+
+/* The symbols of text[0..n) into syms (n entries at most); the count. */
+static int64_t decode(const unsigned char *text, size_t n, int32_t *syms)
+{
+    int64_t count = 0;
+    for (size_t at = 0, len; at < n; at += len) syms[count++] = next_symbol(text + at, n - at, &len);
+    return count;
+}
+
+static cg_status map_to_ids(const char *what, int32_t *syms, int64_t n, const int32_t *vocab,
+                            int64_t vocab_size)
+{
+    int64_t line = 1;   /* of symbol i, for messages */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t id = id_of(vocab, vocab_size, syms[i]);
+        if (id < 0) {
+            char sym[48];
+            symbol_text(syms[i], sym, sizeof sym);
+            return cg_set_error(CG_ERR_ARG, "%s: line %lld: %s is not in the vocabulary of %lld "
+                                            "symbols the model was trained with",
+                                what, (long long)line, sym, (long long)vocab_size);
+        }
+        line += syms[i] == '\n';
+        syms[i] = (int32_t)id;
+    }
+    return CG_OK;
+}
+
+cg_status cg_text_encode(const char *text, const int32_t *vocab, int64_t vocab_size,
+                         int32_t *ids, int64_t *n)
+{
+    if (!text || !vocab || !ids || !n) return cg_set_error(CG_ERR_ARG, "cg_text_encode: NULL argument");
+    *n = decode((const unsigned char *)text, strlen(text), ids);
+    return map_to_ids("text", ids, *n, vocab, vocab_size);
+}
+
+/* The sorted distinct symbols of syms[0..n). */
+static cg_status build_vocab(const int32_t *syms, int64_t n, int32_t **out, int64_t *size)
+{
+    int32_t *v = malloc((size_t)n * sizeof *v);
+    if (!v) return cg_set_error(CG_ERR_NOMEM, "text: out of memory for the vocabulary");
+    memcpy(v, syms, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, compare_symbols);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (k == 0 || v[i] != v[k - 1]) v[k++] = v[i];
+    *out = realloc(v, (size_t)k * sizeof *v);
+    if (!*out) *out = v;
+    *size = k;
+    return CG_OK;
+}
+
+static cg_status read_file(const char *path, unsigned char **text, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return cg_set_error(CG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    cg_status s = buf ? CG_OK : cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
+    while (s == CG_OK) {
+        if (len == cap) {
+            unsigned char *grown = (int64_t)cap < MAX_TEXT_BYTES ? realloc(buf, cap * 2) : NULL;
+            if (!grown) {
+                s = cg_set_error(CG_ERR_NOMEM, "%s: too large to read (over %zu bytes)", path, cap);
+                break;
+            }
+            buf = grown, cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) s = cg_set_error(CG_ERR_IO, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (s != CG_OK) {
+        free(buf);
+        return s;
+    }
+    *text = buf, *n = len;
+    return CG_OK;
+}
+
+/* Windows of T ids and their next-id labels. */
+static cg_status cut_windows(cg_dataset *out, const int32_t *ids, int64_t n, int64_t T)
+{
+    int64_t count = (n - 1) / T;
+    out->x = malloc((size_t)(count * T) * sizeof *out->x);
+    out->labels = malloc((size_t)(count * T) * sizeof *out->labels);
+    if (!out->x || !out->labels) return cg_set_error(CG_ERR_NOMEM, "text: out of memory for %lld windows", (long long)count);
+    for (int64_t i = 0; i < count * T; i++) {
+        out->x[i] = (float)ids[i];
+        out->labels[i] = ids[i + 1];
+    }
+    out->count = count;
+    out->sample_ndim = 1;
+    out->sample_shape[0] = T;
+    out->sample_size = T;
+    out->label_size = T;
+    return CG_OK;
+}
+
+static cg_status load_symbols(const char *path, int64_t T, int32_t **syms, int64_t *n)
+{
+    unsigned char *text = NULL;
+    size_t bytes = 0;
+    cg_status s = read_file(path, &text, &bytes);
+    if (s != CG_OK) return s;
+    *syms = malloc((bytes ? bytes : 1) * sizeof **syms);
+    if (!*syms) s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
+    else *n = decode(text, bytes, *syms);
+    free(text);
+    if (s == CG_OK && *n < T + 1)
+        s = cg_set_error(CG_ERR_ARG, "%s: %s: %lld characters make no window of %lld plus the "
+                                     "next character to predict (the model's input is [%lld])",
+                         path, *n == 0 ? "the file is empty" : "too short", (long long)*n,
+                         (long long)T, (long long)T);
+    return s;
+}
+
+cg_status cg_dataset_load_text(cg_dataset *out, const char *path, int64_t T,
+                               const int32_t *vocab, int64_t vocab_size)
+{
+    if (!out || !path) return cg_set_error(CG_ERR_ARG, "cg_dataset_load_text: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (T < 1) return cg_set_error(CG_ERR_ARG, "%s: text windows need a length T >= 1, got %lld", path, (long long)T);
+    int32_t *syms = NULL;
+    int64_t n = 0;
+    out->owns_data = true;
+    cg_status s = load_symbols(path, T, &syms, &n);
+    if (s == CG_OK && vocab) {
+        out->vocab = malloc((size_t)vocab_size * sizeof *out->vocab);
+        if (!out->vocab) s = cg_set_error(CG_ERR_NOMEM, "%s: out of memory", path);
+        else memcpy(out->vocab, vocab, (size_t)vocab_size * sizeof *vocab), out->vocab_size = vocab_size;
+    } else if (s == CG_OK) {
+        s = build_vocab(syms, n, &out->vocab, &out->vocab_size);
+    }
+    if (s == CG_OK) s = map_to_ids(path, syms, n, out->vocab, out->vocab_size);
+    if (s == CG_OK) s = cut_windows(out, syms, n, T);
+    free(syms);
+    if (s == CG_OK) out->num_classes = (int32_t)out->vocab_size;
+    if (s == CG_OK) cg__dataset_set_source(out, path);
+    else cg_dataset_free(out);
+    return s;
+}
