@@ -117,13 +117,23 @@ char *cli_vocab_to_meta(const cg_dataset *d)
 
 typedef struct missing_note {
     const char *cmd, *path;
+    const cg_model_spec *spec;
 } missing_note;
+
+/* Training learned it from the data before loading (normalize's statistics). */
+static bool learned_by_train(const missing_note *n, const char *name)
+{
+    unsigned long i;
+    if (strcmp(n->cmd, "train") != 0 || sscanf(name, "layers.%lu.", &i) != 1) return false;
+    return i < n->spec->n_layers && cg_layer_learns_from_data(&n->spec->layers[i]);
+}
 
 static void note_missing_buffer(void *user, const char *name)
 {
     const missing_note *n = user;
-    fprintf(stderr, "cgrad %s: note: %s has no buffer \"%s\"; it keeps PyTorch's initial value\n",
-            n->cmd, n->path, name);
+    fprintf(stderr, "cgrad %s: note: %s has no buffer \"%s\"; it keeps %s\n", n->cmd, n->path,
+            name, learned_by_train(n, name) ? "the statistics of the training data"
+                                            : "PyTorch's initial value");
 }
 
 /* Appends ", name [shape]" to list (of size cap) for the first LIST_SHOWN
@@ -181,7 +191,7 @@ static cg_status explain_mismatch(cg_model *model, const cg_st_file *file)
 cg_status cli_load_weights(cg_model *model, const char *cmd, const char *path,
                            const cg_st_file *file)
 {
-    missing_note note = {cmd, path};
+    missing_note note = {cmd, path, cg_model_get_spec(model)};
     cg_status s = cg_model_load_weights(model, file, note_missing_buffer, &note);
     const char *msg = cg_last_error();
     if (s == CG_ERR_FORMAT && (strstr(msg, "\" is missing") || strstr(msg, "\" has shape ")))

@@ -847,6 +847,9 @@ typedef struct cg_layer_spec {
 
 /* One line about a layer, as `cgrad info` prints it ("dense 256 relu"). */
 const char *cg_layer_describe(const cg_layer_spec *layer, char *buf, size_t size);
+/* True when the layer learns buffers from the training data before the
+ * first step (normalize; see cg_model_adapt). */
+bool cg_layer_learns_from_data(const cg_layer_spec *layer);
 
 typedef enum cg_loss_kind {
     CG_LOSS_CROSS_ENTROPY = 0,  /* logits [N,C], integer class targets */

@@ -21,6 +21,9 @@
       a checkpoint's layers.I.mean and layers.I.var, the same way
   make_tables.py meta CKPT KEY
       a checkpoint's __metadata__ value
+  make_tables.py weights CKPT OUT PREFIX
+      CKPT's layers.* tensors but those whose name starts with PREFIX, as a
+      weights file for --init
 """
 import csv
 import math
@@ -115,6 +118,12 @@ def meta(ckpt, key):
     print(st.read(ckpt)[1][key])
 
 
+def weights(ckpt, out, prefix):
+    tensors, _ = st.read(ckpt)
+    st.write(out, {k: (shape, list(v)) for k, (shape, v) in tensors.items()
+                   if k.startswith("layers.") and not k.startswith(prefix)})
+
+
 if __name__ == "__main__":
     {"flowers": flowers, "cancer": cancer, "standardise": standardise, "stats": stats,
-     "buffers": buffers, "meta": meta}[sys.argv[1]](*sys.argv[2:])
+     "buffers": buffers, "meta": meta, "weights": weights}[sys.argv[1]](*sys.argv[2:])

@@ -86,6 +86,14 @@ expect_exit 0 "$CGRAD" train --resume "$WORK/r.safetensors" --data "csv:$WORK/fl
 expect_in "done: 3 epochs" "$WORK/out"
 expect_exit 2 "$CGRAD" train --resume "$WORK/r.safetensors" --data "csv:$WORK/flowers.csv" --epochs 4 --target species
 expect_in "--target: a resumed run reads the columns as the run did" "$WORK/err"
+# --init from weights without normalize's buffers keeps the statistics learned from --data.
+$MT weights "$WORK/f.safetensors" "$WORK/no_stats.safetensors" layers.0.
+expect_exit 0 "$CGRAD" train "$CG_SOURCE_DIR/models/iris.json" --data "csv:$WORK/flowers.csv" \
+    --init "$WORK/no_stats.safetensors" --epochs 1 --save "$WORK/i.safetensors" "${THREADS[@]}"
+expect_in "no_stats.safetensors has no buffer \"layers.0.var\"; it keeps the statistics of the training data" "$WORK/err"
+$MT buffers "$WORK/i.safetensors" 0 >"$WORK/got.txt"
+$MT stats "$WORK/flowers.csv" 120 >"$WORK/want.txt"
+same_stats "$WORK/got.txt" "$WORK/want.txt"
 # pandas' to_csv writes the row index first, without a name: not a feature.
 awk -F, 'BEGIN { OFS = "," } NR == 1 { print "", $0; next } { print NR - 2, $0 }' "$WORK/flowers.csv" >"$WORK/pandas.csv"
 expect_exit 0 "$CGRAD" train "$CG_SOURCE_DIR/models/iris.json" --data "csv:$WORK/pandas.csv" --epochs 1 "${THREADS[@]}"

@@ -58,3 +58,8 @@ const char *cg_layer_describe(const cg_layer_spec *layer, char *buf, size_t size
         layer->type->describe(layer, buf, size);
     return buf;
 }
+
+bool cg_layer_learns_from_data(const cg_layer_spec *layer)
+{
+    return layer && layer->type && layer->type->adapt;
+}
