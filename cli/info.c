@@ -166,6 +166,8 @@ static void print_model(const cg_model_spec *spec)
         if (a->hflip) printf("%s horizontal flip", a->crop_padding > 0 ? "," : "");
         printf(" (training batches only)\n");
     }
+    if (spec->data.unknown_ignore)
+        printf("data: a category not seen in training reads as none of them\n");
 }
 
 static void print_metric(const char *name, double loss, double acc)
