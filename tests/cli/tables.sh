@@ -153,6 +153,8 @@ printf 'size, cm,city\r\n2.0,"New York, NY"\r\n1.0,Oslo\r\n' | sed 's/^size, cm/
 expect_exit 2 "$CGRAD" predict "$WORK/city.safetensors" --data "csv:$WORK/oslo.csv"
 expect_in "oslo.csv:3:5: 'Oslo' is not a category of column 2 seen in training ('Lagos', 'New York, NY', 'Paris')" "$WORK/err"
 sed 's/"train"/"data": {"unknown": "ignore"}, "train"/' "$WORK/city.json" >"$WORK/city_ignore.json"
+expect_exit 0 "$CGRAD" info "$WORK/city_ignore.json"
+expect_in "data: a category not seen in training reads as none of them" "$WORK/out"
 expect_exit 0 "$CGRAD" train "$WORK/city_ignore.json" --data "csv:$WORK/cities.csv" --save "$WORK/ci.safetensors" "${THREADS[@]}"
 expect_exit 0 "$CGRAD" predict "$WORK/ci.safetensors" --data "csv:$WORK/oslo.csv"
 [[ $(grep -c '^[01],\(big\|small\),' "$WORK/out") == 2 ]] || fail "unknown: ignore: expected two predictions"
