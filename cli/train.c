@@ -432,6 +432,10 @@ static int build(session *s)
     if (!s->model) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
     if (cg_model_check_data(s->model, s->train) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
     if (s->val && cg_model_check_data(s->model, s->val) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    if (cg_model_is_stateful(s->model) && s->spec->train.shuffle)
+        return cli_fail(EXIT_USAGE, CMD, "a stateful layer carries its state from one batch to the "
+                                         "next, so the data must stay in order: set \"shuffle\": "
+                                         "false in \"train\" or pass --no-shuffle");
     s->opt = cg_optim_create(cg_model_params(s->model), &s->spec->optim);
     if (!s->opt) return cli_fail_lib(EXIT_USAGE, CMD);
     s->state = cg_train_state_init(s->spec->train.seed);

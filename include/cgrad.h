@@ -930,6 +930,13 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
  * length (embedding, rnn/lstm/gru, dense, activations, dropout, layernorm
  * over features); a layer that needs the full length fails naming itself. */
 cg_tensor *cg_model_forward_prefix(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
+/* Does a layer carry its state from one batch to the next (a recurrent
+ * layer with "stateful": true, for truncated backpropagation through
+ * time)? Row r of a batch then continues row r of the batch before. */
+bool cg_model_is_stateful(const cg_model *model);
+/* Forgets the carried state: the next batch starts from zeros. Training
+ * does it at every epoch's start, evaluation before it runs. */
+void cg_model_reset_state(cg_model *model);
 /* The spec's loss of output against the targets: class indices (labels,
  * N entries) for cross-entropy, values (targets, output->size floats)
  * otherwise. Returns a scalar tensor, NULL on error. */
