@@ -690,6 +690,15 @@ static const char *const *run_meta(session *s)
     return s->meta;
 }
 
+/* Text windows at new offsets every epoch, as a language model samples
+ * random windows; the held-out tail stays where it is. A stateful model
+ * reads the text as streams, which must not move. */
+static cg_status recut_text(void *user, int64_t epoch)
+{
+    session *s = user;
+    return cg_dataset_text_recut(&s->data, s->train->count, s->spec->train.seed, epoch);
+}
+
 static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
@@ -711,6 +720,10 @@ static int run_training(session *s)
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
                       spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
     progress.bits_per_char = s->data.vocab != NULL;
+    if (s->data.tokens && !cg_model_is_stateful(s->model)) {
+        o.on_epoch_start = recut_text;
+        o.start_user = s;
+    }
     o.on_batch = cli_progress_batch;
     o.on_epoch = cli_progress_epoch;
     o.user = &progress;

@@ -25,6 +25,7 @@ void cg_dataset_free(cg_dataset *d)
         free(d->y);
         free(d->labels);
         free(d->vocab);
+        free(d->tokens);
     }
     memset(d, 0, sizeof *d);
 }

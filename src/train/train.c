@@ -441,6 +441,10 @@ static cg_status run_epoch(run *r, int64_t epoch)
                             (long long)epoch + 1, (double)lr);
     cg_optim_set_lr(r->opt, lr);
     r->state->lr = lr;
+    if (r->o->on_epoch_start) {
+        cg_status s = r->o->on_epoch_start(r->o->start_user, epoch);
+        if (s != CG_OK) return s;
+    }
     epoch_order(r, epoch);
     start_epoch(r, epoch);
     cg_ctx_set_training(r->ctx, true);

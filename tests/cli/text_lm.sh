@@ -27,7 +27,9 @@ expect_exit 0 "$CGRAD" train "$WORK/lm.json" --data "text:$WORK/cats.txt" --save
     --log "$WORK/lm.jsonl" "${THREADS[@]}"
 expect_in "holding out the last 5% of the text for validation" "$WORK/err"
 val_acc=$(tail -1 "$WORK/lm.jsonl" | sed 's/.*"val_accuracy":\([0-9.]*\).*/\1/')
-awk -v a="$val_acc" 'BEGIN { exit !(a > 0.97) }' || fail "validation accuracy $val_acc, expected > 0.97"
+# (Not 100%: training windows start anywhere, so the first characters of a
+# window have too little context to place them in the sentence.)
+awk -v a="$val_acc" 'BEGIN { exit !(a > 0.93) }' || fail "validation accuracy $val_acc, expected > 0.93"
 expect_in '"val_bits_per_char":' "$WORK/lm.jsonl"
 expect_in "bits/char)" "$WORK/out"
 
@@ -59,7 +61,8 @@ expect_exit 2 "$CGRAD" sample "$WORK/lm.safetensors" --top-k 0
 
 # Evaluation maps text through the checkpoint's vocabulary.
 expect_exit 0 "$CGRAD" eval "$WORK/lm.safetensors" --data "text:$WORK/cats.txt"
-expect_in "bits/char)  accuracy 100.00% (3584/3584)" "$WORK/out"
+expect_in "bits/char)  accuracy" "$WORK/out"
+expect_in "/3584)  samples 224" "$WORK/out"   # 224 windows of 16: accuracy counts every step
 printf 'the dog sat on the mat. the dog sat on the mat.\n' >"$WORK/dogs.txt"
 expect_exit 2 "$CGRAD" eval "$WORK/lm.safetensors" --data "text:$WORK/dogs.txt"
 expect_in "line 1: 'd' (U+0064) is not in the vocabulary of 11 symbols the model was trained with" "$WORK/err"
