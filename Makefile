@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all test sanitize install bench clean fixtures demo demo-cnn
+.PHONY: all test sanitize install bench clean fixtures demo demo-cnn demo-lstm
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
@@ -29,6 +29,15 @@ demo: all
 demo-cnn: all
 	$(BUILD)/cgrad train models/fashion_cnn.json --data fashion-mnist:train --save fashion_cnn.safetensors
 	$(BUILD)/cgrad eval fashion_cnn.safetensors --data fashion-mnist:test
+
+# The character-level LSTM language model (models/char_lstm.json, workload
+# W4) on Debian's fortunes (installed by scripts/install-deps.sh), then text
+# sampled from it.
+FORTUNES_TXT = $(BUILD)/fortunes.txt
+demo-lstm: all
+	cat $$(LC_ALL=C ls -d /usr/share/games/fortunes/* | grep -v '\.dat$$\|\.u8$$') > $(FORTUNES_TXT)
+	$(BUILD)/cgrad train models/char_lstm.json --data text:$(FORTUNES_TXT) --save char_lstm.safetensors
+	$(BUILD)/cgrad sample char_lstm.safetensors --prime "A friend" --length 300 --temperature 0.7
 
 install: all
 	cmake --install $(BUILD)

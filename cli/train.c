@@ -485,6 +485,10 @@ static int build(session *s)
     if (!s->model) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
     if (cg_model_check_data(s->model, s->train) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
     if (s->val && cg_model_check_data(s->model, s->val) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    if (cg_model_is_stateful(s->model) && s->spec->train.shuffle)
+        return cli_fail(EXIT_USAGE, CMD, "a stateful layer carries its state from one batch to the "
+                                         "next, so the data must stay in order: set \"shuffle\": "
+                                         "false in \"train\" or pass --no-shuffle");
     /* From the training part only; --init and --resume then load their own. */
     if (cg_model_adapt(s->model, s->train) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
     s->opt = cg_optim_create(cg_model_params(s->model), &s->spec->optim);
@@ -742,6 +746,15 @@ static const char *const *run_meta(session *s)
     return s->meta;
 }
 
+/* Text windows at new offsets every epoch, as a language model samples
+ * random windows; the held-out tail stays where it is. A stateful model
+ * reads the text as streams, which must not move. */
+static cg_status recut_text(void *user, int64_t epoch)
+{
+    session *s = user;
+    return cg_dataset_text_recut(&s->data, s->train->count, s->spec->train.seed, epoch);
+}
+
 static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
@@ -763,6 +776,10 @@ static int run_training(session *s)
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
                       spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
     progress.bits_per_char = s->data.vocab != NULL;
+    if (s->data.tokens && !cg_model_is_stateful(s->model)) {
+        o.on_epoch_start = recut_text;
+        o.start_user = s;
+    }
     o.on_batch = cli_progress_batch;
     o.on_epoch = cli_progress_epoch;
     o.user = &progress;

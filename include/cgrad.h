@@ -675,6 +675,8 @@ typedef struct cg_dataset {
                                * points; 0xDC80 + b for a byte b that is not
                                * UTF-8), sorted; NULL otherwise */
     int64_t vocab_size;
+    int32_t *tokens;          /* text: the whole token stream, n_tokens ids */
+    int64_t n_tokens;
     bool owns_data;           /* false for views made by cg_dataset_split */
     char source[256];         /* spec or path it came from, for messages */
     cg_table *table;          /* CSV: how its columns were read; NULL for other kinds */
@@ -738,6 +740,13 @@ typedef struct cg_data_options {
  * T + 1 symbols is an error naming the file. */
 cg_status cg_dataset_load_text(cg_dataset *out, const char *path, int64_t T,
                                const int32_t *vocab, int64_t vocab_size);
+/* Re-cuts windows 0 .. count−2 of a text data set at random offsets: window
+ * j starts u_j ∈ [0, T) tokens after j·T, u_j drawn from (seed, epoch), so
+ * each epoch sees other windows of the text, as sampling random windows
+ * does; window count−1 stays where it is, so no window reaches past it (into
+ * a held-out tail that follows). Offsets from the same (seed, epoch) are the
+ * same. CG_ERR_ARG for a data set that is not text. */
+cg_status cg_dataset_text_recut(cg_dataset *d, int64_t count, uint64_t seed, int64_t epoch);
 /* The token ids of text (UTF-8) under vocab; CG_ERR_ARG naming the first
  * symbol vocab lacks. ids must hold strlen(text) entries; *n gets the count. */
 cg_status cg_text_encode(const char *text, const int32_t *vocab, int64_t vocab_size,
@@ -994,6 +1003,13 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
  * length (embedding, rnn/lstm/gru, dense, activations, dropout, layernorm
  * over features); a layer that needs the full length fails naming itself. */
 cg_tensor *cg_model_forward_prefix(cg_ctx *ctx, const cg_model *model, cg_tensor *x);
+/* Does a layer carry its state from one batch to the next (a recurrent
+ * layer with "stateful": true, for truncated backpropagation through
+ * time)? Row r of a batch then continues row r of the batch before. */
+bool cg_model_is_stateful(const cg_model *model);
+/* Forgets the carried state: the next batch starts from zeros. Training
+ * does it at every epoch's start, evaluation before it runs. */
+void cg_model_reset_state(cg_model *model);
 /* The spec's loss of output against the targets: class indices (labels,
  * N entries) for cross-entropy, values (targets, output->size floats)
  * otherwise. Returns a scalar tensor, NULL on error. */
@@ -1226,6 +1242,12 @@ typedef struct cg_train_options {
     void (*on_batch)(void *user, const cg_progress *p);
     void (*on_epoch)(void *user, const cg_epoch_stats *s);
     void *user;
+    /* Called before every epoch's first batch (and when a run resumes
+     * inside an epoch) with that epoch's index, to prepare its data (the
+     * CLI re-cuts text windows: cg_dataset_text_recut); a failure stops
+     * training with that status. NULL: nothing. */
+    cg_status (*on_epoch_start)(void *start_user, int64_t epoch);
+    void *start_user;
 } cg_train_options;
 
 /* Options from a spec's "train" section, and its schedule with lr as the

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "cgrad.h"
+#include "errors.h"
 #include "tmpdir.h"
 
 static int make_tmpdir(void **state)
@@ -592,9 +593,114 @@ static void check_labels_names_sample(void **state)
     expect_error(cg_dataset_check_labels(&none, 3), CG_ERR_ARG, "no class labels");
 }
 
+/* ---- text: windows of token ids and their next ids ---- */
+
+static void text_windows_and_vocabulary(void **state)
+{
+    (void)state;
+    /* "é" is two bytes of UTF-8, \xff is no UTF-8 at all: symbols 0xE9 and 0xDC80 + 0xFF. */
+    write_text(tmp_path("t.txt"), "abcab\xc3\xa9" "cab\xff" "abcab");
+    cg_dataset d;
+    assert_int_equal(cg_dataset_load_text(&d, tmp_path("t.txt"), 3, NULL, 0), CG_OK);
+    const int32_t want_vocab[] = {'a', 'b', 'c', 0xE9, 0xDC80 + 0xFF};
+    assert_int_equal(d.vocab_size, 5);
+    for (int i = 0; i < 5; i++) assert_int_equal(d.vocab[i], want_vocab[i]);
+    /* 15 symbols: (15 − 1) / 3 = 4 windows of 3, each labelled with the next 3. */
+    const int32_t ids[] = {0, 1, 2, 0, 1, 3, 2, 0, 1, 4, 0, 1, 2, 0, 1};
+    assert_int_equal(d.count, 4);
+    assert_int_equal(d.label_size, 3);
+    assert_int_equal(d.n_tokens, 15);
+    for (int i = 0; i < 12; i++) {
+        assert_float_equal(d.x[i], (float)ids[i], 0);
+        assert_int_equal(d.labels[i], ids[i + 1]);
+    }
+    char utf8[5];
+    assert_int_equal(cg_text_symbol_utf8(0xE9, utf8), 2);
+    assert_string_equal(utf8, "\xc3\xa9");
+    assert_int_equal(cg_text_symbol_utf8(0xDC80 + 0xFF, utf8), 1);
+    assert_int_equal((unsigned char)utf8[0], 0xFF);
+    /* Under another vocabulary, ids follow it; a symbol it lacks is named. */
+    const int32_t other[] = {'a', 'b', 'c', 'd', 0xE9, 0xDC80 + 0xFF};
+    cg_dataset e;
+    assert_int_equal(cg_dataset_load_text(&e, tmp_path("t.txt"), 3, other, 6), CG_OK);
+    assert_float_equal(e.x[5], 4.0f, 0);
+    cg_dataset_free(&e);
+    assert_int_not_equal(cg_dataset_load_text(&e, tmp_path("t.txt"), 3, other, 3), CG_OK);
+    assert_error_mentions("line 1: 'é' (U+00E9) is not in the vocabulary of 3 symbols", NULL);
+    int32_t enc[8];
+    int64_t n;
+    assert_int_equal(cg_text_encode("cab", want_vocab, 5, enc, &n), CG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(enc[0], 2);
+    cg_dataset_free(&d);
+}
+
+static void text_bad_files(void **state)
+{
+    (void)state;
+    cg_dataset d;
+    write_text(tmp_path("empty.txt"), "");
+    assert_int_not_equal(cg_dataset_load_text(&d, tmp_path("empty.txt"), 4, NULL, 0), CG_OK);
+    assert_error_mentions("the file is empty", NULL);
+    write_text(tmp_path("short.txt"), "abcd");
+    assert_int_not_equal(cg_dataset_load_text(&d, tmp_path("short.txt"), 4, NULL, 0), CG_OK);
+    assert_error_mentions("too short: 4 characters make no window of 4 plus the next character", NULL);
+    assert_int_not_equal(cg_dataset_load_text(&d, tmp_path("missing.txt"), 4, NULL, 0), CG_OK);
+    assert_error_mentions("cannot open", "missing.txt");
+    assert_int_not_equal(cg_dataset_load_text(&d, tmp_path("short.txt"), 0, NULL, 0), CG_OK);
+}
+
+/* Each re-cut window is the stream at some offset below T, with its next
+ * ids; the last window stays; the same (seed, epoch) re-cuts the same. */
+static void text_recut_moves_windows(void **state)
+{
+    (void)state;
+    char text[400];
+    for (int i = 0; i < 399; i++) text[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    text[399] = '\0';
+    write_text(tmp_path("long.txt"), text);
+    cg_dataset d, first;
+    assert_int_equal(cg_dataset_load_text(&d, tmp_path("long.txt"), 8, NULL, 0), CG_OK);
+    assert_int_equal(cg_dataset_load_text(&first, tmp_path("long.txt"), 8, NULL, 0), CG_OK);
+    const int64_t T = 8, count = 40;
+    assert_int_equal(cg_dataset_text_recut(&d, count, 7, 3), CG_OK);
+    int moved = 0;
+    for (int64_t j = 0; j < count; j++) {
+        int64_t u = -1;
+        for (int64_t k = 0; k < T && u < 0; k++) {
+            bool same = true;
+            for (int64_t i = 0; i < T; i++)
+                same = same && d.x[j * T + i] == (float)d.tokens[j * T + k + i] &&
+                       d.labels[j * T + i] == d.tokens[j * T + k + i + 1];
+            if (same) u = k;
+        }
+        assert_true(u >= 0);
+        if (j == count - 1) assert_int_equal(u, 0);
+        moved += u > 0;
+    }
+    assert_true(moved > count / 2);
+    /* Windows past count are untouched. */
+    assert_memory_equal(d.x + count * T, first.x + count * T, (size_t)((d.count - count) * T) * sizeof(float));
+    float again[320];
+    memcpy(again, d.x, sizeof again);
+    assert_int_equal(cg_dataset_text_recut(&d, count, 7, 4), CG_OK);
+    assert_memory_not_equal(again, d.x, sizeof again);
+    assert_int_equal(cg_dataset_text_recut(&d, count, 7, 3), CG_OK);
+    assert_memory_equal(again, d.x, sizeof again);
+    assert_int_not_equal(cg_dataset_text_recut(&d, d.count + 1, 7, 3), CG_OK);
+    cg_dataset csv = {0};
+    assert_int_not_equal(cg_dataset_text_recut(&csv, 1, 7, 3), CG_OK);
+    assert_error_mentions("is not a text data set", NULL);
+    cg_dataset_free(&d);
+    cg_dataset_free(&first);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(text_windows_and_vocabulary),
+        cmocka_unit_test(text_bad_files),
+        cmocka_unit_test(text_recut_moves_windows),
         cmocka_unit_test(idx_plain_and_gzip),
         cmocka_unit_test(idx_without_labels),
         cmocka_unit_test(idx_other_element_types),

@@ -26,6 +26,7 @@ void cg_dataset_free(cg_dataset *d)
         free(d->labels);
         cg_table_free(d->table);
         free(d->vocab);
+        free(d->tokens);
     }
     memset(d, 0, sizeof *d);
 }

@@ -160,6 +160,31 @@ static cg_status read_file(const char *path, unsigned char **text, size_t *n)
     return CG_OK;
 }
 
+/* Window j of T ids starting at `at`, and the ids that follow each. */
+static void fill_window(cg_dataset *d, int64_t j, int64_t at)
+{
+    const int64_t T = d->sample_size;
+    for (int64_t i = 0; i < T; i++) {
+        d->x[j * T + i] = (float)d->tokens[at + i];
+        d->labels[j * T + i] = d->tokens[at + i + 1];
+    }
+}
+
+cg_status cg_dataset_text_recut(cg_dataset *d, int64_t count, uint64_t seed, int64_t epoch)
+{
+    if (!d || !d->tokens || !d->owns_data)
+        return cg_set_error(CG_ERR_ARG, "cg_dataset_text_recut: %s is not a text data set",
+                            d ? d->source : "NULL");
+    if (count < 1 || count > d->count)
+        return cg_set_error(CG_ERR_ARG, "%s: cannot re-cut %lld of its %lld windows", d->source,
+                            (long long)count, (long long)d->count);
+    const int64_t T = d->sample_size;
+    cg_rng rng = cg_train_rng(seed, epoch, CG_STREAM_AUGMENT);
+    for (int64_t j = 0; j + 1 < count; j++) fill_window(d, j, j * T + cg_rng_below(&rng, (uint32_t)T));
+    fill_window(d, count - 1, (count - 1) * T);
+    return CG_OK;
+}
+
 /* Windows of T ids and their next-id labels. */
 static cg_status cut_windows(cg_dataset *out, const int32_t *ids, int64_t n, int64_t T)
 {
@@ -216,7 +241,9 @@ cg_status cg_dataset_load_text(cg_dataset *out, const char *path, int64_t T,
     }
     if (s == CG_OK) s = map_to_ids(path, syms, n, out->vocab, out->vocab_size);
     if (s == CG_OK) s = cut_windows(out, syms, n, T);
-    free(syms);
+    /* The stream stays for cg_dataset_text_recut. */
+    if (s == CG_OK) out->tokens = syms, out->n_tokens = n;
+    else free(syms);
     if (s == CG_OK) out->num_classes = (int32_t)out->vocab_size;
     if (s == CG_OK) cg__dataset_set_source(out, path);
     else cg_dataset_free(out);

@@ -124,9 +124,32 @@ nomem:
     return NULL;
 }
 
+static void release_states(cg_model *m)
+{
+    for (size_t i = 0; m->states && m->steps && i < m->n_steps; i++)
+        if (m->steps[i].layer->type->release) m->steps[i].layer->type->release(m->steps[i].state);
+}
+
+bool cg_model_is_stateful(const cg_model *model)
+{
+    for (size_t i = 0; model && i < model->n_steps; i++) {
+        const cg_layer_spec *l = model->steps[i].layer;
+        if (l->type->is_stateful && l->type->is_stateful(l)) return true;
+    }
+    return false;
+}
+
+void cg_model_reset_state(cg_model *model)
+{
+    for (size_t i = 0; model && i < model->n_steps; i++)
+        if (model->steps[i].layer->type->reset)
+            model->steps[i].layer->type->reset(model->steps[i].state);
+}
+
 void cg_model_destroy(cg_model *model)
 {
     if (!model) return;
+    release_states(model);
     cg_model_spec_free(model->spec);
     cg_params_destroy(model->params);
     cg__buffers_destroy(model->buffers);

@@ -93,6 +93,10 @@ static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *
                                 int64_t batch, batch_fn fn, void *user)
 {
     if (batch < 1) return cg_set_error(CG_ERR_ARG, "batch size must be >= 1, got %lld", (long long)batch);
+    /* A stateful model reads the data as one stream, in order: every
+     * sample continues the one before. */
+    if (cg_model_is_stateful(model)) batch = 1;
+    cg_model_reset_state(model);
     bool was_training = cg_ctx_training(ctx), had_grad = cg_ctx_grad_enabled(ctx);
     cg_ctx_set_training(ctx, false);
     cg_ctx_set_grad_enabled(ctx, false);
@@ -108,6 +112,7 @@ static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *
         cg_tensor *out = cg_model_forward(ctx, model, cg__gather(ctx, data, idx, n, &buf));
         s = out ? fn(user, first, n, out, &buf) : cg_last_status();
     }
+    cg_model_reset_state(model);
     cg_ctx_reset(ctx);
     cg_ctx_set_training(ctx, was_training);
     cg_ctx_set_grad_enabled(ctx, had_grad);

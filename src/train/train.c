@@ -75,24 +75,49 @@ typedef struct run {
     cg_train_state *state;
     cg_ctx *ctx;
     int64_t *order;       /* train->count indices */
+    int64_t *starts;      /* stateful models: batch b is order[starts[b] .. starts[b+1]) */
     cg_batch_buffers buf;
     int64_t batches;      /* per epoch */
     double since_save;    /* training seconds since the last checkpoint */
 } run;
 
+/* A stateful model reads the data as `batch` streams, each a contiguous
+ * run of ceil(n / batch) samples: row r of batch b is sample r·L + b, so
+ * every row continues the row it was in the batch before (truncated
+ * backpropagation through time). The last streams may be shorter; their
+ * rows end, always the last ones of a batch. */
+static void stream_order(run *r)
+{
+    const int64_t n = r->train->count, rows = r->o->batch, len = (n + rows - 1) / rows;
+    int64_t k = 0;
+    for (int64_t b = 0; b < len; b++) {
+        r->starts[b] = k;
+        for (int64_t row = 0; row < rows && row * len + b < n; row++) r->order[k++] = row * len + b;
+    }
+    r->starts[len] = k;
+}
+
 static cg_status run_init(run *r)
 {
     int64_t n = r->train->count;
+    bool stateful = cg_model_is_stateful(r->model);
     r->batches = (n + r->o->batch - 1) / r->o->batch;
     r->order = malloc((size_t)n * sizeof *r->order);
     r->ctx = cg_ctx_create(0);
     if (!r->order || !r->ctx) return cg_set_error(CG_ERR_NOMEM, "training: out of memory");
+    if (stateful) {
+        r->starts = malloc((size_t)(n + 1) * sizeof *r->starts);
+        if (!r->starts) return cg_set_error(CG_ERR_NOMEM, "training: out of memory");
+        stream_order(r);
+        for (r->batches = 0; r->starts[r->batches] < n; r->batches++) continue;
+    }
     return cg__batch_buffers_init(&r->buf, r->train, r->o->batch);
 }
 
 static void run_release(run *r)
 {
     free(r->order);
+    free(r->starts);
     cg_ctx_destroy(r->ctx);
     cg__batch_buffers_release(&r->buf);
 }
@@ -100,6 +125,7 @@ static void run_release(run *r)
 /* The order of epoch e: file order, or a permutation drawn from (seed, e). */
 static void epoch_order(run *r, int64_t epoch)
 {
+    if (r->starts) return; /* a stateful model's stream order never changes */
     for (int64_t i = 0; i < r->train->count; i++) r->order[i] = i;
     if (!r->o->shuffle) return;
     cg_rng rng = cg_train_rng(r->o->seed, epoch, CG_STREAM_SHUFFLE);
@@ -116,6 +142,7 @@ static void start_epoch(run *r, int64_t epoch)
     st->seen = 0;
     st->sums = (cg_metric_sums){0};
     st->seconds = 0.0;
+    cg_model_reset_state(r->model);
 }
 
 /* All of v finite? Multiplying by zero turns Inf into NaN and keeps finite
@@ -177,8 +204,10 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
 
 static cg_status train_step(run *r, int64_t epoch, int64_t b)
 {
-    int64_t first = b * r->o->batch;
-    int64_t n = r->train->count - first < r->o->batch ? r->train->count - first : r->o->batch;
+    int64_t first = r->starts ? r->starts[b] : b * r->o->batch;
+    int64_t n = r->starts ? r->starts[b + 1] - first
+                          : (r->train->count - first < r->o->batch ? r->train->count - first
+                                                                   : r->o->batch);
     cg_train_state saved = *r->state;
     cg_status s = forward_backward(r, epoch, b, first, n);
     if (s != CG_OK) {
@@ -412,6 +441,10 @@ static cg_status run_epoch(run *r, int64_t epoch)
                             (long long)epoch + 1, (double)lr);
     cg_optim_set_lr(r->opt, lr);
     r->state->lr = lr;
+    if (r->o->on_epoch_start) {
+        cg_status s = r->o->on_epoch_start(r->o->start_user, epoch);
+        if (s != CG_OK) return s;
+    }
     epoch_order(r, epoch);
     start_epoch(r, epoch);
     cg_ctx_set_training(r->ctx, true);
@@ -487,6 +520,10 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
         return cg_set_error(CG_ERR_ARG, "cg_train: NULL argument");
     cg_status s = check_options(o, train);
     if (s == CG_OK) s = check_monitors(o, val);
+    if (s == CG_OK && o->shuffle && cg_model_is_stateful(model))
+        s = cg_set_error(CG_ERR_ARG, "training: a stateful layer carries its state from one "
+                                     "batch to the next, so the data must stay in order: set "
+                                     "\"shuffle\": false in \"train\" or pass --no-shuffle");
     if (s == CG_OK) s = cg__check_training_data(model, train);
     if (s == CG_OK && val) s = cg__check_training_data(model, val);
     if (s != CG_OK) return s;

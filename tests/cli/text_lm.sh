@@ -27,7 +27,9 @@ expect_exit 0 "$CGRAD" train "$WORK/lm.json" --data "text:$WORK/cats.txt" --save
     --log "$WORK/lm.jsonl" "${THREADS[@]}"
 expect_in "holding out the last 5% of the text for validation" "$WORK/err"
 val_acc=$(tail -1 "$WORK/lm.jsonl" | sed 's/.*"val_accuracy":\([0-9.]*\).*/\1/')
-awk -v a="$val_acc" 'BEGIN { exit !(a > 0.97) }' || fail "validation accuracy $val_acc, expected > 0.97"
+# (Not 100%: training windows start anywhere, so the first characters of a
+# window have too little context to place them in the sentence.)
+awk -v a="$val_acc" 'BEGIN { exit !(a > 0.93) }' || fail "validation accuracy $val_acc, expected > 0.93"
 expect_in '"val_bits_per_char":' "$WORK/lm.jsonl"
 expect_in "bits/char)" "$WORK/out"
 
@@ -59,7 +61,8 @@ expect_exit 2 "$CGRAD" sample "$WORK/lm.safetensors" --top-k 0
 
 # Evaluation maps text through the checkpoint's vocabulary.
 expect_exit 0 "$CGRAD" eval "$WORK/lm.safetensors" --data "text:$WORK/cats.txt"
-expect_in "bits/char)  accuracy 100.00% (3584/3584)" "$WORK/out"
+expect_in "bits/char)  accuracy" "$WORK/out"
+expect_in "/3584)  samples 224" "$WORK/out"   # 224 windows of 16: accuracy counts every step
 printf 'the dog sat on the mat. the dog sat on the mat.\n' >"$WORK/dogs.txt"
 expect_exit 2 "$CGRAD" eval "$WORK/lm.safetensors" --data "text:$WORK/dogs.txt"
 expect_in "line 1: 'd' (U+0064) is not in the vocabulary of 11 symbols the model was trained with" "$WORK/err"
@@ -113,4 +116,39 @@ expect_in "sample 1, position 3: token id 7 is not in the embedding's vocabulary
 printf 't0,t1,t2,t3,t4,label\n0,1,2,3,0,1\n1,1,2.5,3,3,0\n' >"$WORK/frac_ids.csv"
 expect_exit 2 "$CGRAD" train "$WORK/seq.json" --data "csv:$WORK/frac_ids.csv"
 expect_in "token id 2.5 is not in the embedding's vocabulary" "$WORK/err"
+# Truncated backpropagation through time: with windows of 4 characters,
+# only a stateful LSTM (its state carried from each window to the next in
+# stream order) can know which letter a line began with, 9 characters
+# before the capital that repeats it.
+python3 -c "
+import random
+r = random.Random(1)
+with open('$WORK/ab.txt', 'w') as f:
+    for i in range(600):
+        c = r.choice('ab'); f.write(c + '-' * 7 + c.upper() + '\\n')
+"
+for stateful in false true; do
+    cat >"$WORK/ab_$stateful.json" <<JSON
+{"input": [4],
+ "layers": [{"type": "embedding", "vocab": 6, "dim": 8},
+            {"type": "lstm", "units": 24, "stateful": $stateful},
+            {"type": "dense", "units": 6}],
+ "optimizer": {"type": "adam", "lr": 0.01},
+ "train": {"epochs": 8, "batch": 16, "seed": 1, "shuffle": false}}
+JSON
+    expect_exit 0 "$CGRAD" train "$WORK/ab_$stateful.json" --data "text:$WORK/ab.txt" \
+        --save "$WORK/ab_$stateful.safetensors" "${THREADS[@]}"
+    expect_exit 0 "$CGRAD" eval "$WORK/ab_$stateful.safetensors" --data "text:$WORK/ab.txt" --json "${THREADS[@]}"
+    sed 's/.*"loss":\([0-9.]*\).*/\1/' "$WORK/out" >"$WORK/loss_$stateful"
+done
+awk -v a="$(cat "$WORK/loss_true")" -v b="$(cat "$WORK/loss_false")" 'BEGIN { exit !(a < 0.7 * b) }' ||
+    fail "stateful loss $(cat "$WORK/loss_true") is not well below the stateless $(cat "$WORK/loss_false")"
+expect_exit 0 "$CGRAD" info "$WORK/ab_true.json"
+expect_in "lstm 24 stateful" "$WORK/out"
+sed 's/"shuffle": false/"shuffle": true/' "$WORK/ab_true.json" >"$WORK/ab_shuffled.json"
+expect_exit 2 "$CGRAD" train "$WORK/ab_shuffled.json" --data "text:$WORK/ab.txt"
+expect_in "a stateful layer carries its state from one batch to the next, so the data must stay in order" "$WORK/err"
+sed 's/"stateful": true/"stateful": true, "bidirectional": true/' "$WORK/ab_true.json" >"$WORK/ab_bi.json"
+expect_exit 2 "$CGRAD" info "$WORK/ab_bi.json"
+expect_in "layers[1].stateful: a stateful layer cannot be bidirectional" "$WORK/err"
 echo "text language model: ok"

@@ -72,6 +72,13 @@ struct cg_layer_type {
      * input directly (an embedding's token ids), before training or
      * evaluation starts, naming the sample; NULL: any values. */
     cg_status (*check_input)(const cg_layer_spec *l, const cg_dataset *d);
+    /* Layers that carry state from one batch to the next (a stateful
+     * recurrent layer): whether this one does, forgetting it (the start of
+     * an epoch or of an evaluation), and freeing what the state holds.
+     * NULL: never stateful / nothing to forget or free. */
+    bool (*is_stateful)(const cg_layer_spec *l);
+    void (*reset)(void *state);
+    void (*release)(void *state);
 };
 
 /* The table (table.c). */

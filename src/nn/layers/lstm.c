@@ -21,4 +21,7 @@ const cg_layer_type cg__layer_lstm = {
     .state_size = sizeof(cg_recurrent_state),
     .build = cg__recurrent_build,
     .forward = cg__recurrent_forward,
+    .is_stateful = cg__recurrent_is_stateful,
+    .reset = cg__recurrent_reset,
+    .release = cg__recurrent_release,
 };

@@ -7,10 +7,12 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const cg__recurrent_keys[] = {"units", "num_layers", "bidirectional", "dropout",
-                                          "return_sequences", "bias", "nonlinearity", NULL};
+                                          "return_sequences", "bias", "nonlinearity",
+                                          "stateful", NULL};
 
 static const char *type_name(cg_rnn_cell cell)
 {
@@ -59,6 +61,15 @@ cg_status cg__recurrent_parse(const cJSON *obj, cg_json_path *p, cg_rnn_cell cel
     if (s == CG_OK)
         s = cg__json_read_float(obj, "dropout", p, CG_RANGE_UNIT_OPEN_TOP, &c->dropout);
     if (s == CG_OK) s = read_nonlinearity(obj, p, c);
+    if (s == CG_OK) s = cg__json_read_bool(obj, "stateful", p, &c->stateful);
+    /* The reverse direction reads each chunk from its end: no state of the
+     * chunk before could continue it. */
+    if (s == CG_OK && c->stateful && c->bidirectional) {
+        size_t mark = cg__json_key(p, "stateful");
+        s = cg__json_fail(p, "a stateful layer cannot be bidirectional: the reverse direction "
+                             "would continue from the wrong end of the previous chunk");
+        cg__json_restore(p, mark);
+    }
     return s;
 }
 
@@ -106,6 +117,7 @@ void cg__recurrent_write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
     cg__jw_float(w, obj, "dropout", c->dropout);
     cg__jw_bool(w, obj, "return_sequences", c->return_sequences);
     cg__jw_bool(w, obj, "bias", c->bias);
+    if (c->stateful) cg__jw_bool(w, obj, "stateful", true);
 }
 
 void cg__recurrent_describe(const cg_layer_spec *l, char *buf, size_t size)
@@ -114,9 +126,9 @@ void cg__recurrent_describe(const cg_layer_spec *l, char *buf, size_t size)
     char layers[32] = "", drop[32] = "";
     if (c->num_layers > 1) snprintf(layers, sizeof layers, " x%lld", (long long)c->num_layers);
     if (c->dropout > 0) snprintf(drop, sizeof drop, " dropout %g", (double)c->dropout);
-    snprintf(buf, size, "%s %lld%s%s%s%s%s%s", type_name(c->cell), (long long)c->units,
+    snprintf(buf, size, "%s %lld%s%s%s%s%s%s%s", type_name(c->cell), (long long)c->units,
              c->cell == CG_CELL_RNN_RELU ? " relu" : "", layers,
-             c->bidirectional ? " bidirectional" : "", drop,
+             c->bidirectional ? " bidirectional" : "", drop, c->stateful ? " stateful" : "",
              c->return_sequences ? "" : " (last step)", c->bias ? "" : " (no bias)");
 }
 
@@ -160,16 +172,67 @@ cg_status cg__recurrent_build(cg_layer_build *b, const cg_layer_spec *l, void *s
             if (!w[3]) return cg_last_status();
         }
     }
+    if (c->stateful && !(st->carry = calloc(1, sizeof *st->carry)))
+        return cg_set_error(CG_ERR_NOMEM, "%s: out of memory", b->prefix);
     return CG_OK;
+}
+
+/* ------------------------------------------------------------ stateful layers */
+
+bool cg__recurrent_is_stateful(const cg_layer_spec *l)
+{
+    return CG_LAYER_CONFIG(l, cg_recurrent_config)->stateful;
+}
+
+void cg__recurrent_reset(void *state)
+{
+    cg_recurrent_state *st = state;
+    if (st->carry) st->carry->live = false;
+}
+
+void cg__recurrent_release(void *state)
+{
+    cg_recurrent_state *st = state;
+    if (!st->carry) return;
+    free(st->carry->values);
+    free(st->carry);
+    st->carry = NULL;
+}
+
+/* Room for n rows: a batch with more rows than the carried state starts
+ * afresh; one with fewer (the ended streams of an epoch's last batches are
+ * the last rows) continues the first n. */
+static cg_status carry_fit(cg_recurrent_carry *cr, const cg_recurrent_config *c, int64_t n)
+{
+    if (n <= cr->rows) return CG_OK;
+    size_t floats = (size_t)(c->num_layers * 2 * n * c->units);
+    float *v = realloc(cr->values, floats * sizeof *v);
+    if (!v) return cg_set_error(CG_ERR_NOMEM, "stateful %s: out of memory for %lld rows",
+                                type_name(c->cell), (long long)n);
+    cr->values = v;
+    cr->rows = n;
+    cr->live = false;
+    return CG_OK;
+}
+
+/* Layer k's carried h and c, continued (when live) and overwritten. */
+static cg_rnn_carry carry_at(const cg_recurrent_carry *cr, const cg_recurrent_config *c, int64_t k)
+{
+    float *h = cr->values + (size_t)(k * 2 * cr->rows * c->units), *cs = h + cr->rows * c->units;
+    return (cg_rnn_carry){.h0 = cr->live ? h : NULL, .c0 = cr->live ? cs : NULL, .h_n = h,
+                          .c_n = cs};
 }
 
 static cg_tensor *one_layer(cg_ctx *ctx, const cg_recurrent_config *c,
                             const cg_recurrent_state *st, int64_t k, cg_tensor *x)
 {
     cg_tensor *out[2];
+    cg_rnn_carry carry;
+    if (st->carry) carry = carry_at(st->carry, c, k);
     for (int d = 0; d < directions(c); d++) {
         cg_tensor *const *w = st->w[k][d];
-        out[d] = cg_recurrent(ctx, c->cell, x, w[0], w[1], w[2], w[3], d == 1, NULL);
+        out[d] = cg_recurrent(ctx, c->cell, x, w[0], w[1], w[2], w[3], d == 1,
+                              st->carry ? &carry : NULL);
         if (!out[d]) return NULL;
     }
     return c->bidirectional ? cg_concat(ctx, out, 2, 2) : out[0];
@@ -179,11 +242,15 @@ cg_tensor *cg__recurrent_forward(cg_ctx *ctx, const cg_layer_spec *l, const void
                                  cg_tensor *const *x, int n)
 {
     const cg_recurrent_config *c = CG_LAYER_CONFIG(l, cg_recurrent_config);
+    const cg_recurrent_state *st = state;
     cg_tensor *h = x[0];
+    if (h && st->carry && carry_fit(st->carry, c, h->shape[0]) != CG_OK) return NULL;
     for (int64_t k = 0; h && k < c->num_layers; k++) {
         h = one_layer(ctx, c, state, k, h);
         if (h && k + 1 < c->num_layers && c->dropout > 0) h = cg_dropout(ctx, h, c->dropout);
     }
+    /* The state after this batch is what the next one continues. */
+    if (h && st->carry) st->carry->live = true;
     if (!h || c->return_sequences) return h;
     /* The output after the last time step, as out[:, -1] in PyTorch: for
      * the reverse direction that is its first step. */

@@ -18,12 +18,22 @@ typedef struct cg_recurrent_config {
     bool bias;
     bool return_sequences;    /* false: only the last step's output, [dirs·units] */
     float dropout;            /* between stacked layers, training only */
+    bool stateful;            /* carry h (and c) from each batch to the next, detached */
 } cg_recurrent_config;
 CG_LAYER_CONFIG_FITS(cg_recurrent_config);
 
 /* Parameters of layer k, direction d: weight_ih, weight_hh, bias_ih, bias_hh. */
+/* The state a stateful layer carries between batches: h (and the LSTM's
+ * c) of every stacked layer for `rows` rows; `live` false means zeros. */
+typedef struct cg_recurrent_carry {
+    float *values;            /* [num_layers][2: h, c][rows][units] */
+    int64_t rows;
+    bool live;
+} cg_recurrent_carry;
+
 typedef struct cg_recurrent_state {
     cg_tensor *w[CG_RECURRENT_MAX_LAYERS][2][4];
+    cg_recurrent_carry *carry;   /* stateful layers only */
 } cg_recurrent_state;
 
 extern const char *const cg__recurrent_keys[];
@@ -40,5 +50,8 @@ int64_t cg__recurrent_scratch_floats(const cg_layer_spec *l);
 cg_status cg__recurrent_build(cg_layer_build *b, const cg_layer_spec *l, void *state);
 cg_tensor *cg__recurrent_forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                                  cg_tensor *const *x, int n);
+bool cg__recurrent_is_stateful(const cg_layer_spec *l);
+void cg__recurrent_reset(void *state);
+void cg__recurrent_release(void *state);
 
 #endif
