@@ -18,6 +18,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 
@@ -38,7 +39,7 @@ typedef struct cli_args {
     char **argv;
     int i;                 /* next argument */
     const char *cmd;       /* for messages */
-    const char *positional[4];
+    const char *positional[16];   /* cgrad plot compares several logs */
     int n_positional;
     bool failed;           /* a message was printed */
 } cli_args;
@@ -117,6 +118,16 @@ typedef struct cli_progress {
     bool bar_visible;
     bool has_val;
     bool classification;
+    /* train --log-steps N: a step record every N steps (0: none), with the
+     * mean loss since the last one (the epoch's sums when it was written). */
+    int64_t log_steps;
+    int64_t window_epoch;
+    double window_loss_sum;
+    int64_t window_samples;
+    /* train --plot: the run so far, redrawn to plot_path after every epoch. */
+    struct cli_run_log *history;
+    const char *plot_path;
+    bool plot_failed;
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,

@@ -14,6 +14,7 @@ static const subcommand commands[] = {
     {"eval", cmd_eval, "loss and accuracy of a checkpoint on data"},
     {"predict", cmd_predict, "a checkpoint's predictions for every sample"},
     {"info", cmd_info, "summary of a checkpoint or model file"},
+    {"plot", cmd_plot, "learning curves of training logs as an image (PNG, SVG, PDF)"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
