@@ -1,6 +1,7 @@
 /* Training progress: a live bar on a terminal, one line per epoch
  * otherwise, and an optional JSON-lines log. */
 #include "cli.h"
+#include "plot.h"
 
 #include <math.h>
 #include <time.h>
@@ -42,9 +43,30 @@ void cli_progress_clear(cli_progress *p)
     p->bar_visible = false;
 }
 
+/* pr->loss is the epoch's running mean, so sums at two steps give the mean
+ * of the batches between them. */
+static void record_step(cli_progress *p, const cg_progress *pr)
+{
+    if (p->log_steps <= 0 || pr->step % p->log_steps != 0) return;
+    if (pr->epoch != p->window_epoch) {
+        p->window_epoch = pr->epoch;
+        p->window_loss_sum = 0;
+        p->window_samples = 0;
+    }
+    double sum = pr->loss * (double)pr->samples;
+    int64_t n = pr->samples - p->window_samples;
+    double loss = n > 0 ? (sum - p->window_loss_sum) / (double)n : NAN;
+    p->window_loss_sum = sum;
+    p->window_samples = pr->samples;
+    if (p->log) cli_run_log_write_step(p->log, pr->step, pr->epoch + 1, pr->batch, pr->batches, loss);
+    cli_step_row row = {(double)pr->epoch + (double)pr->batch / (double)pr->batches, loss};
+    if (p->history && cli_run_log_add_step(p->history, &row) != CG_OK) p->history = NULL;
+}
+
 void cli_progress_batch(void *user, const cg_progress *pr)
 {
     cli_progress *p = user;
+    record_step(p, pr);
     if (!p->bar) return;
     double t = now();
     if (t - p->last_draw < BAR_REFRESH_S && pr->batch != pr->batches) return;
@@ -105,6 +127,22 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
     fflush(p->log);
 }
 
+/* A plot that cannot be drawn is worth a note, not the run. */
+static void redraw_plot(cli_progress *p, const cg_epoch_stats *s)
+{
+    cli_epoch_row row = {(double)s->epoch, s->train_loss, s->train_accuracy, s->val_loss,
+                         s->val_accuracy, s->lr};
+    char title[300];
+    snprintf(title, sizeof title, "learning curves: %.280s", p->history->label);
+    cli_image_options o = {.width = CLI_CURVES_WIDTH, .height = CLI_CURVES_HEIGHT, .title = title};
+    if (cli_run_log_add_epoch(p->history, &row) == CG_OK &&
+        cli_plot_curves(p->plot_path, p->history, 1, &o) == CG_OK)
+        return;
+    if (!p->plot_failed)
+        fprintf(stderr, "cgrad train: note: --plot: %s; training goes on\n", cg_last_error());
+    p->plot_failed = true;
+}
+
 void cli_progress_epoch(void *user, const cg_epoch_stats *s)
 {
     cli_progress *p = user;
@@ -128,4 +166,5 @@ void cli_progress_epoch(void *user, const cg_epoch_stats *s)
             s->samples_per_s);
     fflush(p->out);
     if (p->log) write_log(p, s);
+    if (p->history) redraw_plot(p, s);
 }
