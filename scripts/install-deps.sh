@@ -11,6 +11,8 @@ packages=(
   libopenblas-openmp-dev libopenblas0-openmp  # BLAS built on OpenMP: one thread pool with ours
   zlib1g-dev libcjson-dev libcmocka-dev
   dataset-fashion-mnist                         # /usr/share/datasets/fashion-mnist/*.gz
+  libcairo2-dev                                 # plots (PNG, SVG, PDF); optional: built without it, cgrad says so
+  graphviz                                      # renders `cgrad info --dot` (README, tests); never needed to build
   python3
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
