@@ -37,29 +37,21 @@ static void usage(FILE *out)
 }
 
 /* Checked before the model is loaded and evaluated, so a typo does not
- * cost an evaluation. */
-static bool check_confusion_options(bool confusion, const char *plot, const char *size,
-                                    const char *classes, cli_image_options *image)
+ * cost an evaluation. Returns an exit code. */
+static int check_confusion_options(bool confusion, const char *plot, const char *size,
+                                   const char *classes, cli_image_options *image)
 {
-    if ((size || classes) && !confusion && !plot) {
-        cli_fail(EXIT_USAGE, CMD, "%s goes with --confusion or --plot", size ? "--size" : "--classes");
-        return false;
-    }
-    if (size && !plot) {
-        cli_fail(EXIT_USAGE, CMD, "--size goes with --plot");
-        return false;
-    }
-    if (!plot) return true;
-    if (!cli_plot_available()) {
-        cli_fail(EXIT_USAGE, CMD, "--plot: %s", cli_plot_missing_message);
-        return false;
-    }
-    if (size && !cli_parse_size(CMD, "--size", size, &image->width, &image->height)) return false;
-    if (cli_plot_check_output(plot) != CG_OK) {
-        cli_fail(EXIT_USAGE, CMD, "--plot: %s", cg_last_error());
-        return false;
-    }
-    return true;
+    if (classes && !confusion && !plot)
+        return cli_fail(EXIT_USAGE, CMD, "--classes goes with --confusion or --plot");
+    if (size && !plot) return cli_fail(EXIT_USAGE, CMD, "--size goes with --plot");
+    if (!plot) return EXIT_OK;
+    if (!cli_plot_available())
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "--plot: %s", cli_plot_missing_message);
+    if (size && !cli_parse_size(CMD, "--size", size, &image->width, &image->height))
+        return EXIT_USAGE;
+    if (cli_plot_check_output(plot) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "--plot: %s", cg_last_error());
+    return EXIT_OK;
 }
 
 static int draw_confusion(const char *path, const cli_confusion *cm, cli_image_options *image,
@@ -101,10 +93,11 @@ int cmd_eval(int argc, char **argv)
     if (top_k_text && !cli_parse_int(CMD, "--top-k", top_k_text, 2, 1 << 30, &top_k))
         return EXIT_USAGE;
     cli_image_options image = {.width = 900, .height = 820};
-    if (!check_confusion_options(confusion, plot, size, classes, &image)) return EXIT_USAGE;
+    int code = check_confusion_options(confusion, plot, size, classes, &image);
+    if (code != EXIT_OK) return code;
     cli_model m;
     int64_t batch;
-    int code = cli_infer_setup(&m, &batch, &a, &o);
+    code = cli_infer_setup(&m, &batch, &a, &o);
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
