@@ -128,6 +128,9 @@ typedef struct cli_progress {
     struct cli_run_log *history;
     const char *plot_path;
     bool plot_failed;
+    bool plot_pending;     /* epochs not drawn yet (see redraw_plot) */
+    double plot_seconds;   /* what the last drawing took */
+    double plot_drawn_at;
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,
@@ -136,6 +139,8 @@ void cli_progress_batch(void *user, const cg_progress *pr);
 void cli_progress_epoch(void *user, const cg_epoch_stats *s);
 /* Erases the bar so that a message can follow. */
 void cli_progress_clear(cli_progress *p);
+/* Draws the epochs --plot has not drawn yet (at the end of training). */
+void cli_progress_finish_plot(cli_progress *p);
 
 /* Formats seconds as "1:05" or "1:02:03". */
 void cli_format_duration(double seconds, char *buf, size_t size);

@@ -128,19 +128,40 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
 }
 
 /* A plot that cannot be drawn is worth a note, not the run. */
+static void draw_plot(cli_progress *p)
+{
+    char title[300];
+    snprintf(title, sizeof title, "learning curves: %.280s", p->history->label);
+    cli_image_options o = {.width = CLI_CURVES_WIDTH, .height = CLI_CURVES_HEIGHT, .title = title};
+    double start = now();
+    cg_status s = cli_plot_curves(p->plot_path, p->history, 1, &o);
+    p->plot_drawn_at = now();
+    p->plot_seconds = p->plot_drawn_at - start;
+    p->plot_pending = false;
+    if (s == CG_OK || p->plot_failed) return;
+    fprintf(stderr, "cgrad train: note: --plot: %s; training goes on\n", cg_last_error());
+    p->plot_failed = true;
+}
+
+/* Epochs of a few milliseconds would spend most of their time drawing
+ * (a PNG takes tens of them): drawing waits until ten times its own cost
+ * has passed, so it takes at most a tenth of the run. */
 static void redraw_plot(cli_progress *p, const cg_epoch_stats *s)
 {
     cli_epoch_row row = {(double)s->epoch, s->train_loss, s->train_accuracy, s->val_loss,
                          s->val_accuracy, s->lr};
-    char title[300];
-    snprintf(title, sizeof title, "learning curves: %.280s", p->history->label);
-    cli_image_options o = {.width = CLI_CURVES_WIDTH, .height = CLI_CURVES_HEIGHT, .title = title};
-    if (cli_run_log_add_epoch(p->history, &row) == CG_OK &&
-        cli_plot_curves(p->plot_path, p->history, 1, &o) == CG_OK)
-        return;
-    if (!p->plot_failed)
+    if (cli_run_log_add_epoch(p->history, &row) != CG_OK) {
+        p->history = NULL;
         fprintf(stderr, "cgrad train: note: --plot: %s; training goes on\n", cg_last_error());
-    p->plot_failed = true;
+        return;
+    }
+    p->plot_pending = true;
+    if (now() - p->plot_drawn_at >= 10 * p->plot_seconds || s->epoch == s->epochs) draw_plot(p);
+}
+
+void cli_progress_finish_plot(cli_progress *p)
+{
+    if (p->history && p->plot_pending) draw_plot(p);
 }
 
 void cli_progress_epoch(void *user, const cg_epoch_stats *s)

@@ -736,6 +736,7 @@ static int run_training(session *s)
     cg_status status = cg_train(s->model, s->opt, s->train, s->val, &o, &s->state);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cli_progress_clear(&progress);
+    cli_progress_finish_plot(&progress);
     if (status != CG_OK) return report_failure(s, status);
     if (s->state.stopped_early) print_early_stop(s, &o);
     print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
