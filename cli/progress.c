@@ -43,6 +43,13 @@ void cli_progress_clear(cli_progress *p)
     p->bar_visible = false;
 }
 
+/* Out of memory for the plot's records: the run matters more. */
+static void stop_plotting(cli_progress *p)
+{
+    p->history = NULL;
+    fprintf(stderr, "cgrad train: note: --plot: %s; training goes on without it\n", cg_last_error());
+}
+
 /* pr->loss is the epoch's running mean, so sums at two steps give the mean
  * of the batches between them. */
 static void record_step(cli_progress *p, const cg_progress *pr)
@@ -60,7 +67,7 @@ static void record_step(cli_progress *p, const cg_progress *pr)
     p->window_samples = pr->samples;
     if (p->log) cli_run_log_write_step(p->log, pr->step, pr->epoch + 1, pr->batch, pr->batches, loss);
     cli_step_row row = {(double)pr->epoch + (double)pr->batch / (double)pr->batches, loss};
-    if (p->history && cli_run_log_add_step(p->history, &row) != CG_OK) p->history = NULL;
+    if (p->history && cli_run_log_add_step(p->history, &row) != CG_OK) stop_plotting(p);
 }
 
 void cli_progress_batch(void *user, const cg_progress *pr)
@@ -151,8 +158,7 @@ static void redraw_plot(cli_progress *p, const cg_epoch_stats *s)
     cli_epoch_row row = {(double)s->epoch, s->train_loss, s->train_accuracy, s->val_loss,
                          s->val_accuracy, s->lr};
     if (cli_run_log_add_epoch(p->history, &row) != CG_OK) {
-        p->history = NULL;
-        fprintf(stderr, "cgrad train: note: --plot: %s; training goes on\n", cg_last_error());
+        stop_plotting(p);
         return;
     }
     p->plot_pending = true;
