@@ -106,13 +106,14 @@ static cg_status metric(const line_reader *r, const cJSON *obj, const char *key,
     return CG_OK;
 }
 
-/* A position (epoch, step, batch): present, finite and not negative. */
+/* A position (epoch, step, batch): a count, from 0 to far more than any
+ * run makes (so that an axis over them cannot overflow). */
 static cg_status position(const line_reader *r, const cJSON *obj, const char *key, double *out)
 {
     cg_status s = metric(r, obj, key, out);
-    if (s == CG_OK && !(*out >= 0))
-        return cg_set_error(CG_ERR_FORMAT, "%s:%zu: \"%s\" should be a number >= 0", r->path,
-                            r->line, key);
+    if (s == CG_OK && !(*out >= 0 && *out <= 1e15))
+        return cg_set_error(CG_ERR_FORMAT, "%s:%zu: \"%s\" should be a number from 0 to 1e15",
+                            r->path, r->line, key);
     return s;
 }
 

@@ -176,7 +176,8 @@ axis axis_fit(double lo, double hi, bool log)
         double l = log10(lo), h = log10(hi);
         if (h - l < 1e-9) l -= 0.3, h += 0.3;   /* a factor of 2 either way */
         double pad = 0.05 * (h - l);
-        return (axis){pow(10, l - pad), pow(10, h + pad), true};
+        /* Within what a double holds, for data up to 1e+-300. */
+        return (axis){pow(10, fmax(l - pad, -306)), pow(10, fmin(h + pad, 306)), true};
     }
     if (hi - lo <= 1e-12 * fmax(fabs(lo), fabs(hi))) {
         double d = lo != 0 ? 0.1 * fabs(lo) : 1;

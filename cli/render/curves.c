@@ -39,7 +39,12 @@ typedef struct figure {
 
 /* ------------------------------------------------------------ the data */
 
-static bool drawable(const panel *p, double y) { return isfinite(y) && (!p->log || y > 0); }
+/* No metric gets near 1e300, but a hand-edited log might, and the axes'
+ * arithmetic would overflow there. */
+static bool drawable(const panel *p, double y)
+{
+    return isfinite(y) && fabs(y) <= 1e300 && (!p->log || y >= 1e-300);
+}
 
 static bool any_drawable(const panel *p, const series *s)
 {

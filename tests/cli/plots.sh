@@ -76,6 +76,11 @@ sed 's/"val_loss":[0-9.e+-]*/"val_loss":null/' "$WORK/b.jsonl" | sed '3s/"train_
     >"$WORK/gaps.jsonl"
 expect_exit 0 "$CGRAD" plot "$WORK/gaps.jsonl" -o "$WORK/gaps.png" --size 600x400
 "${CHECK[@]}" png "$WORK/gaps.png" 600 400 >/dev/null
+# Values no metric reaches (a hand-edited log; found by fuzz/fuzz_run_log.c)
+# are left out instead of overflowing the axes.
+sed '2s/"val_loss":[0-9.e+-]*/"val_loss":8e307/' "$WORK/b.jsonl" >"$WORK/huge.jsonl"
+expect_exit 0 "$CGRAD" plot "$WORK/huge.jsonl" -o "$WORK/huge.svg" --size 600x400 --log-scale
+"${CHECK[@]}" svg "$WORK/huge.svg" 600 400 >/dev/null
 # Empty, all null, NaN literals, not a log, missing: a message, exit 2, no file.
 : >"$WORK/empty.jsonl"
 expect_exit 2 "$CGRAD" plot "$WORK/empty.jsonl" -o "$WORK/bad.png"
@@ -92,7 +97,10 @@ expect_exit 2 "$CGRAD" plot "$WORK/other.jsonl" -o "$WORK/bad.png"
 expect_in "other.jsonl:1: neither an epoch record" "$WORK/err"
 echo '{"epoch":"one","train_loss":1}' >"$WORK/typed.jsonl"
 expect_exit 2 "$CGRAD" plot "$WORK/typed.jsonl" -o "$WORK/bad.png"
-expect_in 'typed.jsonl:1: "epoch" should be a number' "$WORK/err"
+expect_in 'typed.jsonl:1: "epoch" should be a number or null' "$WORK/err"
+echo '{"epoch":-1,"train_loss":1}' >"$WORK/negative.jsonl"
+expect_exit 2 "$CGRAD" plot "$WORK/negative.jsonl" -o "$WORK/bad.png"
+expect_in 'negative.jsonl:1: "epoch" should be a number from 0 to 1e15' "$WORK/err"
 expect_exit 2 "$CGRAD" plot "$WORK/missing.jsonl" -o "$WORK/bad.png"
 expect_in "cannot read $WORK/missing.jsonl" "$WORK/err"
 [[ ! -e "$WORK/bad.png" ]] || fail "a failed plot left bad.png"
