@@ -60,7 +60,8 @@ static cg_status read_class_names(cli_confusion *cm, const char *path)
 static cg_status name_classes(cli_confusion *cm, const char *data_spec, const char *classes_path)
 {
     if (classes_path) return read_class_names(cm, classes_path);
-    bool fashion = data_spec && strncmp(data_spec, "fashion-mnist:", 14) == 0 && cm->n_classes == 10;
+    bool fashion = data_spec && strncmp(data_spec, "fashion-mnist:", 14) == 0 &&
+                   cm->n_classes == 10;
     for (int i = 0; i < cm->n_classes; i++) {
         if (fashion)
             snprintf(cm->names[i], CLI_CLASS_NAME_MAX, "%s", fashion_mnist_names[i]);
@@ -262,8 +263,9 @@ static cJSON *confusion_json(const cli_confusion *cm)
     for (int c = 0; c < cm->n_classes; c++) {
         cJSON_AddItemToArray(classes, cJSON_CreateString(cm->names[c]));
         cJSON *row = cJSON_CreateArray();
+        const int64_t *counts = cm->counts + (size_t)c * cm->n_classes;
         for (int p = 0; p < cm->n_classes; p++)
-            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)cm->counts[(size_t)c * cm->n_classes + p]));
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)counts[p]));
         cJSON_AddItemToArray(matrix, row);
         class_scores s = scores_of(cm, c);
         cJSON_AddItemToArray(lists[0], number_or_null(s.precision));

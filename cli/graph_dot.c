@@ -98,7 +98,8 @@ int cli_print_dot(const char *cmd, const char *path, bool model_file)
         return EXIT_OK;
     }
     cg_checkpoint *ck;
-    if (cg_checkpoint_load(path, &ck) != CG_OK) return cli_fail_load(cmd, path, true, "--dot", NULL);
+    if (cg_checkpoint_load(path, &ck) != CG_OK)
+        return cli_fail_load(cmd, path, true, "--dot", NULL);
     int code = EXIT_OK;
     if (ck->spec)
         cli_write_dot(stdout, ck->spec);

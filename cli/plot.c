@@ -119,11 +119,13 @@ int cmd_plot(int argc, char **argv)
     plot_args p;
     int code = parse_args(&a, &p, argc, argv);
     if (code >= 0) return code;
-    if (!cli_plot_available()) return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s", cli_plot_missing_message);
+    if (!cli_plot_available())
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s", cli_plot_missing_message);
     cli_image_options o = {.width = CLI_CURVES_WIDTH, .height = CLI_CURVES_HEIGHT,
                            .log_scale = p.log_scale, .title = p.title};
     if (p.size && !cli_parse_size(CMD, "--size", p.size, &o.width, &o.height)) return EXIT_USAGE;
-    if (cli_plot_check_output(p.out) != CG_OK) return cli_fail(EXIT_USAGE, CMD, "-o: %s", cg_last_error());
+    if (cli_plot_check_output(p.out) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "-o: %s", cg_last_error());
     int n = a.n_positional;
     cli_run_log runs[CLI_MAX_RUNS];
     memset(runs, 0, sizeof runs);

@@ -67,8 +67,10 @@ void cli_confusion_print_json(FILE *out, const cli_confusion *cm);
 
 /* ---- images (cli/render/: cairo drawings, or without_cairo.c) ---- */
 
+/* Logs on one plot: beyond that no one can tell them apart. */
 enum { CLI_MAX_RUNS = 16 };
-enum { CLI_CURVES_WIDTH = 1500, CLI_CURVES_HEIGHT = 450 };   /* the default size */   /* logs on one plot: beyond that no one can tell them apart */
+/* The learning curves' default size. */
+enum { CLI_CURVES_WIDTH = 1500, CLI_CURVES_HEIGHT = 450 };
 
 typedef struct cli_image_options {
     int width, height;   /* pixels for PNG, points for SVG and PDF */

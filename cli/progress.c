@@ -47,7 +47,8 @@ void cli_progress_clear(cli_progress *p)
 static void stop_plotting(cli_progress *p)
 {
     p->history = NULL;
-    fprintf(stderr, "cgrad train: note: --plot: %s; training goes on without it\n", cg_last_error());
+    fprintf(stderr, "cgrad train: note: --plot: %s; training goes on without it\n",
+            cg_last_error());
 }
 
 /* pr->loss is the epoch's running mean, so sums at two steps give the mean
@@ -65,7 +66,8 @@ static void record_step(cli_progress *p, const cg_progress *pr)
     double loss = n > 0 ? (sum - p->window_loss_sum) / (double)n : NAN;
     p->window_loss_sum = sum;
     p->window_samples = pr->samples;
-    if (p->log) cli_run_log_write_step(p->log, pr->step, pr->epoch + 1, pr->batch, pr->batches, loss);
+    if (p->log)
+        cli_run_log_write_step(p->log, pr->step, pr->epoch + 1, pr->batch, pr->batches, loss);
     cli_step_row row = {(double)pr->epoch + (double)pr->batch / (double)pr->batches, loss};
     if (p->history && cli_run_log_add_step(p->history, &row) != CG_OK) stop_plotting(p);
 }

@@ -136,7 +136,10 @@ rgb run_colour(size_t i)
 
 rgb grey(double level) { return (rgb){level, level, level}; }
 
-void set_colour(cairo_t *cr, rgb c, double alpha) { cairo_set_source_rgba(cr, c.r, c.g, c.b, alpha); }
+void set_colour(cairo_t *cr, rgb c, double alpha)
+{
+    cairo_set_source_rgba(cr, c.r, c.g, c.b, alpha);
+}
 
 void set_font(cairo_t *cr, double size, bool bold)
 {

@@ -129,27 +129,41 @@ static cg_status add_step_series(panel *p, const figure *f, const cli_run_log *r
     return CG_OK;
 }
 
-#define FIELD(name) offsetof(cli_epoch_row, name)
+enum { PANEL_LOSS, PANEL_ACCURACY, PANEL_LR };
+
+/* Which curve each epoch figure of the log becomes. */
+static const struct epoch_curve {
+    int panel;
+    size_t field;
+    double scale;
+    line_kind kind;
+    const char *what;
+} epoch_curves[] = {
+    {PANEL_LOSS, offsetof(cli_epoch_row, train_loss), 1, LINE_TRAIN, "train"},
+    {PANEL_LOSS, offsetof(cli_epoch_row, val_loss), 1, LINE_VAL, "validation"},
+    {PANEL_ACCURACY, offsetof(cli_epoch_row, train_accuracy), 100, LINE_TRAIN, "train"},
+    {PANEL_ACCURACY, offsetof(cli_epoch_row, val_accuracy), 100, LINE_VAL, "validation"},
+    {PANEL_LR, offsetof(cli_epoch_row, lr), 1, LINE_TRAIN, ""},
+};
 
 static cg_status build_panels(figure *f, const cli_run_log *runs, bool log_scale)
 {
-    panel *loss = &f->panels[0], *acc = &f->panels[1], *lr = &f->panels[2];
-    *loss = (panel){.y_label = log_scale ? "loss (log scale)" : "loss", .log = log_scale};
-    *acc = (panel){.y_label = "accuracy (%)"};
-    *lr = (panel){.y_label = "learning rate"};
+    f->panels[PANEL_LOSS] = (panel){.y_label = log_scale ? "loss (log scale)" : "loss",
+                                    .log = log_scale};
+    f->panels[PANEL_ACCURACY] = (panel){.y_label = "accuracy (%)"};
+    f->panels[PANEL_LR] = (panel){.y_label = "learning rate"};
     cg_status s = CG_OK;
     for (size_t r = 0; r < f->n_runs && s == CG_OK; r++) {
-        const cli_run_log *run = &runs[r];
-        s = add_step_series(loss, f, run, r);
-        if (s == CG_OK) s = add_epoch_series(loss, f, run, r, FIELD(train_loss), 1, LINE_TRAIN, "train");
-        if (s == CG_OK) s = add_epoch_series(loss, f, run, r, FIELD(val_loss), 1, LINE_VAL, "validation");
-        if (s == CG_OK) s = add_epoch_series(acc, f, run, r, FIELD(train_accuracy), 100, LINE_TRAIN, "train");
-        if (s == CG_OK) s = add_epoch_series(acc, f, run, r, FIELD(val_accuracy), 100, LINE_VAL, "validation");
-        if (s == CG_OK) s = add_epoch_series(lr, f, run, r, FIELD(lr), 1, LINE_TRAIN, "");
+        s = add_step_series(&f->panels[PANEL_LOSS], f, &runs[r], r);
+        for (size_t c = 0; c < sizeof epoch_curves / sizeof epoch_curves[0] && s == CG_OK; c++) {
+            const struct epoch_curve *e = &epoch_curves[c];
+            s = add_epoch_series(&f->panels[e->panel], f, &runs[r], r, e->field, e->scale, e->kind,
+                                 e->what);
+        }
     }
     /* One run's learning rate needs no legend; the rest do. */
     for (int i = 0; i < 3; i++)
-        f->panels[i].legend = f->n_runs > 1 || f->panels[i].n_lines > 1 || &f->panels[i] != lr;
+        f->panels[i].legend = f->n_runs > 1 || f->panels[i].n_lines > 1 || i != PANEL_LR;
     /* Panels without data (accuracy of a regression) are left out. */
     f->n_panels = 0;
     for (int i = 0; i < 3; i++)

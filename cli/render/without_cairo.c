@@ -9,7 +9,10 @@ const char *const cli_plot_missing_message =
     "this cgrad was built without cairo, so it cannot draw images; install it "
     "(scripts/install-deps.sh, or Debian's libcairo2-dev) and rebuild";
 
-static cg_status missing(void) { return cg_set_error(CG_ERR_STATE, "%s", cli_plot_missing_message); }
+static cg_status missing(void)
+{
+    return cg_set_error(CG_ERR_STATE, "%s", cli_plot_missing_message);
+}
 
 cg_status cli_plot_check_output(const char *path) { return missing(); }
 
