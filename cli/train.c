@@ -64,6 +64,7 @@ static void usage(FILE *out)
           "                        `cgrad plot` and --plot draw smoothed\n"
           "  --plot FILE           redraw the learning curves (as `cgrad plot` does) to FILE\n"
           "                        (.png, .svg, .pdf) after every epoch, to watch a run\n"
+          "                        (epochs shorter than ten drawings are drawn in groups)\n"
           "  --allow-data-change   resume on data other than the run's (see below)\n"
           "  -h, --help            this help\n"
           "\n"
