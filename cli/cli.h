@@ -19,6 +19,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 
@@ -39,7 +40,7 @@ typedef struct cli_args {
     char **argv;
     int i;                 /* next argument */
     const char *cmd;       /* for messages */
-    const char *positional[4];
+    const char *positional[16];   /* cgrad plot compares several logs */
     int n_positional;
     bool failed;           /* a message was printed */
 } cli_args;
@@ -153,6 +154,19 @@ typedef struct cli_progress {
     bool has_val;
     bool classification;
     bool bits_per_char;   /* a language model: losses also in bits per character */
+    /* train --log-steps N: a step record every N steps (0: none), with the
+     * mean loss since the last one (the epoch's sums when it was written). */
+    int64_t log_steps;
+    int64_t window_epoch;
+    double window_loss_sum;
+    int64_t window_samples;
+    /* train --plot: the run so far, redrawn to plot_path after every epoch. */
+    struct cli_run_log *history;
+    const char *plot_path;
+    bool plot_failed;
+    bool plot_pending;     /* epochs not drawn yet (see redraw_plot) */
+    double plot_seconds;   /* what the last drawing took */
+    double plot_drawn_at;
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, FILE *out, bool live_bar, FILE *log, bool has_val,
@@ -161,6 +175,8 @@ void cli_progress_batch(void *user, const cg_progress *pr);
 void cli_progress_epoch(void *user, const cg_epoch_stats *s);
 /* Erases the bar so that a message can follow. */
 void cli_progress_clear(cli_progress *p);
+/* Draws the epochs --plot has not drawn yet (at the end of training). */
+void cli_progress_finish_plot(cli_progress *p);
 
 /* Formats seconds as "1:05" or "1:02:03". */
 void cli_format_duration(double seconds, char *buf, size_t size);

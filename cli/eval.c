@@ -1,5 +1,6 @@
 /* cgrad eval: loss and accuracy of a checkpoint on data. */
 #include "cli.h"
+#include "plot.h"
 
 #include <math.h>
 #include <string.h>
@@ -8,7 +9,7 @@ static const char *const CMD = "eval";
 
 static void usage(FILE *out)
 {
-    fputs("usage: cgrad eval CKPT --data SPEC [--json] [options]\n"
+    fputs("usage: cgrad eval CKPT --data SPEC [--json] [--confusion] [--plot OUT.png] [options]\n"
           "\n"
           "Loss and accuracy of a checkpoint's model on data (evaluation mode: no dropout).\n"
           "\n"
@@ -20,6 +21,14 @@ static void usage(FILE *out)
           "                     \"mae\", \"rmse\" and \"r2\"; --top-k adds \"top_k\" and\n"
           "                     \"top_k_accuracy\")\n"
           "  --top-k K          also the top-K accuracy (cross_entropy; 2 <= K <= classes)\n"
+          "  --confusion        also the confusion matrix (rows: true class, columns:\n"
+          "                     predicted) and each class's precision, recall and F1\n"
+          "                     (cross_entropy; with --json as \"confusion\")\n"
+          "  --plot FILE        draw the confusion matrix as a heat map with counts in the\n"
+          "                     cells: .png, .svg or .pdf\n"
+          "  --size WxH         the heat map's size (default 900x820)\n"
+          "  --classes FILE     class names, one a line (default: Fashion-MNIST's names\n"
+          "                     for fashion-mnist: data, else the class indices)\n"
           "  --model MODEL.json the model, for weights files that do not carry it (e.g.\n"
           "                     exported from PyTorch)\n"
           "  --batch N          evaluation batch size (default 1024)\n"
@@ -28,13 +37,43 @@ static void usage(FILE *out)
           out);
 }
 
+/* Checked before the model is loaded and evaluated, so a typo does not
+ * cost an evaluation. Returns an exit code. */
+static int check_confusion_options(bool confusion, const char *plot, const char *size,
+                                   const char *classes, cli_image_options *image)
+{
+    if (classes && !confusion && !plot)
+        return cli_fail(EXIT_USAGE, CMD, "--classes goes with --confusion or --plot");
+    if (size && !plot) return cli_fail(EXIT_USAGE, CMD, "--size goes with --plot");
+    if (!plot) return EXIT_OK;
+    if (!cli_plot_available())
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "--plot: %s", cli_plot_missing_message);
+    if (size && !cli_parse_size(CMD, "--size", size, &image->width, &image->height))
+        return EXIT_USAGE;
+    if (cli_plot_check_output(plot) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "--plot: %s", cg_last_error());
+    return EXIT_OK;
+}
+
+static int draw_confusion(const char *path, const cli_confusion *cm, cli_image_options *image,
+                          const char *checkpoint)
+{
+    const char *slash = strrchr(checkpoint, '/');
+    char title[256];
+    snprintf(title, sizeof title, "confusion matrix: %s", slash ? slash + 1 : checkpoint);
+    image->title = title;
+    if (cli_plot_confusion(path, cm, image) != CG_OK)
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "--plot: %s", cg_last_error());
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
     cli_args_init(&a, CMD, argc, argv);
     cli_infer_options o = {0};
-    bool json = false;
-    const char *top_k_text = NULL;
+    bool json = false, confusion = false;
+    const char *top_k_text = NULL, *plot = NULL, *size = NULL, *classes = NULL;
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             usage(stdout);
@@ -42,7 +81,10 @@ int cmd_eval(int argc, char **argv)
         }
         if (cli_flag(&a, "--json"))
             json = true;
-        else if (cli_option(&a, "--top-k", &top_k_text))
+        else if (cli_flag(&a, "--confusion"))
+            confusion = true;
+        else if (cli_option(&a, "--top-k", &top_k_text) || cli_option(&a, "--plot", &plot) ||
+                 cli_option(&a, "--size", &size) || cli_option(&a, "--classes", &classes))
             continue;
         else if (!cli_infer_option(&a, &o))
             cli_unknown(&a);
@@ -51,16 +93,22 @@ int cmd_eval(int argc, char **argv)
     int64_t top_k = 0;
     if (top_k_text && !cli_parse_int(CMD, "--top-k", top_k_text, 2, 1 << 30, &top_k))
         return EXIT_USAGE;
+    cli_image_options image = {.width = 900, .height = 820};
+    int code = check_confusion_options(confusion, plot, size, classes, &image);
+    if (code != EXIT_OK) return code;
     cli_model m;
     int64_t batch;
-    int code = cli_infer_setup(&m, &batch, &a, &o);
+    code = cli_infer_setup(&m, &batch, &a, &o);
     if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
+    cli_confusion cm = {0};
     cli_columns columns = {.cmd = CMD, .table = m.table, .vocab = m.vocab,
                            .vocab_size = m.vocab_size};
     if (cli_load_table(&d, o.data, cg_model_get_spec(m.model), &columns) != CG_OK ||
-        cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK) {
+        cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK ||
+        ((confusion || plot) &&
+         cli_confusion_compute(&cm, m.model, &d, batch, o.data, classes) != CG_OK)) {
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
     } else if (json) {
         char acc[32] = "null";
@@ -73,6 +121,7 @@ int cmd_eval(int argc, char **argv)
             printf(",\"mae\":%.6g,\"rmse\":%.6g,\"r2\":%s", r.mae, r.rmse, r2);
         }
         if (r.top_k > 0) printf(",\"top_k\":%d,\"top_k_accuracy\":%.6f", r.top_k, r.top_k_accuracy);
+        if (confusion) cli_confusion_print_json(stdout, &cm);
         printf("}\n");
     } else {
         /* Sequence outputs are scored at every step. */
@@ -91,7 +140,13 @@ int cmd_eval(int argc, char **argv)
             if (isfinite(r.r2)) printf("  r2 %.4f", r.r2);
         }
         printf("  samples %lld\n", (long long)r.samples);
+        if (confusion) {
+            printf("\n");
+            cli_confusion_print(stdout, &cm);
+        }
     }
+    if (code == EXIT_OK && plot) code = draw_confusion(plot, &cm, &image, a.positional[0]);
+    cli_confusion_free(&cm);
     cg_dataset_free(&d);
     cli_model_release(&m);
     return code;

@@ -1,5 +1,6 @@
 /* cgrad info: what a checkpoint (or model file) holds. */
 #include "cli.h"
+#include "plot.h"
 
 #include <cjson/cJSON.h>
 
@@ -11,13 +12,16 @@ static const char *const CMD = "info";
 
 static void usage(FILE *out)
 {
-    fputs("usage: cgrad info FILE\n"
+    fputs("usage: cgrad info FILE [--dot]\n"
           "\n"
           "Summary of a checkpoint (.safetensors) or a model file (.json): the layers with\n"
           "their output shapes and parameter counts, the loss, optimizer and schedule, and\n"
           "for checkpoints the training state (epoch, step, learning rate, last metrics).\n"
           "Safetensors files without a cgrad model get a list of their tensors.\n"
           "\n"
+          "  --dot        instead, the layer graph in Graphviz DOT (output shapes and\n"
+          "               parameter counts on the nodes, branches and skip connections as\n"
+          "               edges): cgrad info FILE --dot | dot -Tsvg -o graph.svg\n"
           "  -h, --help   this help\n",
           out);
 }
@@ -291,15 +295,20 @@ int cmd_info(int argc, char **argv)
 {
     cli_args a;
     cli_args_init(&a, CMD, argc, argv);
+    bool dot = false;
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             usage(stdout);
             return EXIT_OK;
         }
-        cli_unknown(&a);
+        if (cli_flag(&a, "--dot"))
+            dot = true;
+        else
+            cli_unknown(&a);
     }
     if (a.failed) return EXIT_USAGE;
     if (a.n_positional != 1) return cli_fail(EXIT_USAGE, CMD, "expected one file; see --help");
     const char *path = a.positional[0];
+    if (dot) return cli_print_dot(CMD, path, ends_with(path, ".json"));
     return ends_with(path, ".json") ? info_model_file(path) : info_checkpoint(path);
 }

@@ -1,6 +1,7 @@
 /* Training progress: a live bar on a terminal, one line per epoch
  * otherwise, and an optional JSON-lines log. */
 #include "cli.h"
+#include "plot.h"
 
 #include <math.h>
 #include <time.h>
@@ -42,9 +43,39 @@ void cli_progress_clear(cli_progress *p)
     p->bar_visible = false;
 }
 
+/* Out of memory for the plot's records: the run matters more. */
+static void stop_plotting(cli_progress *p)
+{
+    p->history = NULL;
+    fprintf(stderr, "cgrad train: note: --plot: %s; training goes on without it\n",
+            cg_last_error());
+}
+
+/* pr->loss is the epoch's running mean, so sums at two steps give the mean
+ * of the batches between them. */
+static void record_step(cli_progress *p, const cg_progress *pr)
+{
+    if (p->log_steps <= 0 || pr->step % p->log_steps != 0) return;
+    if (pr->epoch != p->window_epoch) {
+        p->window_epoch = pr->epoch;
+        p->window_loss_sum = 0;
+        p->window_samples = 0;
+    }
+    double sum = pr->loss * (double)pr->samples;
+    int64_t n = pr->samples - p->window_samples;
+    double loss = n > 0 ? (sum - p->window_loss_sum) / (double)n : NAN;
+    p->window_loss_sum = sum;
+    p->window_samples = pr->samples;
+    if (p->log)
+        cli_run_log_write_step(p->log, pr->step, pr->epoch + 1, pr->batch, pr->batches, loss);
+    cli_step_row row = {(double)pr->epoch + (double)pr->batch / (double)pr->batches, loss};
+    if (p->history && cli_run_log_add_step(p->history, &row) != CG_OK) stop_plotting(p);
+}
+
 void cli_progress_batch(void *user, const cg_progress *pr)
 {
     cli_progress *p = user;
+    record_step(p, pr);
     if (!p->bar) return;
     double t = now();
     if (t - p->last_draw < BAR_REFRESH_S && pr->batch != pr->batches) return;
@@ -109,6 +140,42 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
     fflush(p->log);
 }
 
+/* A plot that cannot be drawn is worth a note, not the run. */
+static void draw_plot(cli_progress *p)
+{
+    char title[300];
+    snprintf(title, sizeof title, "learning curves: %.280s", p->history->label);
+    cli_image_options o = {.width = CLI_CURVES_WIDTH, .height = CLI_CURVES_HEIGHT, .title = title};
+    double start = now();
+    cg_status s = cli_plot_curves(p->plot_path, p->history, 1, &o);
+    p->plot_drawn_at = now();
+    p->plot_seconds = p->plot_drawn_at - start;
+    p->plot_pending = false;
+    if (s == CG_OK || p->plot_failed) return;
+    fprintf(stderr, "cgrad train: note: --plot: %s; training goes on\n", cg_last_error());
+    p->plot_failed = true;
+}
+
+/* Epochs of a few milliseconds would spend most of their time drawing
+ * (a PNG takes tens of them): drawing waits until ten times its own cost
+ * has passed, so it takes at most a tenth of the run. */
+static void redraw_plot(cli_progress *p, const cg_epoch_stats *s)
+{
+    cli_epoch_row row = {(double)s->epoch, s->train_loss, s->train_accuracy, s->val_loss,
+                         s->val_accuracy, s->lr};
+    if (cli_run_log_add_epoch(p->history, &row) != CG_OK) {
+        stop_plotting(p);
+        return;
+    }
+    p->plot_pending = true;
+    if (now() - p->plot_drawn_at >= 10 * p->plot_seconds || s->epoch == s->epochs) draw_plot(p);
+}
+
+void cli_progress_finish_plot(cli_progress *p)
+{
+    if (p->history && p->plot_pending) draw_plot(p);
+}
+
 void cli_progress_epoch(void *user, const cg_epoch_stats *s)
 {
     cli_progress *p = user;
@@ -134,4 +201,5 @@ void cli_progress_epoch(void *user, const cg_epoch_stats *s)
             s->samples_per_s);
     fflush(p->out);
     if (p->log) write_log(p, s);
+    if (p->history) redraw_plot(p, s);
 }

@@ -1,5 +1,6 @@
 /* cgrad train: a model file + data -> a trained checkpoint. */
 #include "cli.h"
+#include "plot.h"
 
 #include <errno.h>
 #include <math.h>
@@ -69,6 +70,12 @@ static void usage(FILE *out)
           "                        OUT.best.safetensors beside --save OUT.safetensors)\n"
           "  --log FILE            one JSON object per epoch; an existing FILE is refused\n"
           "                        unless --log-append (add to it) or --force (replace it)\n"
+          "  --log-steps N         also a record every N steps with the mean training loss\n"
+          "                        since the last one ({\"step\":..,\"loss\":..}), which\n"
+          "                        `cgrad plot` and --plot draw smoothed\n"
+          "  --plot FILE           redraw the learning curves (as `cgrad plot` does) to FILE\n"
+          "                        (.png, .svg, .pdf) after every epoch, to watch a run\n"
+          "                        (epochs shorter than ten drawings are drawn in groups)\n"
           "  --allow-data-change   resume on data other than the run's (see below)\n"
           "  -h, --help            this help\n"
           "\n"
@@ -92,7 +99,7 @@ static void usage(FILE *out)
 typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
     const char *epochs, *steps, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
-    const char *save_best, *monitor, *early_stop, *min_delta;
+    const char *save_best, *monitor, *early_stop, *min_delta, *plot, *log_steps;
     const char *target, *features, *classes;
     bool no_shuffle, log_append, force, allow_data_change, restore_best;
 } train_args;
@@ -115,6 +122,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         {"--save-best", &t->save_best}, {"--monitor", &t->monitor},
         {"--early-stop", &t->early_stop}, {"--min-delta", &t->min_delta},
         {"--target", &t->target}, {"--features", &t->features}, {"--classes", &t->classes},
+        {"--plot", &t->plot},       {"--log-steps", &t->log_steps},
     };
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
@@ -231,6 +239,7 @@ typedef struct session {
     cg_optim *opt;
     cg_train_state state;
     FILE *log;
+    cli_run_log history;           /* --plot */
     char fingerprint[96];          /* of --data, before any split */
     cg_table *run_table;           /* --resume: how the run read its CSV columns */
     char *table_json, *classes_json; /* the data's table, recorded in checkpoints */
@@ -240,6 +249,7 @@ typedef struct session {
 static void session_release(session *s)
 {
     if (s->log) fclose(s->log);
+    cli_run_log_free(&s->history);
     cg_optim_destroy(s->opt);
     cg_model_destroy(s->model);
     cg_dataset_free(&s->val_data);
@@ -499,6 +509,25 @@ static int build(session *s)
     return EXIT_OK;
 }
 
+/* --plot draws the whole run: what an appended log already holds, then
+ * every epoch of this one. */
+static int open_plot(session *s)
+{
+    const train_args *t = &s->args;
+    if (!t->plot) return EXIT_OK;
+    if (!cli_plot_available())
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "--plot: %s", cli_plot_missing_message);
+    if (cli_plot_check_output(t->plot) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "--plot: %s", cg_last_error());
+    bool appending = t->log && (t->resume || t->log_append);
+    if (appending && cli_run_log_read(&s->history, t->log) != CG_OK) {
+        note("--plot: %s; drawing this run's epochs only", cg_last_error());
+        cli_run_log_free(&s->history);
+    }
+    snprintf(s->history.label, sizeof s->history.label, "%s", t->log ? t->log : "this run");
+    return EXIT_OK;
+}
+
 static int open_outputs(session *s)
 {
     const train_args *t = &s->args;
@@ -513,7 +542,7 @@ static int open_outputs(session *s)
         s->log = fopen(t->log, t->force && !t->resume ? "w" : "a");
         if (!s->log) return cli_fail(EXIT_USAGE, CMD, "--log: cannot open %s", t->log);
     }
-    return EXIT_OK;
+    return open_plot(s);
 }
 
 /* ------------------------------------------------------------ running */
@@ -643,6 +672,24 @@ static bool periodic_options(const session *s, cg_train_options *o)
     if (t->keep && !cli_parse_int(CMD, "--keep", t->keep, 1, 100000, &keep)) return false;
     o->keep = (int)keep;
     return parse_save_every(t->save_every, o);
+}
+
+/* --log-steps and --plot: what the progress reports write and draw. */
+static bool watch_options(session *s, cli_progress *p)
+{
+    const train_args *t = &s->args;
+    int64_t n = 0;
+    if (t->log_steps) {
+        if (!t->log && !t->plot) {
+            cli_fail(EXIT_USAGE, CMD, "--log-steps needs --log FILE or --plot FILE");
+            return false;
+        }
+        if (!cli_parse_int(CMD, "--log-steps", t->log_steps, 1, INT32_MAX, &n)) return false;
+    }
+    p->log_steps = n;
+    p->history = t->plot ? &s->history : NULL;
+    p->plot_path = t->plot;
+    return true;
 }
 
 /* The validation metrics beyond loss and accuracy exist only for their
@@ -780,6 +827,7 @@ static int run_training(session *s)
         o.on_epoch_start = recut_text;
         o.start_user = s;
     }
+    if (!watch_options(s, &progress)) return EXIT_USAGE;
     o.on_batch = cli_progress_batch;
     o.on_epoch = cli_progress_epoch;
     o.user = &progress;
@@ -789,6 +837,7 @@ static int run_training(session *s)
     cg_status status = cg_train(s->model, s->opt, s->train, s->val, &o, &s->state);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cli_progress_clear(&progress);
+    cli_progress_finish_plot(&progress);
     if (status != CG_OK) return report_failure(s, status);
     if (s->state.stopped_early) print_early_stop(s, &o);
     print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

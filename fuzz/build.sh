@@ -13,6 +13,13 @@ if [ -d src/data ] && ls src/data/*.c >/dev/null 2>&1; then
   $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lcjson -lz -lm
   $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lcjson -lz -lm
 fi
+# `cgrad plot`'s log reader and the learning curves it draws (CLI side,
+# with cairo when there is one).
+if pkg-config --exists cairo; then
+  $CC $FLAGS -Icli -Icli/render $(pkg-config --cflags cairo) -o fuzz/bin/fuzz_run_log \
+    fuzz/fuzz_run_log.c cli/run_log.c cli/render/canvas.c cli/render/curves.c $CORE \
+    -lcjson $(pkg-config --libs cairo) -lm
+fi
 # The model-file parser reaches name tables across the library (activations,
 # optimizers, schedules), so this target links the whole library but
 # threads.c (gcc's omp.h); OpenMP pragmas are ignored without -fopenmp.

@@ -12,6 +12,8 @@ packages=(
   zlib1g-dev libcjson-dev libcmocka-dev
   dataset-fashion-mnist                         # /usr/share/datasets/fashion-mnist/*.gz
   fortunes                                      # /usr/share/games/fortunes: text for models/char_lstm.json
+  libcairo2-dev                                 # plots (PNG, SVG, PDF); optional: built without it, cgrad says so
+  graphviz                                      # renders `cgrad info --dot` (README, tests); never needed to build
   python3
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
