@@ -31,6 +31,10 @@ expect_exit 0 "$CGRAD" eval "$WORK/f.safetensors" --data "csv:$WORK/flowers.csv"
 acc=$(sed 's/.*"accuracy":\([0-9.]*\).*/\1/' "$WORK/out")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || fail "flowers: accuracy $acc below 0.9"
 
+# eval --confusion names the classes.
+expect_exit 0 "$CGRAD" eval "$WORK/f.safetensors" --data "csv:$WORK/flowers.csv" --confusion
+grep -qE '^1 versicolor +[0-9]+ +[0-9]+ +[0-9]+$' "$WORK/out" || { cat "$WORK/out"; fail "eval --confusion: no row for versicolor"; }
+
 # predict writes the label and a probability column per label name, with or
 # without the target column in the file, columns matched by name.
 expect_exit 0 "$CGRAD" predict "$WORK/f.safetensors" --data "csv:$WORK/flowers.csv" --out "$WORK/p.csv"
