@@ -214,6 +214,8 @@ typedef struct session {
     cg_train_state state;
     FILE *log;
     char fingerprint[96];          /* of --data, before any split */
+    cg_dist *dist;                 /* under mpirun: the ranks training together */
+    int64_t first_step;            /* state.step when this run started */
     const char *meta[13];          /* the run's settings, recorded in checkpoints */
 } session;
 
@@ -238,6 +240,7 @@ static void note(const char *fmt, ...)
 
 static void note(const char *fmt, ...)
 {
+    if (cli_group_rank() > 0) return; /* every rank would say the same */
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "cgrad %s: note: ", CMD);
@@ -443,6 +446,7 @@ static int build(session *s)
 static int open_outputs(session *s)
 {
     const train_args *t = &s->args;
+    if (cli_group_rank() > 0) return EXIT_OK; /* rank 0 writes every file */
     if (t->save && cg_checkpoint_check_writable(t->save) != CG_OK)
         return cli_fail(EXIT_USAGE, CMD, "--save: %s", cg_last_error());
     if (t->log) {
@@ -686,6 +690,36 @@ static const char *const *run_meta(session *s)
     return s->meta;
 }
 
+/* Under mpirun: the batch must share out evenly, and every rank starts
+ * from rank 0's weights (identical already, unless a file differed). */
+static int start_group(session *s)
+{
+    int ranks = cli_group_size();
+    if (ranks == 1) return EXIT_OK;
+    int64_t batch = s->spec->train.batch;
+    if (batch % ranks != 0) {
+        cli_group_quiet(true);
+        return cli_fail(EXIT_USAGE, CMD, "--batch %lld is the global batch and must divide "
+                                         "evenly over the %d ranks (e.g. --batch %lld)",
+                        (long long)batch, ranks, (long long)((batch + ranks - 1) / ranks * ranks));
+    }
+    if (cg_dist_broadcast_model(s->dist, s->model) != CG_OK) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+    note("data-parallel over %d ranks: each takes %lld samples of every batch of %lld", ranks,
+         (long long)(batch / ranks), (long long)batch);
+    return EXIT_OK;
+}
+
+/* How long the ranks spent averaging gradients, next to the time trained. */
+static void print_group_summary(const session *s, double seconds)
+{
+    int64_t steps = s->state.step - s->first_step;
+    if (cli_group_size() == 1 || steps <= 0) return;
+    double comm = cg_dist_comm_seconds(s->dist);
+    printf("data-parallel: %d ranks, gradient allreduce %.3f ms/step (%.1f%% of %.1f s)\n",
+           cli_group_size(), 1e3 * comm / (double)steps, seconds > 0 ? 100.0 * comm / seconds : 0.0,
+           seconds);
+}
+
 static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
@@ -707,9 +741,14 @@ static int run_training(session *s)
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
                       spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
     progress.bits_per_char = s->data.vocab != NULL;
-    o.on_batch = cli_progress_batch;
-    o.on_epoch = cli_progress_epoch;
+    bool speaks = cli_group_rank() == 0;
+    o.on_batch = speaks ? cli_progress_batch : NULL;
+    o.on_epoch = speaks ? cli_progress_epoch : NULL;
     o.user = &progress;
+    o.dist = s->dist;
+    s->first_step = s->state.step;
+    /* From here on failures are agreed by the library: rank 0 reports. */
+    cli_group_quiet(true);
     install_stop_signals();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -718,7 +757,9 @@ static int run_training(session *s)
     cli_progress_clear(&progress);
     if (status != CG_OK) return report_failure(s, status);
     if (s->state.stopped_early) print_early_stop(s, &o);
-    print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    print_summary(s, seconds);
+    print_group_summary(s, seconds);
     /* Ctrl-C during the last step or the last validation: the run finished
      * (and was saved), but the user asked to stop, so say so and exit 130. */
     if (interrupt_flag)
@@ -734,11 +775,16 @@ int cmd_train(int argc, char **argv)
     int code = parse_args(&s.args, argc, argv);
     if (code >= 0) return code;
     if (!cli_set_threads(CMD, s.args.threads)) return EXIT_USAGE;
-    code = load_config(&s);
-    if (code == EXIT_OK) code = load_data(&s);
-    if (code == EXIT_OK) code = build(&s);
-    if (code == EXIT_OK) code = open_outputs(&s);
+    if (!(s.dist = cli_group_start(CMD, &code))) return code;
+    /* Under mpirun each phase may fail on one rank alone (a file missing on
+     * one host): all ranks agree after each, so none waits for the others. */
+    code = cli_group_agree(s.dist, CMD, load_config(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, load_data(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, build(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, open_outputs(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, start_group(&s));
     if (code == EXIT_OK) code = run_training(&s);
     session_release(&s);
+    cli_group_end(s.dist);
     return code;
 }
