@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev libcjson-dev libcmocka-dev
   dataset-fashion-mnist                         # /usr/share/datasets/fashion-mnist/*.gz
   fortunes                                      # /usr/share/games/fortunes: text for models/char_lstm.json
+  libopenmpi-dev openmpi-bin                    # optional: data-parallel training under mpirun
   python3
 )
 if [[ "${1:-}" == "--with-torch" ]]; then

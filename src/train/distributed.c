@@ -135,6 +135,7 @@ void cg_dist_abort(cg_dist *d, int code)
 #endif
 }
 
+#ifdef CG_HAVE_MPI
 /* Has an earlier agreement already named the rank ("rank 3: ...")? Then
  * agreeing on it again must not name rank 0 on top. */
 static bool names_a_rank(const char *message)
@@ -146,10 +147,9 @@ static bool names_a_rank(const char *message)
     return p[0] == ':' && p[1] == ' ';
 }
 
-cg_status cg_dist_agree(cg_dist *d, cg_status local)
+/* The lowest failing rank, then its status and message to everyone. */
+static cg_status agree_over(cg_dist *d, cg_status local)
 {
-    if (!cg__dist_active(d)) return local;
-#ifdef CG_HAVE_MPI
     int mine = local != CG_OK ? d->rank : d->size, first = d->size;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
     if (first == d->size) return CG_OK;
@@ -167,9 +167,17 @@ cg_status cg_dist_agree(cg_dist *d, cg_status local)
     }
     MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, d->comm);
     return cg_set_error((cg_status)m.status, "%s", m.message);
-#else
-    return local;
+}
 #endif
+
+cg_status cg_dist_agree(cg_dist *d, cg_status local)
+{
+#ifdef CG_HAVE_MPI
+    if (cg__dist_active(d)) return agree_over(d, local);
+#else
+    (void)d;
+#endif
+    return local;
 }
 
 cg_status cg__dist_sum(cg_dist *d, double *v, int n)

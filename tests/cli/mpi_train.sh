@@ -25,13 +25,12 @@ mpi() {
 
 make_csv "$WORK/d.csv" 200
 expect_exit 0 "$CGRAD" --version
-got=0
-mpi 2 "$CGRAD" train --help >"$WORK/out" 2>"$WORK/err" || got=$?
+# A build without MPI says so as soon as it is launched by mpirun.
+mpi 2 "$CGRAD" eval "$WORK/none.safetensors" --data "csv:$WORK/d.csv" >"$WORK/out" 2>"$WORK/err" || true
 if grep -q "built without MPI" "$WORK/err"; then
     echo "SKIP: this cgrad was built without MPI"
     exit 77
 fi
-[[ $got == 0 ]] || { cat "$WORK/err"; fail "mpirun -np 2 cgrad train --help failed ($got)"; }
 
 dense_model() {  # PATH OPTIMIZER
     cat >"$1" <<JSON
