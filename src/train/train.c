@@ -467,6 +467,16 @@ static bool steps_done(const run *r)
     return r->o->max_steps > 0 && r->state->step >= r->o->max_steps;
 }
 
+/* Group: training time differs a little from rank to rank, so rank 0's
+ * clock decides a time-based checkpoint for all (steps are the same). */
+static bool periodic_due(run *r)
+{
+    bool due = cg__periodic_due(r->o, r->state->step, r->since_save);
+    if (cg__dist_active(r->dist) && r->o->save_every_seconds > 0)
+        cg__dist_broadcast(r->dist, &due, sizeof due);
+    return due;
+}
+
 static cg_status run_epoch(run *r, int64_t epoch)
 {
     float lr = r->o->schedule.kind == CG_SCHED_PLATEAU ? (float)r->state->plateau.lr
@@ -494,7 +504,7 @@ static cg_status run_epoch(run *r, int64_t epoch)
          * checkpoint between the two would describe an epoch both done and
          * not finished). */
         bool last = b + 1 == r->batches || steps_done(r);
-        if (!last && cg__periodic_due(r->o, r->state->step, r->since_save) &&
+        if (!last && periodic_due(r) &&
             (s = periodic_save(r)) != CG_OK)
             return s;
         if (steps_done(r)) break;
