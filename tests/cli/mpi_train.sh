@@ -118,6 +118,25 @@ expect_exit 0 mpi 2 "$CGRAD" train "$WORK/dense_adam.json" --data "csv:$WORK/d.c
 grep -o "val loss [0-9.]* acc [0-9.]*%" "$WORK/out" >"$WORK/val.2"
 [[ -s $WORK/val.1 ]] && diff "$WORK/val.1" "$WORK/val.2" || fail "validation over 2 ranks differs"
 
+# Regression: train and validation MAE, RMSE and R2 in the log are the
+# global ones (each rank's sums start from its own first target and are
+# moved to the batch's before they are added).
+make_csv "$WORK/reg.csv" 150 regression
+cat >"$WORK/reg.json" <<'JSON'
+{"input": [4],
+ "layers": [{"type": "dense", "units": 16, "activation": "tanh"}, {"type": "dense", "units": 1}],
+ "loss": "mse", "optimizer": {"type": "adam", "lr": 0.01},
+ "train": {"epochs": 3, "batch": 16, "seed": 2}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/reg.json" --data "csv:$WORK/reg.csv" --val-split 0.2 \
+    --log "$WORK/reg.1.jsonl" "${ONE[@]}"
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/reg.json" --data "csv:$WORK/reg.csv" --val-split 0.2 \
+    --log "$WORK/reg.2.jsonl" "${ONE[@]}"
+strip_times() { sed 's/"seconds":[^,]*,"samples_per_s":[^,]*,//' "$1"; }
+grep -q '"train_r2":0' "$WORK/reg.1.jsonl" || fail "no train_r2 in the regression log"
+diff <(strip_times "$WORK/reg.1.jsonl") <(strip_times "$WORK/reg.2.jsonl") ||
+    fail "regression metrics over 2 ranks differ from 1 process"
+
 # A checkpoint from 2 ranks resumes on 1 (and the other way round) and ends
 # where an uninterrupted run ends.
 expect_exit 0 mpi 2 "$CGRAD" train "$WORK/dense_adam.json" --data "csv:$WORK/d.csv" --epochs 2 \
