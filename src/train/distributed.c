@@ -23,6 +23,7 @@ struct cg_dist {
     int rank;
     int size;
     bool joined;            /* we called MPI_Init, so we finalize */
+    bool has_comm;          /* comm is ours to free */
     double comm_seconds;    /* in cg__dist_sum_grads */
 #ifdef CG_HAVE_MPI
     MPI_Comm comm;          /* our own duplicate of MPI_COMM_WORLD */
@@ -61,6 +62,7 @@ static cg_status join(cg_dist *d, int *argc, char ***argv)
         return cg_set_error(CG_ERR_STATE, "MPI_Init failed");
     d->joined = !already;
     MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);
+    d->has_comm = true;
     MPI_Comm_rank(d->comm, &d->rank);
     MPI_Comm_size(d->comm, &d->size);
     return CG_OK;
@@ -99,10 +101,9 @@ void cg_dist_finalize(cg_dist *d)
 {
     if (!d) return;
 #ifdef CG_HAVE_MPI
-    if (d->joined) {
-        MPI_Comm_free(&d->comm);
-        MPI_Finalize();
-    }
+    /* A program that initialised MPI itself also finalizes it. */
+    if (d->has_comm) MPI_Comm_free(&d->comm);
+    if (d->joined) MPI_Finalize();
 #endif
     free(d);
 }
