@@ -32,7 +32,10 @@ static void usage(FILE *out)
           "                     exported from PyTorch)\n"
           "  --batch N          evaluation batch size (default 1024)\n"
           "  --threads N        threads to use (default: all cores)\n"
-          "  -h, --help         this help\n",
+          "  -h, --help         this help\n"
+          "\n"
+          "Under mpirun each rank evaluates its share of the data; rank 0 prints the\n"
+          "result for all of it.\n",
           out);
 }
 
@@ -66,6 +69,13 @@ static int draw_confusion(const char *path, const cli_confusion *cm, cli_image_o
     return EXIT_OK;
 }
 
+static int load_data(cg_dataset *d, const char *spec, const cli_model *m)
+{
+    if (cli_load_data(d, spec, cg_model_get_spec(m->model), m->vocab, m->vocab_size) != CG_OK)
+        return cli_fail_lib(EXIT_USAGE, CMD);
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
@@ -95,18 +105,23 @@ int cmd_eval(int argc, char **argv)
     cli_image_options image = {.width = 900, .height = 820};
     int code = check_confusion_options(confusion, plot, size, classes, &image);
     if (code != EXIT_OK) return code;
-    cli_model m;
+    cg_dist *dist = cli_group_start(CMD, &code);
+    if (!dist) return code;
+    cli_model m = {0};
     int64_t batch;
-    code = cli_infer_setup(&m, &batch, &a, &o);
-    if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
     cli_confusion cm = {0};
-    if (cli_load_data(&d, o.data, cg_model_get_spec(m.model), m.vocab, m.vocab_size) != CG_OK ||
-        cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK ||
-        ((confusion || plot) &&
-         cli_confusion_compute(&cm, m.model, &d, batch, o.data, classes) != CG_OK)) {
+    /* Under mpirun a file may be missing on one rank: all agree first. */
+    code = cli_group_agree(dist, CMD, cli_infer_setup(&m, &batch, &a, &o));
+    if (code == EXIT_OK) code = cli_group_agree(dist, CMD, load_data(&d, o.data, &m));
+    cli_group_quiet(true); /* from here on the library agrees: rank 0 reports */
+    if (code == EXIT_OK && (cg_evaluate_group(m.model, &d, batch, (int)top_k, dist, &r) != CG_OK ||
+                            ((confusion || plot) &&
+                             cli_confusion_compute(&cm, m.model, &d, batch, o.data, classes) != CG_OK)))
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
+    if (code != EXIT_OK) {
+        /* reported */
     } else if (json) {
         char acc[32] = "null";
         if (isfinite(r.accuracy)) snprintf(acc, sizeof acc, "%.6f", r.accuracy);
@@ -142,9 +157,11 @@ int cmd_eval(int argc, char **argv)
             cli_confusion_print(stdout, &cm);
         }
     }
-    if (code == EXIT_OK && plot) code = draw_confusion(plot, &cm, &image, a.positional[0]);
+    if (code == EXIT_OK && plot && cli_group_rank() == 0)
+        code = draw_confusion(plot, &cm, &image, a.positional[0]);
     cli_confusion_free(&cm);
     cg_dataset_free(&d);
     cli_model_release(&m);
+    cli_group_end(dist);
     return code;
 }
