@@ -20,6 +20,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 
