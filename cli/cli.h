@@ -122,6 +122,14 @@ int cli_infer_setup(cli_model *m, int64_t *batch, const cli_args *a, const cli_i
 /* Sets the thread count from --threads text (NULL: all cores). */
 bool cli_set_threads(const char *cmd, const char *text);
 
+/* ---- eval --per-sample (per_sample.c) ---- */
+
+/* Writes index,label,predicted,confidence,loss,correct per sample for a
+ * classifier (index,loss[,prediction,target] otherwise) to path, atomically. */
+cg_status cli_per_sample_write(const char *path, cg_model *model, const cg_dataset *d, int64_t batch);
+/* Can path be written? (Nothing is left behind.) */
+cg_status cli_per_sample_check(const char *path);
+
 /* ---- progress and logs (progress.c) ---- */
 
 typedef struct cli_progress {
