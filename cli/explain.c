@@ -317,14 +317,16 @@ static int predict(run *r)
     cg_tensor *out = cg_model_forward(ctx, r->m.model, cg_tensor_from(ctx, spec->input_ndim + 1, shape, r->x));
     cg_model_reset_state(r->m.model);
     int code = out ? EXIT_OK : cli_fail_lib(EXIT_USAGE, CMD);
-    int64_t per = output_size(spec);
+    /* A sequence output [T, C] is read at its last position, the one a
+     * language model predicts the next symbol from. */
+    int64_t per = output_size(spec), classes = spec->output[spec->output_ndim - 1];
     for (size_t i = 0; out && i < r->n; i++) {
-        const float *row = out->data + (int64_t)i * per;
+        const float *row = out->data + (int64_t)i * per + per - classes;
         int64_t best = 0;
-        for (int64_t c = 1; c < per; c++)
+        for (int64_t c = 1; c < classes; c++)
             if (row[c] > row[best]) best = c;
         double sum = 0;
-        for (int64_t c = 0; c < per; c++) sum += exp((double)row[c] - row[best]);
+        for (int64_t c = 0; c < classes; c++) sum += exp((double)row[c] - row[best]);
         r->samples[i].predicted = best;
         r->samples[i].confidence = spec->loss == CG_LOSS_CROSS_ENTROPY ? 1.0 / sum : NAN;
     }

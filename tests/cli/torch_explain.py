@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """PyTorch side of torch_explain.sh: input gradients against torch.autograd.
 
-  torch_explain.py CKPT DATA.csv TABLE.json METHOD
+  torch_explain.py CKPT DATA.csv TABLE.json METHOD [CKPT DATA.csv TABLE.json METHOD ...]
       rebuilds CKPT's model in torch (torch_graph.Graph, eval mode), takes
       each sample of TABLE.json (cgrad explain's JSON: index, target class,
       per-feature attributions), computes g = torch.autograd.grad(logit of
       the target class, input) and checks cgrad's attributions against
       |g| (saliency) or x * g (grad-x-input): relative difference
-      max|cgrad - torch| / max|torch| at most 1e-5.
+      max|cgrad - torch| / max|torch| at most 1e-5. Several groups of four
+      arguments check several tables with one import of torch.
 """
 import json
 import os
@@ -43,4 +44,7 @@ def main(ckpt, csv, table, method):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    args = sys.argv[1:]
+    assert args and len(args) % 4 == 0, "expected groups of CKPT DATA.csv TABLE.json METHOD"
+    for i in range(0, len(args), 4):
+        main(*args[i:i + 4])

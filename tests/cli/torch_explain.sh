@@ -35,15 +35,17 @@ cat >"$WORK/cnn.json" <<'JSON'
             {"type": "flatten"}, {"type": "dense", "units": 3}],
  "optimizer": {"type": "adam", "lr": 0.01}, "train": {"epochs": 3, "batch": 16, "seed": 5}}
 JSON
+checks=()
 for net in dense cnn; do
     expect_exit 0 "$CGRAD" train "$WORK/$net.json" --data "csv:$WORK/img.csv" \
         --save "$WORK/$net.safetensors" "${THREADS[@]}"
     for method in saliency grad-x-input; do
         for target in predicted 1; do
+            table="$WORK/$net.$method.$target.json"
             expect_exit 0 "$CGRAD" explain "$WORK/$net.safetensors" --data "csv:$WORK/img.csv" \
-                --index 0,7,20,33 --method $method --target $target -o "$WORK/t.json" "${THREADS[@]}"
-            $PY "$(dirname "$0")/torch_explain.py" "$WORK/$net.safetensors" "$WORK/img.csv" \
-                "$WORK/t.json" $method
+                --index 0,7,20,33 --method $method --target $target -o "$table" "${THREADS[@]}"
+            checks+=("$WORK/$net.safetensors" "$WORK/img.csv" "$table" $method)
         done
     done
 done
+$PY "$(dirname "$0")/torch_explain.py" "${checks[@]}"
