@@ -400,6 +400,26 @@ static cg_status attribute_batch(cg_model *model, const float *x, int64_t n, int
     return s;
 }
 
+/* SmoothGrad's info: the target at the noiseless input and the sum of the
+ * (magnitude) attributions; there is no baseline. */
+static cg_status smoothgrad_info(cg_model *model, const float *xi, int64_t i, int64_t d,
+                                 const cg_grad_target *t, const float *attr, cg_attr_info *info)
+{
+    const cg_model_spec *spec = cg_model_get_spec(model);
+    int64_t positions, classes, out = numel(spec->output_ndim, spec->output);
+    output_rows(spec, &positions, &classes);
+    cg_grad_target own = *t;   /* sample i's labels / targets */
+    if (own.labels) own.labels += i * positions;
+    if (own.targets) own.targets += i * out;
+    float *grad = malloc((size_t)d * sizeof *grad);
+    if (!grad) return cg_set_error(CG_ERR_NOMEM, "smoothgrad: out of memory");
+    *info = (cg_attr_info){.f_baseline = NAN};
+    cg_status s = cg_model_input_grad(model, xi, 1, &own, grad, &info->f_input);
+    for (int64_t j = 0; j < d; j++) info->attribution_sum += attr[j];
+    free(grad);
+    return s;
+}
+
 cg_status cg_model_attribute(cg_model *model, const float *x, int64_t n,
                              const cg_attr_options *o, float *attr_out, cg_attr_info *info_out)
 {
@@ -429,7 +449,7 @@ cg_status cg_model_attribute(cg_model *model, const float *x, int64_t n,
         s = attribute_one(model, x + i * d, i, d, o, &t, &rng, attr_out + i * d,
                           info_out ? &info_out[i] : NULL);
         if (s == CG_OK && info_out && o->method == CG_ATTR_SMOOTHGRAD)
-            info_out[i] = (cg_attr_info){.f_input = NAN, .f_baseline = NAN};
+            s = smoothgrad_info(model, x + i * d, i, d, &t, attr_out + i * d, &info_out[i]);
     }
     free(predicted);
     return s;

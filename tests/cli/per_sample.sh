@@ -2,7 +2,8 @@
 # cgrad eval --per-sample: one row per sample whose losses average to eval's
 # loss and whose "correct" column counts eval's correct predictions; the
 # confidence is the predicted class's softmax probability (cgrad predict's);
-# a regression model gets index,loss,prediction,target; an unwritable file
+# explain --target loss sees the same loss; a regression model gets
+# index,loss,prediction,target; an unwritable file
 # is refused (exit 2) before anything is evaluated.
 source "$(dirname "$0")/common.bash"
 make_csv "$WORK/d.csv" 90
@@ -28,6 +29,13 @@ for r, p, y in zip(rows, preds, labels):
     assert int(r["correct"]) == (int(r["predicted"]) == y)
 print("per-sample: %d rows, mean loss %.6f = eval's, %d correct" % (len(rows), mean, correct))
 PY
+
+# explain --target loss explains the same per-sample loss (sample 7).
+expect_exit 0 "$CGRAD" explain "$WORK/m.safetensors" --data "csv:$WORK/d.csv" --index 7 \
+    --target loss --method smoothgrad -o "$WORK/e.csv"
+ours=$(sed -n 's/.*target loss, f(x) \([^ ,]*\).*/\1/p' "$WORK/out")
+theirs=$(awk -F, '$1 == 7 { print $5 }' "$WORK/per.csv")
+[[ -n $ours && $ours == "$theirs" ]] || fail "explain's loss of sample 7 is '$ours', eval --per-sample's '$theirs'"
 
 # Regression: the loss of each sample and its prediction and target.
 make_csv "$WORK/r.csv" 40 regression
