@@ -66,8 +66,8 @@ static void usage(FILE *out)
 
 typedef struct explain_options {
     const char *data, *model_path, *index_text, *method_text, *target_text, *steps_text,
-        *baseline_text, *samples_text, *noise_text, *seed_text, *out, *bars, *top_text,
-        *classes, *threads;
+        *baseline_text, *samples_text, *noise_text, *seed_text, *out, *bars, *top_text, *classes,
+        *threads;
 } explain_options;
 
 typedef enum { OUT_IMAGE, OUT_CSV, OUT_JSON } out_kind;
@@ -82,24 +82,26 @@ typedef struct run {
     size_t n;
     cli_model m;
     cg_dataset data;
-    int64_t d;                 /* input size */
+    int64_t d; /* input size */
     float *x, *a, *baseline;
-    int32_t *labels;           /* n, or NULL */
-    float *targets;            /* n * output size, or NULL */
+    int32_t *labels; /* n, or NULL */
+    float *targets; /* n * output size, or NULL */
     explain_sample *samples;
-    cli_confusion names;       /* class names only */
+    cli_confusion names; /* class names only */
 } run;
 
 static bool parse_option(cli_args *a, explain_options *o)
 {
     return cli_option(a, "--data", &o->data) || cli_option(a, "--model", &o->model_path) ||
            cli_option(a, "--threads", &o->threads) || cli_option(a, "--index", &o->index_text) ||
-           cli_option(a, "--method", &o->method_text) || cli_option(a, "--target", &o->target_text) ||
-           cli_option(a, "--steps", &o->steps_text) || cli_option(a, "--baseline", &o->baseline_text) ||
-           cli_option(a, "--samples", &o->samples_text) || cli_option(a, "--noise", &o->noise_text) ||
-           cli_option(a, "--seed", &o->seed_text) || cli_option(a, "-o", &o->out) ||
-           cli_option(a, "--out", &o->out) || cli_option(a, "--bars", &o->bars) ||
-           cli_option(a, "--top", &o->top_text) || cli_option(a, "--classes", &o->classes);
+           cli_option(a, "--method", &o->method_text) ||
+           cli_option(a, "--target", &o->target_text) || cli_option(a, "--steps", &o->steps_text) ||
+           cli_option(a, "--baseline", &o->baseline_text) ||
+           cli_option(a, "--samples", &o->samples_text) ||
+           cli_option(a, "--noise", &o->noise_text) || cli_option(a, "--seed", &o->seed_text) ||
+           cli_option(a, "-o", &o->out) || cli_option(a, "--out", &o->out) ||
+           cli_option(a, "--bars", &o->bars) || cli_option(a, "--top", &o->top_text) ||
+           cli_option(a, "--classes", &o->classes);
 }
 
 static bool ends_with(const char *s, const char *ext)
@@ -118,18 +120,24 @@ static int check_output(run *r)
         return EXIT_OK;
     }
     if (!ends_with(out, ".png") && !ends_with(out, ".svg") && !ends_with(out, ".pdf"))
-        return cli_fail(EXIT_USAGE, CMD, "-o %s: the name must end in .png, .svg or .pdf (a heat "
-                                         "map) or .csv or .json (a table)", out);
+        return cli_fail(EXIT_USAGE, CMD,
+                        "-o %s: the name must end in .png, .svg or .pdf (a heat "
+                        "map) or .csv or .json (a table)",
+                        out);
     r->kind = OUT_IMAGE;
-    if (!cli_plot_available()) return cli_fail(EXIT_FAILURE_OTHER, CMD, "-o: %s", cli_plot_missing_message);
-    if (cli_plot_check_output(out) != CG_OK) return cli_fail(EXIT_USAGE, CMD, "-o: %s", cg_last_error());
+    if (!cli_plot_available())
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "-o: %s", cli_plot_missing_message);
+    if (cli_plot_check_output(out) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "-o: %s", cg_last_error());
     return EXIT_OK;
 }
 
 static int check_bars(const run *r)
 {
-    if (!r->o.bars) return r->o.top_text ? cli_fail(EXIT_USAGE, CMD, "--top goes with --bars") : EXIT_OK;
-    if (!cli_plot_available()) return cli_fail(EXIT_FAILURE_OTHER, CMD, "--bars: %s", cli_plot_missing_message);
+    if (!r->o.bars)
+        return r->o.top_text ? cli_fail(EXIT_USAGE, CMD, "--top goes with --bars") : EXIT_OK;
+    if (!cli_plot_available())
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "--bars: %s", cli_plot_missing_message);
     if (cli_plot_check_output(r->o.bars) != CG_OK)
         return cli_fail(EXIT_USAGE, CMD, "--bars: %s", cg_last_error());
     return EXIT_OK;
@@ -143,10 +151,14 @@ static bool parse_indices(run *r)
         errno = 0;
         long long v = strtoll(p, &end, 10);
         if (end == p || errno || v < 0 || (*end && *end != ','))
-            return cli_fail(EXIT_USAGE, CMD, "--index: expected indices >= 0 separated by commas, "
-                                             "got \"%s\"", r->o.index_text), false;
+            return cli_fail(EXIT_USAGE, CMD,
+                            "--index: expected indices >= 0 separated by commas, "
+                            "got \"%s\"",
+                            r->o.index_text),
+                   false;
         if (r->n == MAX_SAMPLES)
-            return cli_fail(EXIT_USAGE, CMD, "--index: at most %d samples at a time", MAX_SAMPLES), false;
+            return cli_fail(EXIT_USAGE, CMD, "--index: at most %d samples at a time", MAX_SAMPLES),
+                   false;
         r->indices[r->n++] = v;
         p = *end ? end + 1 : end;
     }
@@ -160,15 +172,20 @@ static bool parse_method_numbers(run *r)
     const explain_options *o = &r->o;
     cg_attr_method m = r->attr.method;
     if ((o->steps_text || o->baseline_text) && m != CG_ATTR_INTEGRATED_GRADIENTS)
-        return cli_fail(EXIT_USAGE, CMD, "--steps and --baseline go with --method "
-                                         "integrated-gradients"), false;
+        return cli_fail(EXIT_USAGE, CMD,
+                        "--steps and --baseline go with --method "
+                        "integrated-gradients"),
+               false;
     if ((o->samples_text || o->noise_text || o->seed_text) && m != CG_ATTR_SMOOTHGRAD)
-        return cli_fail(EXIT_USAGE, CMD, "--samples, --noise and --seed go with --method "
-                                         "smoothgrad"), false;
+        return cli_fail(EXIT_USAGE, CMD,
+                        "--samples, --noise and --seed go with --method "
+                        "smoothgrad"),
+               false;
     int64_t steps = 64, samples = 25, seed = 1;
     double noise = 0.15;
     if ((o->steps_text && !cli_parse_int(CMD, "--steps", o->steps_text, 1, 100000, &steps)) ||
-        (o->samples_text && !cli_parse_int(CMD, "--samples", o->samples_text, 1, 100000, &samples)) ||
+        (o->samples_text &&
+         !cli_parse_int(CMD, "--samples", o->samples_text, 1, 100000, &samples)) ||
         (o->seed_text && !cli_parse_int(CMD, "--seed", o->seed_text, 0, INT64_MAX, &seed)) ||
         (o->noise_text && !cli_parse_float(CMD, "--noise", o->noise_text, 0, 1e6, &noise)))
         return false;
@@ -183,11 +200,13 @@ static int parse_settings(run *r)
 {
     const explain_options *o = &r->o;
     if (!o->out) return cli_fail(EXIT_USAGE, CMD, "-o OUT is required; see --help");
-    if (!o->index_text) return cli_fail(EXIT_USAGE, CMD, "--index I[,J...] is required; see --help");
+    if (!o->index_text)
+        return cli_fail(EXIT_USAGE, CMD, "--index I[,J...] is required; see --help");
     if (!o->data) return cli_fail(EXIT_USAGE, CMD, "--data SPEC is required; see --help");
     if (o->method_text && !cg_attr_method_from_name(o->method_text, &r->attr.method))
-        return cli_fail(EXIT_USAGE, CMD, "--method: expected saliency, grad-x-input, "
-                                         "integrated-gradients or smoothgrad, got \"%s\"",
+        return cli_fail(EXIT_USAGE, CMD,
+                        "--method: expected saliency, grad-x-input, "
+                        "integrated-gradients or smoothgrad, got \"%s\"",
                         o->method_text);
     r->top = 15;
     if (!parse_indices(r) || !parse_method_numbers(r) ||
@@ -210,15 +229,18 @@ static int check_samples(run *r)
 {
     const cg_model_spec *spec = cg_model_get_spec(r->m.model);
     if (r->kind == OUT_IMAGE && spec->input_ndim != 3)
-        return cli_fail(EXIT_USAGE, CMD, "-o %s: the model's inputs are not images (its input "
+        return cli_fail(EXIT_USAGE, CMD,
+                        "-o %s: the model's inputs are not images (its input "
                         "shape has %d dimension%s, an image has 3: [channels, height, width]); "
                         "write the attributions as .csv or .json, and a bar chart with --bars",
                         r->o.out, spec->input_ndim, spec->input_ndim == 1 ? "" : "s");
     for (size_t i = 0; i < r->n; i++)
         if (r->indices[i] >= r->data.count)
-            return cli_fail(EXIT_USAGE, CMD, "--index %lld is out of range: %s has %lld samples "
-                            "(0..%lld)", (long long)r->indices[i], r->o.data,
-                            (long long)r->data.count, (long long)r->data.count - 1);
+            return cli_fail(EXIT_USAGE, CMD,
+                            "--index %lld is out of range: %s has %lld samples "
+                            "(0..%lld)",
+                            (long long)r->indices[i], r->o.data, (long long)r->data.count,
+                            (long long)r->data.count - 1);
     return EXIT_OK;
 }
 
@@ -232,7 +254,8 @@ static int gather(run *r)
     if (r->data.labels && cg_dataset_labels_per_sample(&r->data) == 1)
         r->labels = malloc(r->n * sizeof *r->labels);
     if (r->data.y) r->targets = malloc(r->n * (size_t)output_size(spec) * sizeof *r->targets);
-    if (!r->x || !r->a || !r->samples || (r->data.labels && cg_dataset_labels_per_sample(&r->data) == 1 && !r->labels) ||
+    if (!r->x || !r->a || !r->samples ||
+        (r->data.labels && cg_dataset_labels_per_sample(&r->data) == 1 && !r->labels) ||
         (r->data.y && !r->targets))
         return cli_fail(EXIT_FAILURE_OTHER, CMD, "out of memory");
     if (cg_dataset_batch(&r->data, r->indices, (int64_t)r->n, r->x, r->labels, r->targets) != CG_OK)
@@ -244,7 +267,8 @@ static int gather(run *r)
 static int baseline_from_file(run *r, const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return cli_fail(EXIT_USAGE, CMD, "--baseline: cannot read %s: %s", path, strerror(errno));
+    if (!f)
+        return cli_fail(EXIT_USAGE, CMD, "--baseline: cannot read %s: %s", path, strerror(errno));
     int64_t n = 0;
     char word[64];
     int code = EXIT_OK;
@@ -252,16 +276,20 @@ static int baseline_from_file(run *r, const char *path)
         char *end;
         float v = strtof(word, &end);
         if (*end || !isfinite(v))
-            code = cli_fail(EXIT_USAGE, CMD, "--baseline: %s: value %lld is not a finite number: "
-                            "\"%s\"", path, (long long)n + 1, word);
+            code = cli_fail(EXIT_USAGE, CMD,
+                            "--baseline: %s: value %lld is not a finite number: "
+                            "\"%s\"",
+                            path, (long long)n + 1, word);
         else if (n < r->d)
             r->baseline[n] = v;
         n++;
     }
     fclose(f);
     if (code == EXIT_OK && n != r->d)
-        code = cli_fail(EXIT_USAGE, CMD, "--baseline: %s holds %lld numbers; the model's input "
-                        "has %lld", path, (long long)n, (long long)r->d);
+        code = cli_fail(EXIT_USAGE, CMD,
+                        "--baseline: %s holds %lld numbers; the model's input "
+                        "has %lld",
+                        path, (long long)n, (long long)r->d);
     return code;
 }
 
@@ -275,9 +303,10 @@ static int baseline_mean(run *r, const char *spec_text)
             return cli_fail(EXIT_USAGE, CMD, "--baseline: %s", cg_last_error());
         if (other.sample_size != r->d) {
             cg_dataset_free(&other);
-            return cli_fail(EXIT_USAGE, CMD, "--baseline: %s has samples of %lld values; the "
-                            "model's input has %lld", spec_text, (long long)other.sample_size,
-                            (long long)r->d);
+            return cli_fail(EXIT_USAGE, CMD,
+                            "--baseline: %s has samples of %lld values; the "
+                            "model's input has %lld",
+                            spec_text, (long long)other.sample_size, (long long)r->d);
         }
         from = &other;
     }
@@ -314,7 +343,8 @@ static int predict(run *r)
     int64_t shape[CG_MAX_DIMS] = {(int64_t)r->n};
     memcpy(shape + 1, spec->input, (size_t)spec->input_ndim * sizeof *shape);
     cg_model_reset_state(r->m.model);
-    cg_tensor *out = cg_model_forward(ctx, r->m.model, cg_tensor_from(ctx, spec->input_ndim + 1, shape, r->x));
+    cg_tensor *out =
+        cg_model_forward(ctx, r->m.model, cg_tensor_from(ctx, spec->input_ndim + 1, shape, r->x));
     cg_model_reset_state(r->m.model);
     int code = out ? EXIT_OK : cli_fail_lib(EXIT_USAGE, CMD);
     /* A sequence output [T, C] is read at its last position, the one a
@@ -349,10 +379,12 @@ static int sample_target(run *r, size_t i, cg_grad_target *t)
         t->class_index = e->label;
     } else if (strcmp(text, "loss") == 0) {
         if (!r->labels && !r->targets)
-            return cli_fail(EXIT_USAGE, CMD, "--target loss: %s has no labels or targets", r->o.data);
+            return cli_fail(EXIT_USAGE, CMD, "--target loss: %s has no labels or targets",
+                            r->o.data);
         *t = (cg_grad_target){.kind = CG_GRAD_LOSS,
                               .labels = r->labels ? r->labels + i : NULL,
-                              .targets = r->targets ? r->targets + (int64_t)i * output_size(spec) : NULL};
+                              .targets =
+                                  r->targets ? r->targets + (int64_t)i * output_size(spec) : NULL};
         snprintf(e->target_text, sizeof e->target_text, "loss");
         return EXIT_OK;
     } else if (!cli_parse_int(CMD, "--target", text, 0, INT32_MAX, &t->class_index)) {
@@ -382,8 +414,10 @@ static int attribute_all(run *r)
         e->attr = r->a + (int64_t)i * r->d;
         int code = sample_target(r, i, &r->attr.target);
         if (code != EXIT_OK) return code;
-        if (cg_model_attribute(r->m.model, e->x, 1, &r->attr, r->a + (int64_t)i * r->d, &e->info) != CG_OK)
-            return cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
+        if (cg_model_attribute(r->m.model, e->x, 1, &r->attr, r->a + (int64_t)i * r->d, &e->info) !=
+            CG_OK)
+            return cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE,
+                                CMD);
     }
     return EXIT_OK;
 }
@@ -400,7 +434,8 @@ static void report(const run *r)
                strcmp(e->target_text, "loss") == 0 ? "loss" : class_name(r, atoll(e->target_text)),
                e->info.f_input);
         /* Magnitudes (saliency, SmoothGrad) have no meaningful sum. */
-        if (r->attr.method == CG_ATTR_GRAD_X_INPUT || r->attr.method == CG_ATTR_INTEGRATED_GRADIENTS)
+        if (r->attr.method == CG_ATTR_GRAD_X_INPUT ||
+            r->attr.method == CG_ATTR_INTEGRATED_GRADIENTS)
             printf(", sum of attributions %.6g", e->info.attribution_sum);
         printf("\n");
         if (r->attr.method != CG_ATTR_INTEGRATED_GRADIENTS) continue;
@@ -416,14 +451,17 @@ static void report(const run *r)
 static void caption(const run *r, const explain_sample *e, char *buf, size_t size)
 {
     int k = snprintf(buf, size, "#%lld", (long long)e->index);
-    if (e->label >= 0) k += snprintf(buf + k, size - (size_t)k, "  true: %s", class_name(r, e->label));
+    if (e->label >= 0)
+        k += snprintf(buf + k, size - (size_t)k, "  true: %s", class_name(r, e->label));
     k += snprintf(buf + k, size - (size_t)k, "  predicted: %s", class_name(r, e->predicted));
-    if (isfinite(e->confidence)) k += snprintf(buf + k, size - (size_t)k, " (%.0f%%)", 100 * e->confidence);
+    if (isfinite(e->confidence))
+        k += snprintf(buf + k, size - (size_t)k, " (%.0f%%)", 100 * e->confidence);
     if (e->label >= 0 && e->label != e->predicted)
         k += snprintf(buf + k, size - (size_t)k, "  MISCLASSIFIED");
     if (strcmp(e->target_text, "loss") == 0 || atoll(e->target_text) != e->predicted)
         snprintf(buf + k, size - (size_t)k, "  explaining: %s",
-                 strcmp(e->target_text, "loss") == 0 ? "loss" : class_name(r, atoll(e->target_text)));
+                 strcmp(e->target_text, "loss") == 0 ? "loss"
+                                                     : class_name(r, atoll(e->target_text)));
 }
 
 static void title(const run *r, char *buf, size_t size)
@@ -443,12 +481,14 @@ static int write_image(const run *r)
     const cg_model_spec *spec = cg_model_get_spec(r->m.model);
     cli_saliency_panel panels[MAX_SAMPLES];
     for (size_t i = 0; i < r->n; i++) {
-        panels[i] = (cli_saliency_panel){
-            .input = r->samples[i].x, .attribution = r->samples[i].attr,
-            .channels = (int)spec->input[0], .height = (int)spec->input[1],
-            .width = (int)spec->input[2],
-            .signed_values = r->attr.method == CG_ATTR_GRAD_X_INPUT ||
-                             r->attr.method == CG_ATTR_INTEGRATED_GRADIENTS};
+        panels[i] =
+            (cli_saliency_panel){.input = r->samples[i].x,
+                                 .attribution = r->samples[i].attr,
+                                 .channels = (int)spec->input[0],
+                                 .height = (int)spec->input[1],
+                                 .width = (int)spec->input[2],
+                                 .signed_values = r->attr.method == CG_ATTR_GRAD_X_INPUT ||
+                                                  r->attr.method == CG_ATTR_INTEGRATED_GRADIENTS};
         caption(r, &r->samples[i], panels[i].caption, sizeof panels[i].caption);
     }
     char t[256];
@@ -508,7 +548,8 @@ static int work(run *r, const cli_args *a)
     if (code != EXIT_OK) return code;
     if (cli_load_data(&r->data, r->o.data, cg_model_get_spec(r->m.model), r->m.vocab,
                       r->m.vocab_size) != CG_OK)
-        return cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
+        return cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE,
+                            CMD);
     if ((code = check_samples(r)) != EXIT_OK || (code = load_class_names(r)) != EXIT_OK ||
         (code = gather(r)) != EXIT_OK || (code = load_baseline(r)) != EXIT_OK ||
         (code = predict(r)) != EXIT_OK || (code = attribute_all(r)) != EXIT_OK)

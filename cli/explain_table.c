@@ -53,8 +53,9 @@ static bool names_from_header(explain_names *out, const char *path, int64_t d)
     bool ok = getline(&line, &cap, f) > 0;
     fclose(f);
     char *p = line;
-    if (ok && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-        p += 3;   /* a UTF-8 byte order mark */
+    if (ok && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+        (unsigned char)p[2] == 0xBF)
+        p += 3; /* a UTF-8 byte order mark */
     int64_t fields = 0;
     bool numeric = true;
     for (char *q = p; ok && q;) {
@@ -122,7 +123,8 @@ cg_status explain_names_load(explain_names *out, const char *data_spec, const cg
     *out = (explain_names){0};
     int64_t d = 1;
     for (int i = 0; i < spec->input_ndim; i++) d *= spec->input[i];
-    if (strncmp(data_spec, "csv:", 4) == 0 && names_from_header(out, data_spec + 4, d)) return CG_OK;
+    if (strncmp(data_spec, "csv:", 4) == 0 && names_from_header(out, data_spec + 4, d))
+        return CG_OK;
     return names_from_shape(out, spec, d);
 }
 
@@ -135,7 +137,8 @@ static cg_status put(cg_atomic_file *f, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf) return cg_set_error(CG_ERR_ARG, "a CSV field is too long");
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return cg_set_error(CG_ERR_ARG, "a CSV field is too long");
     return cg__atomic_write(f, buf, (size_t)n);
 }
 
@@ -144,7 +147,8 @@ static cg_status put_name(cg_atomic_file *f, const char *name)
 {
     if (!strpbrk(name, ",\"\n")) return put(f, "%s", name);
     cg_status s = put(f, "\"");
-    for (const char *c = name; s == CG_OK && *c; c++) s = *c == '"' ? put(f, "\"\"") : put(f, "%c", *c);
+    for (const char *c = name; s == CG_OK && *c; c++)
+        s = *c == '"' ? put(f, "\"\"") : put(f, "%c", *c);
     return s == CG_OK ? put(f, "\"") : s;
 }
 
@@ -174,7 +178,8 @@ static cJSON *sample_json(const explain_sample *e, const explain_names *names, i
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", (double)e->index);
-    cJSON_AddItemToObject(o, "label", e->label >= 0 ? cJSON_CreateNumber(e->label) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "label",
+                          e->label >= 0 ? cJSON_CreateNumber(e->label) : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "predicted", (double)e->predicted);
     cJSON_AddNumberToObject(o, "confidence", e->confidence);
     cJSON_AddStringToObject(o, "target", e->target_text);
@@ -197,7 +202,8 @@ static cg_status write_json(cg_atomic_file *f, const explain_sample *samples, si
                             const explain_names *names, int64_t d, const char *method)
 {
     cJSON *all = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(all, sample_json(&samples[i], names, d, method));
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(all, sample_json(&samples[i], names, d, method));
     char *text = cJSON_Print(all);
     cJSON_Delete(all);
     if (!text) return cg_set_error(CG_ERR_NOMEM, "JSON: out of memory");

@@ -15,7 +15,7 @@ typedef struct per_sample {
     cg_ctx *ctx;
     cg_model *model;
     const cg_dataset *d;
-    int64_t positions;     /* label positions per sample (T for sequences) */
+    int64_t positions; /* label positions per sample (T for sequences) */
 } per_sample;
 
 static cg_status put(per_sample *w, const char *fmt, ...)
@@ -35,7 +35,8 @@ static cg_status put(per_sample *w, const char *fmt, ...)
 }
 
 /* The sample's own loss: the model's loss of its output row alone. */
-static cg_status sample_loss(per_sample *w, const cg_tensor *out, int64_t row, int64_t i, double *loss)
+static cg_status sample_loss(per_sample *w, const cg_tensor *out, int64_t row, int64_t i,
+                             double *loss)
 {
     int64_t per = out->size / out->shape[0];
     int64_t shape[CG_MAX_DIMS];
@@ -43,10 +44,10 @@ static cg_status sample_loss(per_sample *w, const cg_tensor *out, int64_t row, i
     shape[0] = 1;
     cg_tensor *one = cg_tensor_from(w->ctx, out->ndim, shape, out->data + row * per);
     const cg_dataset *d = w->d;
-    cg_tensor *l = one ? cg_model_loss(w->ctx, w->model, one,
-                                       d->labels ? d->labels + i * w->positions : NULL,
-                                       d->y ? d->y + i * d->target_size : NULL)
-                       : NULL;
+    cg_tensor *l =
+        one ? cg_model_loss(w->ctx, w->model, one, d->labels ? d->labels + i * w->positions : NULL,
+                            d->y ? d->y + i * d->target_size : NULL)
+            : NULL;
     if (!l) return cg_last_status();
     *loss = (double)l->data[0];
     return CG_OK;
@@ -72,7 +73,8 @@ static cg_status write_batch(void *user, int64_t first, const cg_tensor *out)
     per_sample *w = user;
     cg_ctx_reset(w->ctx);
     int64_t n = out->shape[0], per = out->size / n;
-    bool classified = cg_model_get_spec(w->model)->loss == CG_LOSS_CROSS_ENTROPY && w->positions == 1;
+    bool classified =
+        cg_model_get_spec(w->model)->loss == CG_LOSS_CROSS_ENTROPY && w->positions == 1;
     cg_status s = CG_OK;
     for (int64_t r = 0; s == CG_OK && r < n; r++) {
         double loss = NAN;
@@ -92,7 +94,8 @@ static cg_status write_batch(void *user, int64_t first, const cg_tensor *out)
     return s;
 }
 
-cg_status cli_per_sample_write(const char *path, cg_model *model, const cg_dataset *d, int64_t batch)
+cg_status cli_per_sample_write(const char *path, cg_model *model, const cg_dataset *d,
+                               int64_t batch)
 {
     const cg_model_spec *spec = cg_model_get_spec(model);
     per_sample w = {.model = model, .d = d, .positions = cg_model_spec_label_positions(spec)};
@@ -104,7 +107,8 @@ cg_status cli_per_sample_write(const char *path, cg_model *model, const cg_datas
     if (s == CG_OK) {
         cg_ctx_set_grad_enabled(w.ctx, false);
         s = put(&w, classified ? "index,label,predicted,confidence,loss,correct\n"
-                               : d->y ? "index,loss,prediction,target\n" : "index,loss\n");
+                    : d->y     ? "index,loss,prediction,target\n"
+                               : "index,loss\n");
     }
     if (s == CG_OK) s = cg_predict(model, d, batch, write_batch, &w);
     cg_ctx_destroy(w.ctx);

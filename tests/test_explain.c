@@ -17,11 +17,10 @@
 #include "cgrad.h"
 #include "specs.h"
 
-static const char *const DENSE =
-    "{\"input\": [4], \"loss\": \"cross_entropy\", \"layers\": ["
-    " {\"type\": \"dense\", \"units\": 6, \"activation\": \"tanh\"},"
-    " {\"type\": \"dropout\", \"rate\": 0.5},"
-    " {\"type\": \"dense\", \"units\": 3}]}";
+static const char *const DENSE = "{\"input\": [4], \"loss\": \"cross_entropy\", \"layers\": ["
+                                 " {\"type\": \"dense\", \"units\": 6, \"activation\": \"tanh\"},"
+                                 " {\"type\": \"dropout\", \"rate\": 0.5},"
+                                 " {\"type\": \"dense\", \"units\": 3}]}";
 
 static const char *const CNN =
     "{\"input\": [2, 5, 5], \"loss\": \"cross_entropy\", \"layers\": ["
@@ -114,7 +113,8 @@ static void all_targets_match_central_differences(const char *json)
         {.kind = CG_GRAD_PREDICTED},
         {.kind = CG_GRAD_LOSS, .labels = labels},
     };
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) check_central(m, spec, &targets[i]);
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        check_central(m, spec, &targets[i]);
     cg_model_destroy(m);
     cg_model_spec_free(spec);
 }
@@ -192,8 +192,8 @@ static void bad_targets_are_refused(void **state)
 }
 
 /* |Σ attributions − (f(x) − f(baseline))| for sample 0 of x with `steps`. */
-static double completeness_error(cg_model *m, const float *x, const float *baseline,
-                                 int64_t steps, int64_t d)
+static double completeness_error(cg_model *m, const float *x, const float *baseline, int64_t steps,
+                                 int64_t d)
 {
     cg_attr_options o = {.method = CG_ATTR_INTEGRATED_GRADIENTS,
                          .target = {.kind = CG_GRAD_PREDICTED},
@@ -222,8 +222,9 @@ static void integrated_gradients_are_complete(void **state)
     double coarse = completeness_error(m, x, NULL, 2, d);
     double e64 = completeness_error(m, x, NULL, 64, d);
     double fine = completeness_error(m, x, base, 256, d);
-    print_message("IG completeness error: 2 steps %.3g, 64 steps %.3g, 256 steps (baseline 0.1) %.3g\n",
-                  coarse, e64, fine);
+    print_message(
+        "IG completeness error: 2 steps %.3g, 64 steps %.3g, 256 steps (baseline 0.1) %.3g\n",
+        coarse, e64, fine);
     assert_true(e64 < 2e-2);
     assert_true(fine < 2e-2);
     assert_true(e64 < coarse);

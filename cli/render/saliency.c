@@ -14,8 +14,7 @@ enum { PANEL = 224, GAP = 16, CAPTION = 34, TOP = 48, MARGIN = 16 };
 static double pixel(const float *img, const cli_saliency_panel *p, int y, int x)
 {
     double sum = 0;
-    for (int c = 0; c < p->channels; c++)
-        sum += img[((int64_t)c * p->height + y) * p->width + x];
+    for (int c = 0; c < p->channels; c++) sum += img[((int64_t)c * p->height + y) * p->width + x];
     return sum / p->channels;
 }
 
@@ -51,8 +50,7 @@ static void input_range(const cli_saliency_panel *p, double *lo, double *hi)
  * black through red and yellow to white ("hot"). s in [-1, 1] or [0, 1]. */
 static rgb heat(double s, bool signed_values)
 {
-    if (signed_values)
-        return s >= 0 ? (rgb){1, 1 - s, 1 - s} : (rgb){1 + s, 1 + s, 1};
+    if (signed_values) return s >= 0 ? (rgb){1, 1 - s, 1 - s} : (rgb){1 + s, 1 + s, 1};
     return (rgb){fmin(1, 3 * s), fmin(1, fmax(0, 3 * s - 1)), fmin(1, fmax(0, 3 * s - 2))};
 }
 
@@ -78,7 +76,7 @@ static rgb panel_colour(const cli_saliency_panel *p, panel_kind kind, int y, int
     rgb h = heat(s, p->signed_values);
     if (kind == SHOW_HEAT) return h;
     double w = fmin(1, fabs(s) * 1.5);
-    g = 0.25 + 0.5 * g;   /* a muted image under the colours */
+    g = 0.25 + 0.5 * g; /* a muted image under the colours */
     if (!p->signed_values) h = heat(fmax(0.35, fabs(s)), false);
     return (rgb){g + w * (h.r - g), g + w * (h.g - g), g + w * (h.b - g)};
 }
@@ -99,7 +97,8 @@ static cg_status draw_panel(cairo_t *cr, const cli_saliency_panel *p, panel_kind
     int stride = cairo_image_surface_get_stride(img);
     for (int y = 0; y < p->height; y++) {
         uint32_t *row = (uint32_t *)(void *)(data + (size_t)y * (size_t)stride);
-        for (int x = 0; x < p->width; x++) row[x] = pack(panel_colour(p, kind, y, x, lo, hi, scale));
+        for (int x = 0; x < p->width; x++)
+            row[x] = pack(panel_colour(p, kind, y, x, lo, hi, scale));
     }
     cairo_surface_mark_dirty(img);
     cairo_save(cr);

@@ -35,20 +35,22 @@ static cg_status check_target(const cg_model_spec *spec, const cg_grad_target *t
     switch (t->kind) {
     case CG_GRAD_CLASS:
         if (t->class_index < 0 || t->class_index >= classes)
-            return cg_set_error(CG_ERR_ARG, "target class %lld is out of range: the model has %lld "
-                                            "output%s (classes 0..%lld)",
+            return cg_set_error(CG_ERR_ARG,
+                                "target class %lld is out of range: the model has %lld "
+                                "output%s (classes 0..%lld)",
                                 (long long)t->class_index, (long long)classes,
                                 classes == 1 ? "" : "s", (long long)classes - 1);
         return CG_OK;
-    case CG_GRAD_PREDICTED:
-        return CG_OK;
+    case CG_GRAD_PREDICTED: return CG_OK;
     case CG_GRAD_LOSS:
         if (spec->loss == CG_LOSS_CROSS_ENTROPY && !t->labels)
             return cg_set_error(CG_ERR_ARG, "the loss target needs class labels (the model's loss "
                                             "is cross_entropy)");
         if (spec->loss != CG_LOSS_CROSS_ENTROPY && !t->targets)
-            return cg_set_error(CG_ERR_ARG, "the loss target needs target values (the model's "
-                                            "loss is %s)", cg_loss_name(spec->loss));
+            return cg_set_error(CG_ERR_ARG,
+                                "the loss target needs target values (the model's "
+                                "loss is %s)",
+                                cg_loss_name(spec->loss));
         /* Labels are range-checked by cross_entropy itself. */
         return CG_OK;
     }
@@ -94,9 +96,10 @@ static cg_status per_sample_losses(cg_ctx *ctx, const cg_model *model, const cg_
     shape[0] = 1;
     for (int64_t i = 0; i < n; i++) {
         cg_tensor *row = cg_tensor_from(ctx, out->ndim, shape, out->data + i * per);
-        cg_tensor *loss = row ? cg_model_loss(ctx, model, row, t->labels ? t->labels + i * positions : NULL,
-                                              t->targets ? t->targets + i * per : NULL)
-                              : NULL;
+        cg_tensor *loss =
+            row ? cg_model_loss(ctx, model, row, t->labels ? t->labels + i * positions : NULL,
+                                t->targets ? t->targets + i * per : NULL)
+                : NULL;
         if (!loss) return cg_last_status();
         values_out[i] = (double)loss->data[0];
     }
@@ -128,8 +131,9 @@ static cg_status input_grad_in(cg_ctx *ctx, cg_model *model, const float *x, int
         if (s == CG_OK && values_out) s = per_sample_losses(ctx, model, out, n, t, values_out);
     } else {
         float *seed = malloc((size_t)out->size * sizeof *seed);
-        if (!seed) return cg_set_error(CG_ERR_NOMEM, "no memory for a seed of %lld floats",
-                                       (long long)out->size);
+        if (!seed)
+            return cg_set_error(CG_ERR_NOMEM, "no memory for a seed of %lld floats",
+                                (long long)out->size);
         logit_seed(out, n, t, seed, values_out);
         s = cg_backward_seeded(ctx, out, seed);
         free(seed);
@@ -249,9 +253,11 @@ static cg_status fix_predicted(cg_model *model, const float *x, int64_t n, int64
     int64_t positions, classes;
     output_rows(spec, &positions, &classes);
     if (positions != 1)
-        return cg_set_error(CG_ERR_ARG, "the predicted-class target of this method needs one "
-                                        "prediction per sample; the model predicts %lld per "
-                                        "sample (give a class)", (long long)positions);
+        return cg_set_error(CG_ERR_ARG,
+                            "the predicted-class target of this method needs one "
+                            "prediction per sample; the model predicts %lld per "
+                            "sample (give a class)",
+                            (long long)positions);
     cg_ctx *ctx = cg_ctx_create(0);
     if (!ctx) return cg_last_status();
     cg_ctx_set_training(ctx, false);
@@ -264,7 +270,8 @@ static cg_status fix_predicted(cg_model *model, const float *x, int64_t n, int64
     cg_tensor *out = xin ? cg_model_forward(ctx, model, xin) : NULL;
     cg_model_reset_state(model);
     cg_status s = out ? CG_OK : cg_last_status();
-    for (int64_t i = 0; out && i < n; i++) classes_out[i] = argmax(out->data + i * classes, classes);
+    for (int64_t i = 0; out && i < n; i++)
+        classes_out[i] = argmax(out->data + i * classes, classes);
     cg_ctx_destroy(ctx);
     return s;
 }
@@ -279,8 +286,9 @@ static cg_status integrated_one(cg_model *model, const float *xi, const float *b
     float *grad = malloc((size_t)(steps * d) * sizeof *grad);
     double *values = malloc((size_t)steps * sizeof *values);
     cg_status s = path && grad && values ? CG_OK
-                                         : cg_set_error(CG_ERR_NOMEM, "integrated gradients: no "
-                                                                      "memory for %lld steps",
+                                         : cg_set_error(CG_ERR_NOMEM,
+                                                        "integrated gradients: no "
+                                                        "memory for %lld steps",
                                                         (long long)steps);
     for (int64_t k = 0; s == CG_OK && k < steps; k++) {
         float alpha = (float)(((double)k + 0.5) / (double)steps);
@@ -319,8 +327,10 @@ static cg_status smoothgrad_one(cg_model *model, const float *xi, int64_t d,
     float *noisy = malloc((size_t)(k * d) * sizeof *noisy);
     float *grad = malloc((size_t)(k * d) * sizeof *grad);
     cg_status s = noisy && grad ? CG_OK
-                                : cg_set_error(CG_ERR_NOMEM, "smoothgrad: no memory for %lld "
-                                                             "samples", (long long)k);
+                                : cg_set_error(CG_ERR_NOMEM,
+                                               "smoothgrad: no memory for %lld "
+                                               "samples",
+                                               (long long)k);
     for (int64_t j = 0; s == CG_OK && j < k * d; j++)
         noisy[j] = xi[j % d] + o->noise * cg_rng_normal(rng);
     if (s == CG_OK) s = cg_model_input_grad(model, noisy, k, t, grad, NULL);
@@ -366,8 +376,7 @@ static cg_status attribute_one(cg_model *model, const float *xi, int64_t i, int6
         const float *base = o->baseline ? o->baseline : zeros;
         if (!base) s = cg_set_error(CG_ERR_NOMEM, "integrated gradients: out of memory");
         double fx = NAN, fb = NAN;
-        if (s == CG_OK)
-            s = integrated_one(model, xi, base, d, &r.t, k, attr, &fx, &fb);
+        if (s == CG_OK) s = integrated_one(model, xi, base, d, &r.t, k, attr, &fx, &fb);
         if (s == CG_OK && info) {
             double sum = 0;
             for (int64_t j = 0; j < d; j++) sum += attr[j];
@@ -408,7 +417,7 @@ static cg_status smoothgrad_info(cg_model *model, const float *xi, int64_t i, in
     const cg_model_spec *spec = cg_model_get_spec(model);
     int64_t positions, classes, out = numel(spec->output_ndim, spec->output);
     output_rows(spec, &positions, &classes);
-    cg_grad_target own = *t;   /* sample i's labels / targets */
+    cg_grad_target own = *t; /* sample i's labels / targets */
     if (own.labels) own.labels += i * positions;
     if (own.targets) own.targets += i * out;
     float *grad = malloc((size_t)d * sizeof *grad);
@@ -420,13 +429,12 @@ static cg_status smoothgrad_info(cg_model *model, const float *xi, int64_t i, in
     return s;
 }
 
-cg_status cg_model_attribute(cg_model *model, const float *x, int64_t n,
-                             const cg_attr_options *o, float *attr_out, cg_attr_info *info_out)
+cg_status cg_model_attribute(cg_model *model, const float *x, int64_t n, const cg_attr_options *o,
+                             float *attr_out, cg_attr_info *info_out)
 {
     if (!model || !x || !o || !attr_out)
         return cg_set_error(CG_ERR_ARG, "cg_model_attribute: NULL argument");
-    if (n < 1)
-        return cg_set_error(CG_ERR_ARG, "cg_model_attribute: need at least one sample");
+    if (n < 1) return cg_set_error(CG_ERR_ARG, "cg_model_attribute: need at least one sample");
     const cg_model_spec *spec = cg_model_get_spec(model);
     cg_status s = check_options(o);
     if (s == CG_OK) s = check_target(spec, &o->target);
