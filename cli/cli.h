@@ -20,6 +20,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 
@@ -137,6 +138,13 @@ int cli_group_agree(cg_dist *d, const char *cmd, int code);
 void cli_group_quiet(bool on);
 bool cli_group_silenced(void);
 void cli_group_end(cg_dist *d);
+/* ---- eval --per-sample (per_sample.c) ---- */
+
+/* Writes index,label,predicted,confidence,loss,correct per sample for a
+ * classifier (index,loss[,prediction,target] otherwise) to path, atomically. */
+cg_status cli_per_sample_write(const char *path, cg_model *model, const cg_dataset *d, int64_t batch);
+/* Can path be written? (Nothing is left behind.) */
+cg_status cli_per_sample_check(const char *path);
 
 /* ---- progress and logs (progress.c) ---- */
 

@@ -71,6 +71,11 @@ static cg_status name_classes(cli_confusion *cm, const char *data_spec, const ch
     return CG_OK;
 }
 
+cg_status cli_class_names(cli_confusion *cm, const char *data_spec, const char *classes_path)
+{
+    return name_classes(cm, data_spec, classes_path);
+}
+
 typedef struct counting {
     cli_confusion *cm;
     const cg_dataset *data;

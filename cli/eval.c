@@ -26,6 +26,10 @@ static void usage(FILE *out)
           "  --plot FILE        draw the confusion matrix as a heat map with counts in the\n"
           "                     cells: .png, .svg or .pdf\n"
           "  --size WxH         the heat map's size (default 900x820)\n"
+          "  --per-sample FILE  a CSV row per sample: index,label,predicted,confidence,\n"
+          "                     loss,correct for classifiers (index,loss,prediction,target\n"
+          "                     for regression), to find the worst-classified samples\n"
+          "                     (sort by loss) and explain them (cgrad explain --index)\n"
           "  --classes FILE     class names, one a line (default: Fashion-MNIST's names\n"
           "                     for fashion-mnist: data, else the class indices)\n"
           "  --model MODEL.json the model, for weights files that do not carry it (e.g.\n"
@@ -82,7 +86,7 @@ int cmd_eval(int argc, char **argv)
     cli_args_init(&a, CMD, argc, argv);
     cli_infer_options o = {0};
     bool json = false, confusion = false;
-    const char *top_k_text = NULL, *plot = NULL, *size = NULL, *classes = NULL;
+    const char *top_k_text = NULL, *plot = NULL, *size = NULL, *classes = NULL, *per_sample = NULL;
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             usage(stdout);
@@ -93,7 +97,8 @@ int cmd_eval(int argc, char **argv)
         else if (cli_flag(&a, "--confusion"))
             confusion = true;
         else if (cli_option(&a, "--top-k", &top_k_text) || cli_option(&a, "--plot", &plot) ||
-                 cli_option(&a, "--size", &size) || cli_option(&a, "--classes", &classes))
+                 cli_option(&a, "--size", &size) || cli_option(&a, "--classes", &classes) ||
+                 cli_option(&a, "--per-sample", &per_sample))
             continue;
         else if (!cli_infer_option(&a, &o))
             cli_unknown(&a);
@@ -105,6 +110,8 @@ int cmd_eval(int argc, char **argv)
     cli_image_options image = {.width = 900, .height = 820};
     int code = check_confusion_options(confusion, plot, size, classes, &image);
     if (code != EXIT_OK) return code;
+    if (per_sample && cli_per_sample_check(per_sample) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "--per-sample: %s", cg_last_error());
     cg_dist *dist = cli_group_start(CMD, &code);
     if (!dist) return code;
     cli_model m = {0};
@@ -159,6 +166,9 @@ int cmd_eval(int argc, char **argv)
     }
     if (code == EXIT_OK && plot && cli_group_rank() == 0)
         code = draw_confusion(plot, &cm, &image, a.positional[0]);
+    if (code == EXIT_OK && per_sample && cli_group_rank() == 0 &&
+        cli_per_sample_write(per_sample, m.model, &d, batch) != CG_OK)
+        code = cli_fail(EXIT_FAILURE_OTHER, CMD, "--per-sample: %s", cg_last_error());
     cli_confusion_free(&cm);
     cg_dataset_free(&d);
     cli_model_release(&m);

@@ -1278,6 +1278,77 @@ cg_status cg_predict(cg_model *model, const cg_dataset *data, int64_t batch, cg_
 cg_status cg_predict_group(cg_model *model, const cg_dataset *data, int64_t batch, cg_dist *dist,
                            cg_predict_fn fn, void *user);
 
+/* ------------------------------------------------------------------------ */
+/* Explaining predictions (src/train/explain.c): gradients of an output with */
+/* respect to the input, and attributions built on them.                     */
+/* ------------------------------------------------------------------------ */
+
+/* Which output a gradient is taken of. */
+typedef enum cg_grad_target_kind {
+    CG_GRAD_CLASS = 0,   /* output class_index (an index into the output's last
+                          * dimension; summed over a sequence's positions) */
+    CG_GRAD_PREDICTED,   /* each output row's largest value (the predicted class) */
+    CG_GRAD_LOSS         /* each sample's own loss against labels / targets */
+} cg_grad_target_kind;
+
+typedef struct cg_grad_target {
+    cg_grad_target_kind kind;
+    int64_t class_index;     /* CG_GRAD_CLASS */
+    const int32_t *labels;   /* CG_GRAD_LOSS, cross_entropy: n · positions labels */
+    const float *targets;    /* CG_GRAD_LOSS, other losses: n · output size values */
+} cg_grad_target;
+
+/* The gradient of the target output with respect to the input, for n
+ * samples x [n, input...] (row-major): grad_out [n, input...] gets, for
+ * each sample, the gradient of that sample's own output. Runs in
+ * evaluation mode (no dropout; batch norm uses its running statistics) and
+ * leaves the model as it was: parameters' values and gradients, buffers,
+ * and a stateful model's carried state (reset before and after).
+ * values_out (NULL: not wanted) gets each sample's target value (the
+ * chosen logit, summed over positions, or the loss). CG_ERR_ARG for a class
+ * outside the output, a loss target without labels / targets, or a model
+ * whose output does not depend differentiably on its input (token ids). */
+cg_status cg_model_input_grad(cg_model *model, const float *x, int64_t n,
+                              const cg_grad_target *target, float *grad_out, double *values_out);
+
+typedef enum cg_attr_method {
+    CG_ATTR_SALIENCY = 0,          /* |∂f/∂x| (Simonyan et al.) */
+    CG_ATTR_GRAD_X_INPUT,          /* x · ∂f/∂x */
+    CG_ATTR_INTEGRATED_GRADIENTS,  /* (x − b) · mean of ∂f/∂x along b → x (Sundararajan et al.) */
+    CG_ATTR_SMOOTHGRAD             /* mean |∂f/∂x| over noisy copies of x (Smilkov et al.) */
+} cg_attr_method;
+
+/* "saliency", "grad-x-input", "integrated-gradients", "smoothgrad". */
+const char *cg_attr_method_name(cg_attr_method m);
+bool cg_attr_method_from_name(const char *name, cg_attr_method *out);
+
+typedef struct cg_attr_options {
+    cg_attr_method method;
+    cg_grad_target target;   /* CG_GRAD_PREDICTED: integrated gradients and
+                              * SmoothGrad explain the class predicted for x
+                              * at every point of the path / every copy */
+    int64_t steps;           /* integrated gradients: midpoint-rule steps (0: 64) */
+    const float *baseline;   /* integrated gradients: one sample (input size
+                              * floats), NULL: zeros */
+    int64_t samples;         /* smoothgrad: noisy copies (0: 25) */
+    float noise;             /* smoothgrad: standard deviation of the noise */
+    uint64_t seed;           /* smoothgrad: the noise's random stream */
+} cg_attr_options;
+
+/* Per sample: the target's value at the input and (integrated gradients) at
+ * the baseline, and the sum of the attributions. For integrated gradients,
+ * completeness says attribution_sum ≈ f_input − f_baseline; the error falls
+ * as steps grow. NaN where a method has no value. */
+typedef struct cg_attr_info {
+    double f_input, f_baseline, attribution_sum;
+} cg_attr_info;
+
+/* Attributions of n samples x [n, input...] into attr_out (same size);
+ * info_out (NULL: not wanted) gets n entries. Evaluation mode; the model is
+ * left as cg_model_input_grad leaves it. */
+cg_status cg_model_attribute(cg_model *model, const float *x, int64_t n,
+                             const cg_attr_options *o, float *attr_out, cg_attr_info *info_out);
+
 #ifdef __cplusplus
 }
 #endif
