@@ -55,3 +55,10 @@ for name in ("W1", "W1b"):
     if (name, "cgrad") in med and (name, "pytorch") in med:
         print(f"{name}: cgrad / PyTorch = {med[(name, 'cgrad')] / med[(name, 'pytorch')]:.2f}x")
 PY
+
+# Data-parallel scaling (W1, W2: 1 process x 2 threads vs 2 ranks x 1
+# thread) when MPI is installed; see bench/mpi.sh.
+if command -v mpirun >/dev/null; then
+  echo
+  BUILD=$build bench/mpi.sh "$runs"
+fi

@@ -7,14 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Under mpirun a message names its rank, unless the library's agreement
+ * already did ("rank 3: ..."). */
+static bool names_a_rank(const char *text)
+{
+    int rank, end = 0;
+    return sscanf(text, "rank %d:%n", &rank, &end) == 1 && end > 0;
+}
+
 int cli_fail(int code, const char *cmd, const char *fmt, ...)
 {
+    if (cli_group_silenced()) return code;
+    char text[2048];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "cgrad %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (cli_group_size() > 1 && !names_a_rank(text))
+        fprintf(stderr, "cgrad %s: rank %d: %s\n", cmd, cli_group_rank(), text);
+    else
+        fprintf(stderr, "cgrad %s: %s\n", cmd, text);
     return code;
 }
 

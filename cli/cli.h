@@ -20,6 +20,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* ---- messages (args.c) ---- */
 
@@ -140,6 +141,30 @@ int cli_infer_setup(cli_model *m, int64_t *batch, const cli_args *a, const cli_i
 
 /* Sets the thread count from --threads text (NULL: all cores). */
 bool cli_set_threads(const char *cmd, const char *text);
+
+/* ---- under mpirun (group.c) ---- */
+
+/* Joins the job when an MPI launcher started cgrad (a group of one
+ * otherwise); on ranks > 0 stdout goes to /dev/null. NULL with *code set
+ * (message printed) on failure. */
+cg_dist *cli_group_start(const char *cmd, int *code);
+int cli_group_rank(void);
+int cli_group_size(void);
+/* Every rank's exit code in; the lowest failing rank's code out on every
+ * rank (rank 0 says which rank failed). */
+int cli_group_agree(cg_dist *d, const char *cmd, int code);
+/* While on, failures are printed by rank 0 only (they are the same on every
+ * rank: agreed by the library). */
+void cli_group_quiet(bool on);
+bool cli_group_silenced(void);
+void cli_group_end(cg_dist *d);
+/* ---- eval --per-sample (per_sample.c) ---- */
+
+/* Writes index,label,predicted,confidence,loss,correct per sample for a
+ * classifier (index,loss[,prediction,target] otherwise) to path, atomically. */
+cg_status cli_per_sample_write(const char *path, cg_model *model, const cg_dataset *d, int64_t batch);
+/* Can path be written? (Nothing is left behind.) */
+cg_status cli_per_sample_check(const char *path);
 
 /* ---- progress and logs (progress.c) ---- */
 

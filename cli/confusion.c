@@ -62,7 +62,7 @@ static cg_status name_classes(cli_confusion *cm, const cg_dataset *d, const char
 {
     if (classes_path) return read_class_names(cm, classes_path);
     /* A model trained on text labels has their names in its table. */
-    const cg_table *t = d->table;
+    const cg_table *t = d ? d->table : NULL;
     if (t && t->classes && t->n_classes == cm->n_classes) {
         for (int i = 0; i < cm->n_classes; i++)
             snprintf(cm->names[i], CLI_CLASS_NAME_MAX, "%s", t->classes[i]);
@@ -77,6 +77,11 @@ static cg_status name_classes(cli_confusion *cm, const cg_dataset *d, const char
             snprintf(cm->names[i], CLI_CLASS_NAME_MAX, "%d", i);
     }
     return CG_OK;
+}
+
+cg_status cli_class_names(cli_confusion *cm, const char *data_spec, const char *classes_path)
+{
+    return name_classes(cm, NULL, data_spec, classes_path);
 }
 
 typedef struct counting {

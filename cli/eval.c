@@ -27,6 +27,10 @@ static void usage(FILE *out)
           "  --plot FILE        draw the confusion matrix as a heat map with counts in the\n"
           "                     cells: .png, .svg or .pdf\n"
           "  --size WxH         the heat map's size (default 900x820)\n"
+          "  --per-sample FILE  a CSV row per sample: index,label,predicted,confidence,\n"
+          "                     loss,correct for classifiers (index,loss,prediction,target\n"
+          "                     for regression), to find the worst-classified samples\n"
+          "                     (sort by loss) and explain them (cgrad explain --index)\n"
           "  --classes FILE     class names, one a line (default: the names of a model\n"
           "                     trained on text labels, Fashion-MNIST's names for\n"
           "                     fashion-mnist: data, else the class indices)\n"
@@ -34,7 +38,10 @@ static void usage(FILE *out)
           "                     exported from PyTorch)\n"
           "  --batch N          evaluation batch size (default 1024)\n"
           "  --threads N        threads to use (default: all cores)\n"
-          "  -h, --help         this help\n",
+          "  -h, --help         this help\n"
+          "\n"
+          "Under mpirun each rank evaluates its share of the data; rank 0 prints the\n"
+          "result for all of it.\n",
           out);
 }
 
@@ -68,13 +75,23 @@ static int draw_confusion(const char *path, const cli_confusion *cm, cli_image_o
     return EXIT_OK;
 }
 
+/* As the model's table says, when it was trained on one. */
+static int load_data(cg_dataset *d, const char *spec, const cli_model *m)
+{
+    cli_columns columns = {.cmd = CMD, .table = m->table, .vocab = m->vocab,
+                           .vocab_size = m->vocab_size};
+    if (cli_load_table(d, spec, cg_model_get_spec(m->model), &columns) != CG_OK)
+        return cli_fail_lib(EXIT_USAGE, CMD);
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
     cli_args_init(&a, CMD, argc, argv);
     cli_infer_options o = {0};
     bool json = false, confusion = false;
-    const char *top_k_text = NULL, *plot = NULL, *size = NULL, *classes = NULL;
+    const char *top_k_text = NULL, *plot = NULL, *size = NULL, *classes = NULL, *per_sample = NULL;
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             usage(stdout);
@@ -85,7 +102,8 @@ int cmd_eval(int argc, char **argv)
         else if (cli_flag(&a, "--confusion"))
             confusion = true;
         else if (cli_option(&a, "--top-k", &top_k_text) || cli_option(&a, "--plot", &plot) ||
-                 cli_option(&a, "--size", &size) || cli_option(&a, "--classes", &classes))
+                 cli_option(&a, "--size", &size) || cli_option(&a, "--classes", &classes) ||
+                 cli_option(&a, "--per-sample", &per_sample))
             continue;
         else if (!cli_infer_option(&a, &o))
             cli_unknown(&a);
@@ -97,20 +115,25 @@ int cmd_eval(int argc, char **argv)
     cli_image_options image = {.width = 900, .height = 820};
     int code = check_confusion_options(confusion, plot, size, classes, &image);
     if (code != EXIT_OK) return code;
-    cli_model m;
+    if (per_sample && cli_per_sample_check(per_sample) != CG_OK)
+        return cli_fail(EXIT_USAGE, CMD, "--per-sample: %s", cg_last_error());
+    cg_dist *dist = cli_group_start(CMD, &code);
+    if (!dist) return code;
+    cli_model m = {0};
     int64_t batch;
-    code = cli_infer_setup(&m, &batch, &a, &o);
-    if (code != EXIT_OK) return code;
     cg_dataset d = {0};
     cg_eval_result r;
     cli_confusion cm = {0};
-    cli_columns columns = {.cmd = CMD, .table = m.table, .vocab = m.vocab,
-                           .vocab_size = m.vocab_size};
-    if (cli_load_table(&d, o.data, cg_model_get_spec(m.model), &columns) != CG_OK ||
-        cg_evaluate_top_k(m.model, &d, batch, (int)top_k, &r) != CG_OK ||
-        ((confusion || plot) &&
-         cli_confusion_compute(&cm, m.model, &d, batch, o.data, classes) != CG_OK)) {
+    /* Under mpirun a file may be missing on one rank: all agree first. */
+    code = cli_group_agree(dist, CMD, cli_infer_setup(&m, &batch, &a, &o));
+    if (code == EXIT_OK) code = cli_group_agree(dist, CMD, load_data(&d, o.data, &m));
+    cli_group_quiet(true); /* from here on the library agrees: rank 0 reports */
+    if (code == EXIT_OK && (cg_evaluate_group(m.model, &d, batch, (int)top_k, dist, &r) != CG_OK ||
+                            ((confusion || plot) &&
+                             cli_confusion_compute(&cm, m.model, &d, batch, o.data, classes) != CG_OK)))
         code = cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE, CMD);
+    if (code != EXIT_OK) {
+        /* reported */
     } else if (json) {
         char acc[32] = "null";
         if (isfinite(r.accuracy)) snprintf(acc, sizeof acc, "%.6f", r.accuracy);
@@ -146,9 +169,14 @@ int cmd_eval(int argc, char **argv)
             cli_confusion_print(stdout, &cm);
         }
     }
-    if (code == EXIT_OK && plot) code = draw_confusion(plot, &cm, &image, a.positional[0]);
+    if (code == EXIT_OK && plot && cli_group_rank() == 0)
+        code = draw_confusion(plot, &cm, &image, a.positional[0]);
+    if (code == EXIT_OK && per_sample && cli_group_rank() == 0 &&
+        cli_per_sample_write(per_sample, m.model, &d, batch) != CG_OK)
+        code = cli_fail(EXIT_FAILURE_OTHER, CMD, "--per-sample: %s", cg_last_error());
     cli_confusion_free(&cm);
     cg_dataset_free(&d);
     cli_model_release(&m);
+    cli_group_end(dist);
     return code;
 }

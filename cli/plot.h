@@ -93,6 +93,38 @@ cg_status cli_plot_curves(const char *path, const cli_run_log *runs, size_t n,
 cg_status cli_plot_confusion(const char *path, const cli_confusion *cm,
                              const cli_image_options *o);
 
+/* ---- explanations (cgrad explain; render/saliency.c, render/bars.c) ---- */
+
+/* One explained sample of an image model: its input [channels, height,
+ * width] and attribution of the same shape, and the caption's words. */
+typedef struct cli_saliency_panel {
+    const float *input, *attribution;
+    int channels, height, width;
+    bool signed_values;     /* attribution can be negative (diverging colours) */
+    char caption[192];
+} cli_saliency_panel;
+
+/* A row per sample: the input, the attribution as a heat map, and the heat
+ * map over the input. */
+cg_status cli_plot_saliency(const char *path, const cli_saliency_panel *panels, size_t n,
+                            const char *title);
+
+/* One sample's attributions per feature, for a bar chart of the largest. */
+typedef struct cli_bar_panel {
+    const float *attribution;
+    const char *const *names;   /* one per feature */
+    int64_t n_features;
+    char caption[192];
+} cli_bar_panel;
+
+/* A bar chart per sample of the top_k features by |attribution|. */
+cg_status cli_plot_attribution_bars(const char *path, const cli_bar_panel *panels, size_t n,
+                                    int top_k, const char *title);
+
+/* Class names for captions, as eval --confusion names them: cm->n_classes
+ * and cm->names allocated by the caller. */
+cg_status cli_class_names(cli_confusion *cm, const char *data_spec, const char *classes_path);
+
 /* "WxH" with both in [min, 10000]; prints the message itself. */
 bool cli_parse_size(const char *cmd, const char *name, const char *text, int *w, int *h);
 

@@ -27,7 +27,10 @@ static void usage(FILE *out)
           "  --model MODEL.json the model, for weights files that do not carry it\n"
           "  --batch N          batch size (default 1024)\n"
           "  --threads N        threads to use (default: all cores)\n"
-          "  -h, --help         this help\n",
+          "  -h, --help         this help\n"
+          "\n"
+          "Under mpirun each rank predicts its share of the data; rank 0 writes every\n"
+          "row, in data order.\n",
           out);
 }
 
@@ -136,16 +139,26 @@ static const cg_table *class_names(const cg_table *t, const writer *w)
 }
 
 static int predict_to(FILE *f, const char *out_name, cg_model *model, const cg_dataset *d,
-                      int64_t batch, const cg_table *table)
+                      int64_t batch, cg_dist *dist, const cg_table *table)
 {
     const cg_model_spec *spec = cg_model_get_spec(model);
     writer w = {.f = f, .loss = spec->loss, .per_sample = 1};
     for (int i = 0; i < spec->output_ndim; i++) w.per_sample *= spec->output[i];
     w.names = class_names(table, &w);
     write_header(&w);
-    cg_status s = cg_predict(model, d, batch, write_rows, &w);
+    cg_status s = cg_predict_group(model, d, batch, dist, write_rows, &w);
     if (s == CG_ERR_IO) return cli_fail(EXIT_FAILURE_OTHER, CMD, "%s: write error", out_name);
     if (s != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
+    return EXIT_OK;
+}
+
+/* As the model's table says, when it was trained on one. */
+static int load_data(cg_dataset *d, const char *spec, const cli_model *m)
+{
+    cli_columns columns = {.cmd = CMD, .table = m->table, .targets_optional = true, .vocab = m->vocab,
+                           .vocab_size = m->vocab_size};
+    if (cli_load_table(d, spec, cg_model_get_spec(m->model), &columns) != CG_OK)
+        return cli_fail_lib(EXIT_USAGE, CMD);
     return EXIT_OK;
 }
 
@@ -163,27 +176,32 @@ int cmd_predict(int argc, char **argv)
         if (!cli_infer_option(&a, &o) && !cli_option(&a, "--out", &out)) cli_unknown(&a);
     }
 
-    cli_model m;
+    int code;
+    cg_dist *dist = cli_group_start(CMD, &code);
+    if (!dist) return code;
+    cli_model m = {0};
     int64_t batch;
-    int code = cli_infer_setup(&m, &batch, &a, &o);
-    if (code != EXIT_OK) return code;
     cg_dataset d = {0};
-    cli_columns columns = {.cmd = CMD, .table = m.table, .targets_optional = true,
-                           .vocab = m.vocab, .vocab_size = m.vocab_size};
-    if (cli_load_table(&d, o.data, cg_model_get_spec(m.model), &columns) != CG_OK) {
-        code = cli_fail_lib(EXIT_USAGE, CMD);
-    } else {
-        FILE *f = out ? fopen(out, "w") : stdout;
-        if (!f) {
-            code = cli_fail(EXIT_USAGE, CMD, "--out: cannot write %s", out);
-        } else {
-            code = predict_to(f, out ? out : "standard output", m.model, &d, batch, m.table);
-            if ((out ? fclose(f) : fflush(f)) != 0 && code == EXIT_OK)
-                code = cli_fail(EXIT_FAILURE_OTHER, CMD, "%s: write error",
-                                out ? out : "standard output");
-        }
+    /* Under mpirun a file may be missing on one rank: all agree first. */
+    code = cli_group_agree(dist, CMD, cli_infer_setup(&m, &batch, &a, &o));
+    if (code == EXIT_OK) code = cli_group_agree(dist, CMD, load_data(&d, o.data, &m));
+    /* Rank 0 writes every row; the others' stdout is /dev/null. */
+    bool writes = out && cli_group_rank() == 0;
+    FILE *f = writes ? fopen(out, "w") : stdout;
+    if (code == EXIT_OK && !f) code = cli_fail(EXIT_USAGE, CMD, "--out: cannot write %s", out);
+    code = cli_group_agree(dist, CMD, code);
+    if (code == EXIT_OK) {
+        cli_group_quiet(true); /* the library agrees from here: rank 0 reports */
+        code = predict_to(f, out ? out : "standard output", m.model, &d, batch, dist,
+                          m.table);
+        if ((writes ? fclose(f) : fflush(f)) != 0 && code == EXIT_OK)
+            code = cli_fail(EXIT_FAILURE_OTHER, CMD, "%s: write error",
+                            out ? out : "standard output");
+    } else if (writes && f) {
+        fclose(f);
     }
     cg_dataset_free(&d);
     cli_model_release(&m);
+    cli_group_end(dist);
     return code;
 }

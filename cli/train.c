@@ -89,6 +89,13 @@ static void usage(FILE *out)
           "(appending). The checkpoint records a fingerprint of the training data; resuming\n"
           "on other data is refused unless --allow-data-change.\n"
           "\n"
+          "Data-parallel: `mpirun -np N cgrad train ...` trains on N processes (also on\n"
+          "several machines, with a hostfile): --batch stays the global batch and must\n"
+          "divide by N; each rank takes its share of every batch, gradients are averaged,\n"
+          "and rank 0 prints, logs and saves the same checkpoint one process would (it\n"
+          "resumes on any number of ranks). Files must be readable on every rank; a rank\n"
+          "that fails stops them all. See docs/distributed.md.\n"
+          "\n"
           "Ctrl-C, SIGTERM and SIGHUP finish the current step, save to --save and exit\n"
           "with 128 + the signal's number (130, 143, 129); a second signal stops at once.\n"
           "Exit status: 0 done, 1 failure while training (NaN/Inf, failed save),\n"
@@ -241,6 +248,8 @@ typedef struct session {
     FILE *log;
     cli_run_log history;           /* --plot */
     char fingerprint[96];          /* of --data, before any split */
+    cg_dist *dist;                 /* under mpirun: the ranks training together */
+    int64_t first_step;            /* state.step when this run started */
     cg_table *run_table;           /* --resume: how the run read its CSV columns */
     char *table_json, *classes_json; /* the data's table, recorded in checkpoints */
     const char *meta[17];          /* the run's settings, recorded in checkpoints */
@@ -271,6 +280,7 @@ static void note(const char *fmt, ...)
 
 static void note(const char *fmt, ...)
 {
+    if (cli_group_rank() > 0) return; /* every rank would say the same */
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "cgrad %s: note: ", CMD);
@@ -531,6 +541,7 @@ static int open_plot(session *s)
 static int open_outputs(session *s)
 {
     const train_args *t = &s->args;
+    if (cli_group_rank() > 0) return EXIT_OK; /* rank 0 writes every file */
     if (t->save && cg_checkpoint_check_writable(t->save) != CG_OK)
         return cli_fail(EXIT_USAGE, CMD, "--save: %s", cg_last_error());
     if (t->log) {
@@ -802,6 +813,36 @@ static cg_status recut_text(void *user, int64_t epoch)
     return cg_dataset_text_recut(&s->data, s->train->count, s->spec->train.seed, epoch);
 }
 
+/* Under mpirun: the batch must share out evenly, and every rank starts
+ * from rank 0's weights (identical already, unless a file differed). */
+static int start_group(session *s)
+{
+    int ranks = cli_group_size();
+    if (ranks == 1) return EXIT_OK;
+    int64_t batch = s->spec->train.batch;
+    if (batch % ranks != 0) {
+        cli_group_quiet(true);
+        return cli_fail(EXIT_USAGE, CMD, "--batch %lld is the global batch and must divide "
+                                         "evenly over the %d ranks (e.g. --batch %lld)",
+                        (long long)batch, ranks, (long long)((batch + ranks - 1) / ranks * ranks));
+    }
+    if (cg_dist_broadcast_model(s->dist, s->model) != CG_OK) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+    note("data-parallel over %d ranks: each takes %lld samples of every batch of %lld", ranks,
+         (long long)(batch / ranks), (long long)batch);
+    return EXIT_OK;
+}
+
+/* How long the ranks spent averaging gradients, next to the time trained. */
+static void print_group_summary(const session *s, double seconds)
+{
+    int64_t steps = s->state.step - s->first_step;
+    if (cli_group_size() == 1 || steps <= 0) return;
+    double comm = cg_dist_comm_seconds(s->dist);
+    printf("data-parallel: %d ranks, gradient allreduce %.3f ms/step (%.1f%% of %.1f s)\n",
+           cli_group_size(), 1e3 * comm / (double)steps, seconds > 0 ? 100.0 * comm / seconds : 0.0,
+           seconds);
+}
+
 static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
@@ -828,9 +869,14 @@ static int run_training(session *s)
         o.start_user = s;
     }
     if (!watch_options(s, &progress)) return EXIT_USAGE;
-    o.on_batch = cli_progress_batch;
-    o.on_epoch = cli_progress_epoch;
+    bool speaks = cli_group_rank() == 0;
+    o.on_batch = speaks ? cli_progress_batch : NULL;
+    o.on_epoch = speaks ? cli_progress_epoch : NULL;
     o.user = &progress;
+    o.dist = s->dist;
+    s->first_step = s->state.step;
+    /* From here on failures are agreed by the library: rank 0 reports. */
+    cli_group_quiet(true);
     install_stop_signals();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -840,7 +886,9 @@ static int run_training(session *s)
     cli_progress_finish_plot(&progress);
     if (status != CG_OK) return report_failure(s, status);
     if (s->state.stopped_early) print_early_stop(s, &o);
-    print_summary(s, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    print_summary(s, seconds);
+    print_group_summary(s, seconds);
     /* Ctrl-C during the last step or the last validation: the run finished
      * (and was saved), but the user asked to stop, so say so and exit 130. */
     if (interrupt_flag)
@@ -856,11 +904,16 @@ int cmd_train(int argc, char **argv)
     int code = parse_args(&s.args, argc, argv);
     if (code >= 0) return code;
     if (!cli_set_threads(CMD, s.args.threads)) return EXIT_USAGE;
-    code = load_config(&s);
-    if (code == EXIT_OK) code = load_data(&s);
-    if (code == EXIT_OK) code = build(&s);
-    if (code == EXIT_OK) code = open_outputs(&s);
+    if (!(s.dist = cli_group_start(CMD, &code))) return code;
+    /* Under mpirun each phase may fail on one rank alone (a file missing on
+     * one host): all ranks agree after each, so none waits for the others. */
+    code = cli_group_agree(s.dist, CMD, load_config(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, load_data(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, build(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, open_outputs(&s));
+    if (code == EXIT_OK) code = cli_group_agree(s.dist, CMD, start_group(&s));
     if (code == EXIT_OK) code = run_training(&s);
     session_release(&s);
+    cli_group_end(s.dist);
     return code;
 }

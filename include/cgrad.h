@@ -1200,6 +1200,40 @@ typedef struct cg_epoch_stats {
     double train_mae, train_rmse, train_r2, train_top_k_accuracy;
 } cg_epoch_stats;
 
+/* ---- data-parallel training across processes (MPI) -------------------------
+ * A cg_dist is the group of processes one job runs on (docs/distributed.md).
+ * Built without MPI, or started without an MPI launcher (mpirun, srun), it is
+ * a group of one and the calls below do nothing. Every function except
+ * cg_dist_compiled, cg_dist_rank, cg_dist_size and cg_dist_comm_seconds is
+ * collective: all ranks call it, in the same order. */
+typedef struct cg_dist cg_dist;
+
+/* Was cgrad built with MPI? */
+bool cg_dist_compiled(void);
+/* Joins the job (MPI_Init) when an MPI launcher started this process;
+ * otherwise *out is a group of one. Once per process. */
+cg_status cg_dist_init(int *argc, char ***argv, cg_dist **out);
+/* Leaves the job (MPI_Finalize) and frees d; NULL is fine. */
+void cg_dist_finalize(cg_dist *d);
+int cg_dist_rank(const cg_dist *d);   /* 0 for NULL */
+int cg_dist_size(const cg_dist *d);   /* 1 for NULL */
+/* Every rank's status in, the same status out on every rank: CG_OK when all
+ * are; otherwise the lowest failing rank's status, and on every rank its
+ * message as "rank R: <message>". The way ranks agree before a step that
+ * one of them could not take (a file missing on one host, a NaN). */
+cg_status cg_dist_agree(cg_dist *d, cg_status local);
+/* Every rank's exit code in (0: fine); out, on every rank, the code of the
+ * lowest rank whose code is not 0 (0 when none), that rank in *rank. For a
+ * program's own steps between the library's calls. */
+int cg_dist_first_failure(cg_dist *d, int code, int *rank);
+/* Copies rank 0's parameters and buffers to every rank. */
+cg_status cg_dist_broadcast_model(cg_dist *d, cg_model *model);
+/* Seconds spent averaging gradients so far (this rank). */
+double cg_dist_comm_seconds(const cg_dist *d);
+/* Ends every process of the job with `code` (MPI_Abort): for a program that
+ * can no longer reach an agreement point. The library never calls it. */
+void cg_dist_abort(cg_dist *d, int code);
+
 typedef struct cg_train_options {
     int64_t epochs;             /* total; a resumed run continues up to it */
     int64_t batch;
@@ -1248,6 +1282,13 @@ typedef struct cg_train_options {
      * training with that status. NULL: nothing. */
     cg_status (*on_epoch_start)(void *start_user, int64_t epoch);
     void *start_user;
+    /* Data-parallel over these processes (NULL or a group of one: this
+     * process alone). `batch` stays the global batch and must divide by
+     * the ranks; each rank takes its contiguous share of every batch, the
+     * gradients are averaged, and only rank 0 saves checkpoints. Call on
+     * every rank with the same options and data, and weights equal on every
+     * rank (cg_dist_broadcast_model). */
+    cg_dist *dist;
 } cg_train_options;
 
 /* Options from a spec's "train" section, and its schedule with lr as the
@@ -1290,6 +1331,11 @@ cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch,
  * (2 <= top_k <= classes; 0: none). */
 cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t batch, int top_k,
                             cg_eval_result *out);
+/* cg_evaluate_top_k with each rank of dist (NULL: this process alone)
+ * evaluating its contiguous share of data; every rank gets the whole
+ * result. Collective. */
+cg_status cg_evaluate_group(cg_model *model, const cg_dataset *data, int64_t batch, int top_k,
+                            cg_dist *dist, cg_eval_result *out);
 
 /* Runs the model in evaluation mode over data in order, calling fn with
  * the outputs [n, output...] of samples first..first+n-1; a status other
@@ -1297,6 +1343,82 @@ cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t bat
 typedef cg_status (*cg_predict_fn)(void *user, int64_t first, const cg_tensor *outputs);
 cg_status cg_predict(cg_model *model, const cg_dataset *data, int64_t batch, cg_predict_fn fn,
                      void *user);
+/* cg_predict with each rank of dist evaluating its contiguous share; fn is
+ * called on rank 0 only, for every sample in data order (the other ranks'
+ * outputs are sent to it batch by batch). Collective. */
+cg_status cg_predict_group(cg_model *model, const cg_dataset *data, int64_t batch, cg_dist *dist,
+                           cg_predict_fn fn, void *user);
+
+/* ------------------------------------------------------------------------ */
+/* Explaining predictions (src/train/explain.c): gradients of an output with */
+/* respect to the input, and attributions built on them.                     */
+/* ------------------------------------------------------------------------ */
+
+/* Which output a gradient is taken of. */
+typedef enum cg_grad_target_kind {
+    CG_GRAD_CLASS = 0,   /* output class_index (an index into the output's last
+                          * dimension; summed over a sequence's positions) */
+    CG_GRAD_PREDICTED,   /* each output row's largest value (the predicted class) */
+    CG_GRAD_LOSS         /* each sample's own loss against labels / targets */
+} cg_grad_target_kind;
+
+typedef struct cg_grad_target {
+    cg_grad_target_kind kind;
+    int64_t class_index;     /* CG_GRAD_CLASS */
+    const int32_t *labels;   /* CG_GRAD_LOSS, cross_entropy: n · positions labels */
+    const float *targets;    /* CG_GRAD_LOSS, other losses: n · output size values */
+} cg_grad_target;
+
+/* The gradient of the target output with respect to the input, for n
+ * samples x [n, input...] (row-major): grad_out [n, input...] gets, for
+ * each sample, the gradient of that sample's own output. Runs in
+ * evaluation mode (no dropout; batch norm uses its running statistics) and
+ * leaves the model as it was: parameters' values and gradients, buffers,
+ * and a stateful model's carried state (reset before and after).
+ * values_out (NULL: not wanted) gets each sample's target value (the
+ * chosen logit, summed over positions, or the loss). CG_ERR_ARG for a class
+ * outside the output, a loss target without labels / targets, or a model
+ * whose output does not depend differentiably on its input (token ids). */
+cg_status cg_model_input_grad(cg_model *model, const float *x, int64_t n,
+                              const cg_grad_target *target, float *grad_out, double *values_out);
+
+typedef enum cg_attr_method {
+    CG_ATTR_SALIENCY = 0,          /* |∂f/∂x| (Simonyan et al.) */
+    CG_ATTR_GRAD_X_INPUT,          /* x · ∂f/∂x */
+    CG_ATTR_INTEGRATED_GRADIENTS,  /* (x − b) · mean of ∂f/∂x along b → x (Sundararajan et al.) */
+    CG_ATTR_SMOOTHGRAD             /* mean |∂f/∂x| over noisy copies of x (Smilkov et al.) */
+} cg_attr_method;
+
+/* "saliency", "grad-x-input", "integrated-gradients", "smoothgrad". */
+const char *cg_attr_method_name(cg_attr_method m);
+bool cg_attr_method_from_name(const char *name, cg_attr_method *out);
+
+typedef struct cg_attr_options {
+    cg_attr_method method;
+    cg_grad_target target;   /* CG_GRAD_PREDICTED: integrated gradients and
+                              * SmoothGrad explain the class predicted for x
+                              * at every point of the path / every copy */
+    int64_t steps;           /* integrated gradients: midpoint-rule steps (0: 64) */
+    const float *baseline;   /* integrated gradients: one sample (input size
+                              * floats), NULL: zeros */
+    int64_t samples;         /* smoothgrad: noisy copies (0: 25) */
+    float noise;             /* smoothgrad: standard deviation of the noise */
+    uint64_t seed;           /* smoothgrad: the noise's random stream */
+} cg_attr_options;
+
+/* Per sample: the target's value at the input and (integrated gradients) at
+ * the baseline, and the sum of the attributions. For integrated gradients,
+ * completeness says attribution_sum ≈ f_input − f_baseline; the error falls
+ * as steps grow. NaN where a method has no value. */
+typedef struct cg_attr_info {
+    double f_input, f_baseline, attribution_sum;
+} cg_attr_info;
+
+/* Attributions of n samples x [n, input...] into attr_out (same size);
+ * info_out (NULL: not wanted) gets n entries. Evaluation mode; the model is
+ * left as cg_model_input_grad leaves it. */
+cg_status cg_model_attribute(cg_model *model, const float *x, int64_t n,
+                             const cg_attr_options *o, float *attr_out, cg_attr_info *info_out);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@ packages=(
   fortunes                                      # /usr/share/games/fortunes: text for models/char_lstm.json
   libcairo2-dev                                 # plots (PNG, SVG, PDF); optional: built without it, cgrad says so
   graphviz                                      # renders `cgrad info --dot` (README, tests); never needed to build
+  libopenmpi-dev openmpi-bin                    # optional: data-parallel training under mpirun
   python3
 )
 if [[ "${1:-}" == "--with-torch" ]]; then

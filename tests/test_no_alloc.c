@@ -211,6 +211,45 @@ static void conv_allocates_per_run_only(void **state)
                      allocations_of_training(CONV, 1, &data));
 }
 
+/* Recurrent layers (every step's gates and states in the arena, the
+ * backward's per-step scratch too), an embedding first, a dense layer on
+ * every step, per-step cross-entropy; and a stateful LSTM, whose carried
+ * state is allocated once: per run only, as above. */
+static const char *const RECURRENT =
+    "{\"input\": [6], \"layers\": ["
+    " {\"type\": \"embedding\", \"vocab\": 5, \"dim\": 4},"
+    " {\"type\": \"gru\", \"units\": 8, \"num_layers\": 2, \"bidirectional\": true, \"dropout\": 0.2},"
+    " {\"type\": \"lstm\", \"units\": 6},"
+    " {\"type\": \"dense\", \"units\": 5}],"
+    " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8, \"clip_grad_norm\": 1.0}}";
+static const char *const STATEFUL =
+    "{\"input\": [6], \"layers\": ["
+    " {\"type\": \"embedding\", \"vocab\": 5, \"dim\": 4},"
+    " {\"type\": \"lstm\", \"units\": 6, \"stateful\": true},"
+    " {\"type\": \"dense\", \"units\": 5}],"
+    " \"optimizer\": {\"type\": \"adam\", \"lr\": 0.01},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8, \"shuffle\": false}}";
+
+static void recurrent_allocates_per_run_only(void **state)
+{
+    (void)state;
+    enum { COUNT = 160, T = 6 };
+    static float x[COUNT * T];
+    static int32_t labels[COUNT * T];
+    for (int i = 0; i < COUNT * T; i++) {
+        x[i] = (float)((i * 7) % 5);
+        labels[i] = (i * 3 + 1) % 5;
+    }
+    cg_dataset data = {.count = COUNT, .sample_ndim = 1, .sample_shape = {T}, .sample_size = T,
+                       .x = x, .labels = labels, .label_size = T, .num_classes = 5,
+                       .source = "test sequences"};
+    assert_int_equal(allocations_of_training(RECURRENT, 4, &data),
+                     allocations_of_training(RECURRENT, 1, &data));
+    assert_int_equal(allocations_of_training(STATEFUL, 4, &data),
+                     allocations_of_training(STATEFUL, 1, &data));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +257,7 @@ int main(void)
         cmocka_unit_test(training_loop_allocates_per_run_only),
         cmocka_unit_test(pooling_allocates_per_run_only),
         cmocka_unit_test(conv_allocates_per_run_only),
+        cmocka_unit_test(recurrent_allocates_per_run_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

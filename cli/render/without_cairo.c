@@ -27,3 +27,15 @@ cg_status cli_plot_confusion(const char *path, const cli_confusion *cm,
 {
     return missing();
 }
+
+cg_status cli_plot_saliency(const char *path, const cli_saliency_panel *panels, size_t n,
+                            const char *title)
+{
+    return missing();
+}
+
+cg_status cli_plot_attribution_bars(const char *path, const cli_bar_panel *panels, size_t n,
+                                    int top_k, const char *title)
+{
+    return missing();
+}

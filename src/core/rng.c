@@ -70,3 +70,21 @@ void cg_rng_shuffle(cg_rng *rng, int64_t *idx, int64_t n)
         idx[j] = tmp;
     }
 }
+
+/* ---- a training run's independent streams (cg_train_rng) ---- */
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+cg_rng cg_train_rng(uint64_t seed, int64_t epoch, cg_rng_stream stream)
+{
+    cg_rng rng;
+    uint64_t key = splitmix64(seed) ^ splitmix64(((uint64_t)epoch << 2) | (uint64_t)stream);
+    cg_rng_seed(&rng, splitmix64(key));
+    return rng;
+}

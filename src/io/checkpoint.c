@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FORMAT_VERSION "1"
 #define OPTIM_PREFIX "optim."
@@ -271,6 +272,11 @@ cg_status cg_model_spec_check_file(const cg_model_spec *spec, const cg_st_file *
 
 cg_status cg_checkpoint_check_writable(const char *path)
 {
+    /* A directory there would only fail at the first save's rename, after
+     * an epoch of work. */
+    struct stat st;
+    if (path && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cg_set_error(CG_ERR_IO, "'%s' is a directory, not a file to save to", path);
     cg_atomic_file af = {0};
     cg_status s = cg__atomic_open(&af, path);
     cg__atomic_abort(&af);

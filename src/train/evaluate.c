@@ -1,5 +1,6 @@
 /* Evaluation and prediction: the model in evaluation mode (dropout off, no
  * tape) over a data set in file order. */
+#include "distributed.h"
 #include "train_internal.h"
 
 #include <math.h>
@@ -89,8 +90,10 @@ static cg_status batch_scratch(cg_ctx *ctx, const cg_dataset *data, int64_t n, i
     return ok ? CG_OK : cg_last_status();
 }
 
-static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
-                                int64_t batch, batch_fn fn, void *user)
+/* Over samples [begin, end) of data only. */
+static cg_status for_each_batch_in(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
+                                   int64_t begin, int64_t end, int64_t batch, batch_fn fn,
+                                   void *user)
 {
     if (batch < 1) return cg_set_error(CG_ERR_ARG, "batch size must be >= 1, got %lld", (long long)batch);
     /* A stateful model reads the data as one stream, in order: every
@@ -101,8 +104,8 @@ static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *
     cg_ctx_set_training(ctx, false);
     cg_ctx_set_grad_enabled(ctx, false);
     cg_status s = CG_OK;
-    for (int64_t first = 0; s == CG_OK && first < data->count; first += batch) {
-        int64_t n = data->count - first < batch ? data->count - first : batch;
+    for (int64_t first = begin; s == CG_OK && first < end; first += batch) {
+        int64_t n = end - first < batch ? end - first : batch;
         cg_ctx_reset(ctx);
         int64_t *idx;
         cg_batch_buffers buf;
@@ -117,6 +120,12 @@ static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *
     cg_ctx_set_training(ctx, was_training);
     cg_ctx_set_grad_enabled(ctx, had_grad);
     return s;
+}
+
+static cg_status for_each_batch(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
+                                int64_t batch, batch_fn fn, void *user)
+{
+    return for_each_batch_in(ctx, model, data, 0, data->count, batch, fn, user);
 }
 
 typedef struct eval_sums {
@@ -191,12 +200,36 @@ static cg_status add_batch_loss(void *user, int64_t first, int64_t n, const cg_t
     return CG_OK;
 }
 
+/* Group: the sums of every rank's share added up, from the origin a single
+ * process takes (the first target value). */
+static void add_over_group(cg_dist *dist, const cg_dataset *data, eval_sums *e)
+{
+    cg_metric_sums *m = &e->m;
+    double origin = data->y && data->count > 0 ? (double)data->y[0] : 0.0;
+    double delta = m->shift - origin, k = (double)m->values;
+    m->y_sq_sum += 2.0 * delta * m->y_sum + k * delta * delta;
+    m->y_sum += k * delta;
+    m->shift = origin;
+    double v[] = {e->loss_sum, (double)e->correct, m->abs_sum, m->sq_sum, m->y_sum, m->y_sq_sum,
+                  (double)m->values, (double)m->top_k_correct};
+    cg__dist_sum(dist, v, (int)(sizeof v / sizeof v[0]));
+    e->loss_sum = v[0];
+    e->correct = (int64_t)v[1];
+    *m = (cg_metric_sums){.shift = origin, .abs_sum = v[2], .sq_sum = v[3], .y_sum = v[4],
+                          .y_sq_sum = v[5], .values = (int64_t)v[6], .top_k_correct = (int64_t)v[7]};
+}
+
 static cg_status evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
-                               int64_t batch, int top_k, cg_eval_result *out)
+                               int64_t batch, int top_k, cg_dist *dist, cg_eval_result *out)
 {
     eval_sums e = {.ctx = ctx, .model = model, .top_k = top_k};
-    cg_status s = for_each_batch(ctx, model, data, batch, add_batch_loss, &e);
+    int64_t begin, count;
+    cg__dist_share(dist, 0, data->count, &begin, &count);
+    cg_status s = for_each_batch_in(ctx, model, data, begin, begin + count, batch, add_batch_loss,
+                                    &e);
+    s = cg_dist_agree(dist, s);
     if (s != CG_OK) return s;
+    if (cg__dist_active(dist)) add_over_group(dist, data, &e);
     out->samples = data->count;
     out->correct = e.correct;
     out->loss = data->count ? e.loss_sum / (double)data->count : NAN;
@@ -211,12 +244,24 @@ static cg_status evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *d
 cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
                             int top_k, cg_eval_result *out)
 {
+    return cg__evaluate_group(ctx, model, data, batch, top_k, NULL, out);
+}
+
+cg_status cg__evaluate_group(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
+                             int top_k, cg_dist *dist, cg_eval_result *out)
+{
     if (cg_model_get_spec(model)->loss != CG_LOSS_CROSS_ENTROPY) top_k = 0;
-    return evaluate_with(ctx, model, data, batch, top_k, out);
+    return evaluate_with(ctx, model, data, batch, top_k, dist, out);
 }
 
 cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t batch, int top_k,
                             cg_eval_result *out)
+{
+    return cg_evaluate_group(model, data, batch, top_k, NULL, out);
+}
+
+cg_status cg_evaluate_group(cg_model *model, const cg_dataset *data, int64_t batch, int top_k,
+                            cg_dist *dist, cg_eval_result *out)
 {
     if (!model || !data || !out) return cg_set_error(CG_ERR_ARG, "cg_evaluate: NULL argument");
     const cg_model_spec *spec = cg_model_get_spec(model);
@@ -233,7 +278,7 @@ cg_status cg_evaluate_top_k(cg_model *model, const cg_dataset *data, int64_t bat
     if (s != CG_OK) return s;
     cg_ctx *ctx = cg_ctx_create(0);
     if (!ctx) return cg_last_status();
-    s = evaluate_with(ctx, model, data, batch, top_k, out);
+    s = evaluate_with(ctx, model, data, batch, top_k, dist, out);
     cg_ctx_destroy(ctx);
     return s;
 }
@@ -246,6 +291,7 @@ cg_status cg_evaluate(cg_model *model, const cg_dataset *data, int64_t batch, cg
 typedef struct predict_call {
     cg_predict_fn fn;
     void *user;
+    int64_t count;    /* samples in the data */
 } predict_call;
 
 static cg_status pass_outputs(void *user, int64_t first, int64_t n, const cg_tensor *out,
@@ -255,10 +301,79 @@ static cg_status pass_outputs(void *user, int64_t first, int64_t n, const cg_ten
     return c->fn(c->user, first, out);
 }
 
+/* ---- prediction over a group: each rank its share, rank 0 calls fn ---- */
+
+typedef struct share_sender {
+    cg_dist *dist;
+    int64_t sent;     /* batches */
+} share_sender;
+
+static cg_status send_outputs(void *user, int64_t first, int64_t n, const cg_tensor *out,
+                              const cg_batch_buffers *buf)
+{
+    share_sender *to = user;
+    to->sent++;
+    return cg__dist_send_to_root(to->dist, CG_OK, out->data, out->size);
+}
+
+/* Ranks > 0: every batch of the share to rank 0, or where it stopped. */
+static cg_status send_share(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t begin,
+                            int64_t count, int64_t batch, cg_dist *dist)
+{
+    share_sender to = {dist, 0};
+    cg_status s = for_each_batch_in(ctx, model, data, begin, begin + count, batch, send_outputs,
+                                    &to);
+    if (s != CG_OK && to.sent < (count + batch - 1) / batch)
+        cg__dist_send_to_root(dist, s, NULL, 0); /* rank 0 stops listening to us */
+    return s;
+}
+
+/* Rank 0: rank r's share batch by batch, handed to fn in data order. After a
+ * failure (here or there) it keeps receiving but stops calling fn, so that
+ * no rank waits forever. */
+static cg_status receive_share(cg_ctx *ctx, const cg_model_spec *spec, int r, int64_t batch,
+                               cg_dist *dist, predict_call *c, cg_status s)
+{
+    int64_t shape[CG_MAX_DIMS + 1], begin, count;
+    cg__dist_share_of(dist, r, 0, c->count, &begin, &count);
+    for (int i = 0; i < spec->output_ndim; i++) shape[i + 1] = spec->output[i];
+    for (int64_t first = begin; first < begin + count; first += batch) {
+        shape[0] = begin + count - first < batch ? begin + count - first : batch;
+        cg_ctx_reset(ctx);
+        cg_tensor *t = cg_tensor_new(ctx, spec->output_ndim + 1, shape);
+        if (!t) return cg_last_status(); /* no memory: MPI's fatal handler ends the job */
+        cg_status got = cg__dist_recv_from(dist, r, t->data, t->size);
+        if (got != CG_OK) return s != CG_OK ? s : cg_set_error(got, "rank %d failed", r);
+        if (s == CG_OK) s = c->fn(c->user, first, t);
+    }
+    return s;
+}
+
+static cg_status predict_group(cg_ctx *ctx, cg_model *model, const cg_dataset *data,
+                               int64_t batch, cg_dist *dist, predict_call *c)
+{
+    int64_t begin, count;
+    cg__dist_share(dist, 0, data->count, &begin, &count);
+    if (cg_dist_rank(dist) > 0)
+        return cg_dist_agree(dist, send_share(ctx, model, data, begin, count, batch, dist));
+    cg_status s = for_each_batch_in(ctx, model, data, begin, begin + count, batch, pass_outputs, c);
+    for (int r = 1; r < cg_dist_size(dist); r++)
+        s = receive_share(ctx, cg_model_get_spec(model), r, batch, dist, c, s);
+    cg_ctx_reset(ctx);
+    return cg_dist_agree(dist, s);
+}
+
 cg_status cg_predict(cg_model *model, const cg_dataset *data, int64_t batch, cg_predict_fn fn,
                      void *user)
 {
+    return cg_predict_group(model, data, batch, NULL, fn, user);
+}
+
+cg_status cg_predict_group(cg_model *model, const cg_dataset *data, int64_t batch, cg_dist *dist,
+                           cg_predict_fn fn, void *user)
+{
     if (!model || !data || !fn) return cg_set_error(CG_ERR_ARG, "cg_predict: NULL argument");
+    if (batch < 1) return cg_set_error(CG_ERR_ARG, "batch size must be >= 1, got %lld", (long long)batch);
     /* Prediction needs inputs only: targets, if any, are not checked. */
     cg_dataset inputs = *data;
     inputs.labels = NULL;
@@ -268,8 +383,9 @@ cg_status cg_predict(cg_model *model, const cg_dataset *data, int64_t batch, cg_
     if (s != CG_OK) return s;
     cg_ctx *ctx = cg_ctx_create(0);
     if (!ctx) return cg_last_status();
-    predict_call c = {fn, user};
-    s = for_each_batch(ctx, model, &inputs, batch, pass_outputs, &c);
+    predict_call c = {fn, user, data->count};
+    s = cg__dist_active(dist) ? predict_group(ctx, model, &inputs, batch, dist, &c)
+                              : for_each_batch(ctx, model, &inputs, batch, pass_outputs, &c);
     cg_ctx_destroy(ctx);
     return s;
 }

@@ -8,7 +8,11 @@
  *
  * Reproducibility: each epoch's order and dropout stream are derived from
  * (seed, epoch), and the dropout stream is carried in cg_train_state, so an
- * interrupted run saved in the middle of an epoch resumes bit-identically. */
+ * interrupted run saved in the middle of an epoch resumes bit-identically.
+ *
+ * Data-parallel runs (o->dist with more than one rank) share each batch out
+ * in distributed.c's terms; what changes here is marked "group". */
+#include "distributed.h"
 #include "train_internal.h"
 
 #include <math.h>
@@ -18,24 +22,6 @@
 
 /* Validation batches can be large: no gradients are kept. */
 #define DEFAULT_EVAL_BATCH 1024
-
-/* ------------------------------------------------------------ seeds */
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-cg_rng cg_train_rng(uint64_t seed, int64_t epoch, cg_rng_stream stream)
-{
-    cg_rng rng;
-    uint64_t key = splitmix64(seed) ^ splitmix64(((uint64_t)epoch << 2) | (uint64_t)stream);
-    cg_rng_seed(&rng, splitmix64(key));
-    return rng;
-}
 
 cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
 {
@@ -79,6 +65,8 @@ typedef struct run {
     cg_batch_buffers buf;
     int64_t batches;      /* per epoch */
     double since_save;    /* training seconds since the last checkpoint */
+    cg_dist *dist;        /* NULL: this process alone */
+    bool stop;            /* group: some rank was asked to stop */
 } run;
 
 /* A stateful model reads the data as `batch` streams, each a contiguous
@@ -202,6 +190,39 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
     return check_gradients(r, epoch, b);
 }
 
+static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }
+
+/* Group: every rank stops at the step where the first of them was asked to
+ * (the request travels with the step's sums), so they stay in step. */
+static bool stop_agreed(const run *r)
+{
+    return cg__dist_active(r->dist) ? r->stop : stop_requested(r);
+}
+
+/* Group: this rank's share of batch b [first, first + n), with the epoch's
+ * running sums set aside (forward_backward then adds this rank's alone) and
+ * a dropout stream of its own. A rank whose share is empty (a last batch
+ * smaller than the group) contributes zero gradients. */
+static cg_status forward_backward_share(run *r, int64_t epoch, int64_t b, int64_t first,
+                                        int64_t n)
+{
+    int64_t mine, count;
+    cg__dist_share(r->dist, first, n, &mine, &count);
+    cg__dist_step_begin(r->dist, r->state);
+    if (count > 0) return forward_backward(r, epoch, b, mine, count);
+    cg_params_zero_grad(r->params);
+    cg__params_finish_grads(r->params);
+    return CG_OK;
+}
+
+/* The first target value of the batch: the group's common origin for the
+ * regression sums (a single process takes the same one). */
+static double batch_shift(const run *r, int64_t first)
+{
+    const cg_dataset *d = r->train;
+    return d->y ? (double)d->y[r->order[first] * d->target_size] : 0.0;
+}
+
 static cg_status train_step(run *r, int64_t epoch, int64_t b)
 {
     int64_t first = r->starts ? r->starts[b] : b * r->o->batch;
@@ -209,7 +230,15 @@ static cg_status train_step(run *r, int64_t epoch, int64_t b)
                           : (r->train->count - first < r->o->batch ? r->train->count - first
                                                                    : r->o->batch);
     cg_train_state saved = *r->state;
-    cg_status s = forward_backward(r, epoch, b, first, n);
+    bool group = cg__dist_active(r->dist);
+    cg_status s = group ? forward_backward_share(r, epoch, b, first, n)
+                        : forward_backward(r, epoch, b, first, n);
+    if (group) {
+        s = cg_dist_agree(r->dist, s);
+        if (s == CG_OK)
+            s = cg__dist_step_combine(r->dist, r->state, &saved, batch_shift(r, first),
+                                      stop_requested(r), &r->stop, r->params, n);
+    }
     if (s != CG_OK) {
         *r->state = saved; /* the state still describes the last good weights */
         return s;
@@ -220,7 +249,9 @@ static cg_status train_step(run *r, int64_t epoch, int64_t b)
         *r->state = saved;
         return s;
     }
-    r->state->rng = *cg_ctx_rng(r->ctx);
+    /* Group: every rank drew from its own stream; all move on together. */
+    r->state->rng = group ? cg__dist_next_rng(&saved.rng) : *cg_ctx_rng(r->ctx);
+    if (group) cg__dist_broadcast_buffers(r->dist, r->model);
     r->state->step++;
     r->state->batch_in_epoch = b + 1;
     return CG_OK;
@@ -260,26 +291,35 @@ static cg_status check_weights(run *r)
                         (long long)r->state->step, name);
 }
 
-static cg_status save(run *r)
+/* Group: rank 0 writes every file (the same a single process would); the
+ * others learn from the agreement whether it could. */
+static bool writes_files(const run *r) { return cg_dist_rank(r->dist) == 0; }
+
+static cg_status save_here(run *r)
 {
-    if (!r->o->save_path) return CG_OK;
     cg_status s = check_weights(r);
     if (s != CG_OK) return s;
     r->since_save = 0.0;
+    if (!writes_files(r)) return CG_OK;
     return cg_checkpoint_save_with(r->o->save_path, r->model, r->o->save_spec, r->opt, r->state,
                                    r->o->save_meta);
+}
+
+static cg_status save(run *r)
+{
+    if (!r->o->save_path) return CG_OK;
+    return cg_dist_agree(r->dist, save_here(r));
 }
 
 /* A checkpoint inside the epoch, for runs that may be killed; kept as a
  * numbered snapshot when asked. */
 static cg_status periodic_save(run *r)
 {
-    cg_status s = save(r);
-    if (s == CG_OK && r->o->keep > 0) s = cg__snapshot(r->o->save_path, r->state->step, r->o->keep);
-    return s;
+    cg_status s = save_here(r);
+    if (s == CG_OK && r->o->keep > 0 && writes_files(r))
+        s = cg__snapshot(r->o->save_path, r->state->step, r->o->keep);
+    return cg_dist_agree(r->dist, s);
 }
-
-static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }
 
 static cg_status interrupted(run *r)
 {
@@ -325,19 +365,25 @@ static bool beats(cg_monitor m, double value, double best)
 static cg_status save_best(run *r)
 {
     cg_status s = check_weights(r);
-    if (s != CG_OK) return s;
-    return cg_checkpoint_save_with(r->o->save_best_path, r->model, r->o->save_spec, r->opt,
-                                   r->state, r->o->save_meta);
+    if (s == CG_OK && writes_files(r))
+        s = cg_checkpoint_save_with(r->o->save_best_path, r->model, r->o->save_spec, r->opt,
+                                    r->state, r->o->save_meta);
+    return cg_dist_agree(r->dist, s);
 }
 
-/* The weights (and buffers) of the best checkpoint, for restore_best. */
+/* The weights (and buffers) of the best checkpoint, for restore_best.
+ * Group: rank 0 reads the file it wrote and hands the weights on. */
 static cg_status restore_best(run *r)
 {
-    cg_checkpoint *ck = NULL;
-    cg_status s = cg_checkpoint_load(r->o->save_best_path, &ck);
-    if (s == CG_OK) s = cg_model_load_weights(r->model, ck->file, NULL, NULL);
-    cg_checkpoint_free(ck);
-    return s;
+    cg_status s = CG_OK;
+    if (writes_files(r)) {
+        cg_checkpoint *ck = NULL;
+        s = cg_checkpoint_load(r->o->save_best_path, &ck);
+        if (s == CG_OK) s = cg_model_load_weights(r->model, ck->file, NULL, NULL);
+        cg_checkpoint_free(ck);
+    }
+    s = cg_dist_agree(r->dist, s);
+    return s == CG_OK ? cg_dist_broadcast_model(r->dist, r->model) : s;
 }
 
 /* The plateau schedule's step, early stopping and the best checkpoint, from
@@ -395,7 +441,7 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     if (r->val) {
         cg_eval_result ev;
         int64_t eb = r->o->eval_batch > 0 ? r->o->eval_batch : DEFAULT_EVAL_BATCH;
-        cg_status s = cg__evaluate_with(r->ctx, r->model, r->val, eb, r->o->top_k, &ev);
+        cg_status s = cg__evaluate_group(r->ctx, r->model, r->val, eb, r->o->top_k, r->dist, &ev);
         if (s != CG_OK) return s;
         stats.val_loss = ev.loss;
         stats.val_accuracy = ev.accuracy;
@@ -419,7 +465,8 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     st->train_rmse = stats.train_rmse;
     st->train_r2 = stats.train_r2;
     st->train_top_k_accuracy = stats.train_top_k_accuracy;
-    cg_status s = after_epoch(r, epoch);
+    cg_status s = cg__dist_check_replicas(r->dist, r->model, epoch);
+    if (s == CG_OK) s = after_epoch(r, epoch);
     if (s == CG_OK) s = save(r);
     if (s != CG_OK) return s;
     if (r->o->on_epoch) r->o->on_epoch(r->o->user, &stats);
@@ -429,6 +476,16 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
 static bool steps_done(const run *r)
 {
     return r->o->max_steps > 0 && r->state->step >= r->o->max_steps;
+}
+
+/* Group: training time differs a little from rank to rank, so rank 0's
+ * clock decides a time-based checkpoint for all (steps are the same). */
+static bool periodic_due(run *r)
+{
+    bool due = cg__periodic_due(r->o, r->state->step, r->since_save);
+    if (cg__dist_active(r->dist) && r->o->save_every_seconds > 0)
+        cg__dist_broadcast(r->dist, &due, sizeof due);
+    return due;
 }
 
 static cg_status run_epoch(run *r, int64_t epoch)
@@ -450,7 +507,7 @@ static cg_status run_epoch(run *r, int64_t epoch)
     cg_ctx_set_training(r->ctx, true);
     cg_ctx_set_grad_enabled(r->ctx, true);
     for (int64_t b = r->state->batch_in_epoch; b < r->batches; b++) {
-        if (stop_requested(r)) return interrupted(r);
+        if (stop_agreed(r)) return interrupted(r);
         double t0 = cg__now();
         cg_status s = train_step(r, epoch, b);
         if (s != CG_OK) return s;
@@ -462,7 +519,7 @@ static cg_status run_epoch(run *r, int64_t epoch)
          * checkpoint between the two would describe an epoch both done and
          * not finished). */
         bool last = b + 1 == r->batches || steps_done(r);
-        if (!last && cg__periodic_due(r->o, r->state->step, r->since_save) &&
+        if (!last && periodic_due(r) &&
             (s = periodic_save(r)) != CG_OK)
             return s;
         if (steps_done(r)) break;
@@ -495,6 +552,10 @@ static cg_status check_options(const cg_train_options *o, const cg_dataset *trai
     if (o->early_stop.patience > 0 && o->early_stop.restore_best && !o->save_best_path)
         return cg_set_error(CG_ERR_ARG, "training: restore_best needs save_best_path (the best "
                                         "weights are read back from it)");
+    if (o->batch % cg_dist_size(o->dist) != 0)
+        return cg_set_error(CG_ERR_ARG, "training: the batch (%lld) is the global batch and must "
+                                        "divide evenly over the %d ranks",
+                            (long long)o->batch, cg_dist_size(o->dist));
     return cg_schedule_check(&o->schedule);
 }
 
@@ -526,12 +587,14 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
                                      "\"shuffle\": false in \"train\" or pass --no-shuffle");
     if (s == CG_OK) s = cg__check_training_data(model, train);
     if (s == CG_OK && val) s = cg__check_training_data(model, val);
+    /* Group: every early return below is taken by all ranks or by none. */
+    s = cg_dist_agree(o->dist, s);
     if (s != CG_OK) return s;
     run r = {.model = model, .opt = opt, .params = cg_model_params(model), .train = train,
-             .val = val, .o = o, .state = state};
+             .val = val, .o = o, .state = state, .dist = o->dist};
     if (o->schedule.kind == CG_SCHED_PLATEAU && isnan(state->plateau.lr))
         state->plateau = cg_plateau_start(&o->schedule.plateau, o->schedule.base_lr);
-    s = run_init(&r);
+    s = cg_dist_agree(r.dist, run_init(&r));
     for (int64_t e = state->epoch;
          s == CG_OK && e < o->epochs && !state->stopped_early && !steps_done(&r); e++)
         s = run_epoch(&r, e);

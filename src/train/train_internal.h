@@ -32,6 +32,10 @@ double cg__accuracy(const cg_model *model, int64_t correct, int64_t samples);
  * back); top_k applies to cross_entropy only. */
 cg_status cg__evaluate_with(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
                             int top_k, cg_eval_result *out);
+/* The same with each rank of dist evaluating its share (NULL: all here);
+ * every rank gets the whole result. */
+cg_status cg__evaluate_group(cg_ctx *ctx, cg_model *model, const cg_dataset *data, int64_t batch,
+                             int top_k, cg_dist *dist, cg_eval_result *out);
 
 /* Should the run save now, after `step` steps and since_save seconds of
  * training since its last save? (periodic.c) */

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Data-parallel scaling on one machine (docs/distributed.md): training
+# samples/s of W1 and W2 (../shared/WORKLOADS.md: Fashion-MNIST, Adam 1e-3,
+# global batch 64) as one process with 2 threads and as 2 ranks under mpirun
+# with 1 thread each, the gradient allreduce time per step, and the scaling
+# efficiency (2 ranks / 1 process at the same core count). Runs alternate so
+# machine noise hits both alike; medians are reported. Never part of the
+# tests. Needs mpirun and a cgrad built with MPI.
+#   bench/mpi.sh [RUNS] [W2_STEPS]      (defaults 3 and 150)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+w2_steps=${2:-150}
+cgrad=${BUILD:-build}/cgrad
+command -v mpirun >/dev/null || { echo "bench/mpi.sh: mpirun not found; skipped" >&2; exit 0; }
+mpirun=(mpirun --oversubscribe -np 2)
+[[ $(id -u) == 0 ]] && mpirun+=(--allow-run-as-root)
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cat >"$work/w1.json" <<'JSON'
+{"input": [1, 28, 28],
+ "layers": [{"type": "flatten"},
+            {"type": "dense", "units": 256, "activation": "relu"},
+            {"type": "dense", "units": 128, "activation": "relu"},
+            {"type": "dense", "units": 10}],
+ "optimizer": {"type": "adam", "lr": 0.001},
+ "train": {"epochs": 1, "batch": 64, "seed": 1}}
+JSON
+cat >"$work/w2.json" <<'JSON'
+{"input": [1, 28, 28],
+ "layers": [{"type": "conv2d", "filters": 32, "kernel": 3, "padding": 1, "activation": "relu"},
+            {"type": "maxpool2d", "kernel": 2},
+            {"type": "conv2d", "filters": 64, "kernel": 3, "padding": 1, "activation": "relu"},
+            {"type": "maxpool2d", "kernel": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 128, "activation": "relu"},
+            {"type": "dense", "units": 10}],
+ "optimizer": {"type": "adam", "lr": 0.001},
+ "train": {"epochs": 1, "batch": 64, "seed": 1}}
+JSON
+
+# one WORKLOAD NP: a JSON line with samples/s and allreduce ms/step.
+one() {
+    local w=$1 np=$2 out extra=()
+    [[ $w == W2 ]] && extra=(--steps "$w2_steps")
+    local model=$work/$(tr W w <<<"$w").json
+    if [[ $np == 1 ]]; then
+        out=$(OMP_NUM_THREADS=2 "$cgrad" train "$model" --data fashion-mnist:train --threads 2 \
+              "${extra[@]}" 2>&1)
+    else
+        out=$(OMP_NUM_THREADS=1 "${mpirun[@]}" "$cgrad" train "$model" --data fashion-mnist:train \
+              --threads 1 "${extra[@]}" 2>&1)
+    fi
+    local sps ms
+    sps=$(sed -n 's/.* \([0-9][0-9]*\) samples\/s.*/\1/p' <<<"$out" | tail -1)
+    ms=$(sed -n 's/.*gradient allreduce \([0-9.]*\) ms\/step.*/\1/p' <<<"$out")
+    [[ -n $sps ]] || { echo "$out" >&2; echo "bench/mpi.sh: no samples/s from $w np=$np" >&2; exit 1; }
+    echo "{\"workload\":\"$w\",\"np\":$np,\"threads_per_rank\":$((np == 1 ? 2 : 1)),\"samples_per_s\":$sps,\"allreduce_ms_per_step\":${ms:-0}}"
+}
+
+results=$work/results
+echo "# machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; runs=$runs; W2: $w2_steps steps"
+for w in W1 W2; do
+    for ((r = 1; r <= runs; r++)); do
+        sleep 1
+        one "$w" 1 | tee -a "$results"
+        sleep 1
+        one "$w" 2 | tee -a "$results"
+    done
+done
+
+python3 - "$results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("\n| workload | np x threads | median samples/s | min-max | allreduce ms/step | efficiency |")
+print("|---|---|---|---|---|---|")
+for w in ("W1", "W2"):
+    med = {}
+    for np_ in (1, 2):
+        rs = [r for r in rows if r["workload"] == w and r["np"] == np_]
+        sps = [r["samples_per_s"] for r in rs]
+        med[np_] = statistics.median(sps)
+        ms = statistics.median(r["allreduce_ms_per_step"] for r in rs)
+        eff = "" if np_ == 1 else f"{med[2] / med[1]:.2f}"
+        print(f"| {w} | {np_} x {2 // np_} | {med[np_]:,.0f} | {min(sps):,.0f}-{max(sps):,.0f} | "
+              f"{ms:.3f} | {eff} |")
+PY

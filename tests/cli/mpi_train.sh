@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Data-parallel training under mpirun (2 ranks on this machine): the same
+# weights as one process with the same global batch (dense net and CNN, SGD
+# with momentum and Adam), one checkpoint written by rank 0 that resumes on
+# another number of ranks, eval split over the ranks, and failures on one
+# rank (a missing file, a non-finite loss, a killed process, a batch that
+# does not divide) ending the whole job with a message naming the rank.
+# Skipped (77) without mpirun or when cgrad was built without MPI.
+source "$(dirname "$0")/common.bash"
+
+if ! command -v mpirun >/dev/null; then
+    echo "SKIP: mpirun not found (install openmpi-bin and libopenmpi-dev, then rebuild)"
+    exit 77
+fi
+MPIRUN=(mpirun --oversubscribe)
+[[ $(id -u) == 0 ]] && MPIRUN+=(--allow-run-as-root)
+ONE=(--threads 1)  # each rank single-threaded: 2 ranks share 2 cores
+
+# mpi NP ARGS...: cgrad ARGS on NP ranks, never allowed to hang the suite.
+# OpenMPI keeps some memory until exit by design: under `make sanitize` its
+# allocations are not cgrad's leaks.
+mpi() {
+    local np=$1
+    shift
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        timeout 120 "${MPIRUN[@]}" -x ASAN_OPTIONS -np "$np" "$@"
+}
+
+make_csv "$WORK/d.csv" 200
+expect_exit 0 "$CGRAD" --version
+# A build without MPI says so as soon as it is launched by mpirun.
+mpi 2 "$CGRAD" eval "$WORK/none.safetensors" --data "csv:$WORK/d.csv" >"$WORK/out" 2>"$WORK/err" || true
+if grep -q "built without MPI" "$WORK/err"; then
+    echo "SKIP: this cgrad was built without MPI"
+    exit 77
+fi
+
+dense_model() {  # PATH OPTIMIZER
+    cat >"$1" <<JSON
+{"input": [4],
+ "layers": [{"type": "dense", "units": 16, "activation": "relu"},
+            {"type": "dense", "units": 16},
+            {"type": "tanh"},
+            {"type": "dense", "units": 3}],
+ "loss": "cross_entropy",
+ "optimizer": $2,
+ "train": {"epochs": 5, "batch": 16, "seed": 5}}
+JSON
+}
+
+# make_images PATH ROWS: 6x6 images of 3 classes (bars), as conv_train.sh.
+make_images() {
+    awk -v n="$2" 'BEGIN {
+        for (k = 0; k < 36; k++) printf "p%d,", k
+        print "class"
+        for (i = 0; i < n; i++) {
+            c = i % 3; at = (i * 7) % 6
+            for (r = 0; r < 6; r++)
+                for (q = 0; q < 6; q++) {
+                    on = (c == 0 && r == at) || (c == 1 && q == at) || (c == 2 && (r + q) % 6 == at)
+                    printf "%.4f,", on + 0.15 * sin(i * 13 + r * 7 + q * 3)
+                }
+            print c
+        }
+    }' >"$1"
+}
+
+cnn_model() {  # PATH OPTIMIZER
+    cat >"$1" <<JSON
+{"input": [1, 6, 6],
+ "layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu"},
+            {"type": "maxpool2d", "kernel": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 3}],
+ "optimizer": $2,
+ "train": {"epochs": 4, "batch": 16, "seed": 3}}
+JSON
+}
+make_images "$WORK/img.csv" 120
+
+SGD='{"type": "sgd", "lr": 0.05, "momentum": 0.9}'
+ADAM='{"type": "adam", "lr": 0.01}'
+
+# same_weights NAME MODEL DATA: 1 process vs 2 ranks, global batch 16 (the
+# last batch of 200 and 120 samples is partial: 8 samples, 4 a rank).
+same_weights() {
+    local name=$1 model=$2 data=$3
+    expect_exit 0 "$CGRAD" train "$model" --data "csv:$data" --save "$WORK/$name.1.safetensors" "${ONE[@]}"
+    cp "$WORK/out" "$WORK/$name.1.out"
+    expect_exit 0 mpi 2 "$CGRAD" train "$model" --data "csv:$data" --save "$WORK/$name.2.safetensors" \
+        "${ONE[@]}"
+    expect_in "data-parallel over 2 ranks: each takes 8 samples of every batch of 16" "$WORK/err"
+    expect_in "data-parallel: 2 ranks, gradient allreduce" "$WORK/out"
+    # Only rank 0 prints: one line per epoch, the same figures as one process.
+    [[ $(grep -c "^epoch 1/" "$WORK/out") == 1 ]] || { cat "$WORK/out"; fail "$name: epoch lines from more than one rank"; }
+    diff <(grep -o "train loss [0-9.]* acc [0-9.]*%" "$WORK/$name.1.out") \
+         <(grep -o "train loss [0-9.]* acc [0-9.]*%" "$WORK/out") ||
+        fail "$name: 2 ranks report other losses than 1 process"
+    python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/$name.1.safetensors" \
+        "$WORK/$name.2.safetensors" rel=1e-5 || fail "$name: 2 ranks end with other weights"
+}
+
+dense_model "$WORK/dense_sgd.json" "$SGD"
+dense_model "$WORK/dense_adam.json" "$ADAM"
+cnn_model "$WORK/cnn_sgd.json" "$SGD"
+cnn_model "$WORK/cnn_adam.json" "$ADAM"
+same_weights dense_sgd "$WORK/dense_sgd.json" "$WORK/d.csv"
+same_weights dense_adam "$WORK/dense_adam.json" "$WORK/d.csv"
+same_weights cnn_sgd "$WORK/cnn_sgd.json" "$WORK/img.csv"
+same_weights cnn_adam "$WORK/cnn_adam.json" "$WORK/img.csv"
+
+# Validation split over the ranks reports what one process reports.
+expect_exit 0 "$CGRAD" train "$WORK/dense_adam.json" --data "csv:$WORK/d.csv" --val-split 0.2 \
+    --epochs 2 "${ONE[@]}"
+grep -o "val loss [0-9.]* acc [0-9.]*%" "$WORK/out" >"$WORK/val.1"
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/dense_adam.json" --data "csv:$WORK/d.csv" --val-split 0.2 \
+    --epochs 2 "${ONE[@]}"
+grep -o "val loss [0-9.]* acc [0-9.]*%" "$WORK/out" >"$WORK/val.2"
+[[ -s $WORK/val.1 ]] && diff "$WORK/val.1" "$WORK/val.2" || fail "validation over 2 ranks differs"
+
+# Regression: train and validation MAE, RMSE and R2 in the log are the
+# global ones (each rank's sums start from its own first target and are
+# moved to the batch's before they are added).
+make_csv "$WORK/reg.csv" 150 regression
+cat >"$WORK/reg.json" <<'JSON'
+{"input": [4],
+ "layers": [{"type": "dense", "units": 16, "activation": "tanh"}, {"type": "dense", "units": 1}],
+ "loss": "mse", "optimizer": {"type": "adam", "lr": 0.01},
+ "train": {"epochs": 3, "batch": 16, "seed": 2}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/reg.json" --data "csv:$WORK/reg.csv" --val-split 0.2 \
+    --log "$WORK/reg.1.jsonl" "${ONE[@]}"
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/reg.json" --data "csv:$WORK/reg.csv" --val-split 0.2 \
+    --log "$WORK/reg.2.jsonl" "${ONE[@]}"
+strip_times() { sed 's/"seconds":[^,]*,"samples_per_s":[^,]*,//' "$1"; }
+grep -q '"train_r2":0' "$WORK/reg.1.jsonl" || fail "no train_r2 in the regression log"
+diff <(strip_times "$WORK/reg.1.jsonl") <(strip_times "$WORK/reg.2.jsonl") ||
+    fail "regression metrics over 2 ranks differ from 1 process"
+
+# A checkpoint from 2 ranks resumes on 1 (and the other way round) and ends
+# where an uninterrupted run ends.
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/dense_adam.json" --data "csv:$WORK/d.csv" --epochs 2 \
+    --save "$WORK/r.safetensors" "${ONE[@]}"
+expect_exit 0 "$CGRAD" train --resume "$WORK/r.safetensors" --data "csv:$WORK/d.csv" --epochs 4 "${ONE[@]}"
+expect_exit 0 mpi 2 "$CGRAD" train --resume "$WORK/r.safetensors" --data "csv:$WORK/d.csv" --epochs 5 \
+    "${ONE[@]}"
+expect_in "epoch 5/5" "$WORK/out"
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/dense_adam.1.safetensors" \
+    "$WORK/r.safetensors" rel=1e-5 || fail "2 ranks, then 1, then 2 end with other weights"
+
+# Checkpoints inside epochs: by steps, and by time (rank 0's clock decides
+# for all, or the ranks would part ways); only rank 0 writes them.
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/dense_sgd.json" --data "csv:$WORK/d.csv" --epochs 2 \
+    --save "$WORK/p.safetensors" --save-every 5 --keep 2 "${ONE[@]}"
+[[ $(ls "$WORK"/p.step-*.safetensors | wc -l) == 2 ]] || fail "--keep 2 under 2 ranks"
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/dense_sgd.json" --data "csv:$WORK/d.csv" --epochs 2 \
+    --save "$WORK/t.safetensors" --save-every 0.001s "${ONE[@]}"
+expect_in "epoch 2/2" "$WORK/out"
+
+# eval splits the data over the ranks: the same figures.
+expect_exit 0 "$CGRAD" eval "$WORK/r.safetensors" --data "csv:$WORK/d.csv" --json --batch 20 "${ONE[@]}"
+cp "$WORK/out" "$WORK/eval.1"
+expect_exit 0 mpi 2 "$CGRAD" eval "$WORK/r.safetensors" --data "csv:$WORK/d.csv" --json --batch 20 "${ONE[@]}"
+diff "$WORK/eval.1" "$WORK/out" || fail "eval over 2 ranks differs from 1 process"
+# predict: rank 0 writes every row, in order.
+expect_exit 0 "$CGRAD" predict "$WORK/r.safetensors" --data "csv:$WORK/d.csv" --batch 20 "${ONE[@]}"
+cp "$WORK/out" "$WORK/pred.1"
+expect_exit 0 mpi 2 "$CGRAD" predict "$WORK/r.safetensors" --data "csv:$WORK/d.csv" --batch 20 "${ONE[@]}"
+diff "$WORK/pred.1" "$WORK/out" || fail "predict over 2 ranks differs from 1 process"
+
+# --- failures end the whole job, naming the rank ---
+
+# The global batch must divide over the ranks.
+expect_exit 2 mpi 2 "$CGRAD" train "$WORK/dense_sgd.json" --data "csv:$WORK/d.csv" --batch 15 "${ONE[@]}"
+expect_in "--batch 15 is the global batch and must divide evenly over the 2 ranks" "$WORK/err"
+
+# The data file is missing on rank 1 only (as on a host without it).
+cat >"$WORK/per_rank.sh" <<'SH'
+#!/bin/sh
+# Rank 1 is pointed at a file that does not exist.
+data=$1; shift
+[ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ] && data=$data.missing
+exec "$@" --data "csv:$data"
+SH
+chmod +x "$WORK/per_rank.sh"
+start=$SECONDS
+expect_exit 2 mpi 2 "$WORK/per_rank.sh" "$WORK/d.csv" "$CGRAD" train "$WORK/dense_sgd.json" "${ONE[@]}"
+expect_in "cgrad train: rank 1: " "$WORK/err"
+expect_in "d.csv.missing" "$WORK/err"
+expect_in "rank 1 of 2 failed (exit status 2" "$WORK/err"
+(( SECONDS - start < 30 )) || fail "a missing file on one rank took $((SECONDS - start)) s to end the job"
+
+# A sample that overflows to Inf/NaN in rank 1's share of every first batch
+# (no shuffling: samples 8..15 are rank 1's): every rank stops at the same
+# step, rank 0 reports it once, naming rank 1, and the last good checkpoint
+# stays.
+awk -F, 'NR == 12 { $1 = "3e38"; $2 = "3e38"; $3 = "3e38" } { print }' OFS=, "$WORK/d.csv" >"$WORK/nan.csv"
+expect_exit 1 mpi 2 "$CGRAD" train "$WORK/dense_sgd.json" --data "csv:$WORK/nan.csv" --no-shuffle \
+    --save "$WORK/nan.safetensors" "${ONE[@]}"
+grep -qE "cgrad train: rank 1: step [0-9]+ \(epoch [0-9]+, batch 1\): the (loss|gradient)" "$WORK/err" ||
+    { cat "$WORK/err"; fail "the non-finite step on rank 1 was not reported naming rank 1"; }
+[[ $(grep -c "rank 1: step" "$WORK/err") == 1 ]] || fail "the NaN message was printed by more than one rank"
+expect_in "nan.safetensors was left as it was" "$WORK/err"
+
+# A rank killed mid-run ends the job within seconds (mpirun names it).
+cat >"$WORK/kill_rank.sh" <<'SH'
+#!/bin/sh
+# Rank 1 is killed (SIGKILL) a second after it starts.
+[ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ] && { (sleep 1; kill -9 $$) & }
+exec "$@"
+SH
+chmod +x "$WORK/kill_rank.sh"
+make_csv "$WORK/big.csv" 4000
+start=$SECONDS
+got=0
+mpi 2 "$WORK/kill_rank.sh" "$CGRAD" train "$WORK/dense_sgd.json" --data "csv:$WORK/big.csv" \
+    --epochs 100000 --batch 2 "${ONE[@]}" >"$WORK/out" 2>"$WORK/err" || got=$?
+(( got != 0 && got != 124 )) || { cat "$WORK/err"; fail "a killed rank: exit $got"; }
+(( SECONDS - start < 30 )) || fail "a killed rank took $((SECONDS - start)) s to end the job"
+grep -qiE "rank 1|signal 9|killed" "$WORK/err" || { cat "$WORK/err"; fail "no message names the killed rank"; }
+
+echo "PASS: mpi_train"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every row of docs/robustness.md's tables of bad input: each command
+# (run in a scratch directory holding robustness_fixtures.bash's files)
+# must exit with the row's status and print the row's message, exactly, on
+# standard error. The rows of the last table (signals and kills) name the
+# tests that run them.
+source "$(dirname "$0")/common.bash"
+command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
+DOC="$CG_SOURCE_DIR/docs/robustness.md"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$WORK"
+source "$HERE/robustness_fixtures.bash" >fixtures.log 2>&1 ||
+    { cat fixtures.log; fail "could not make the fixtures"; }
+
+# Rows "| n | fault | `command` | exit | `message` |" as n<TAB>command<TAB>exit<TAB>message.
+python3 - "$DOC" >rows.tsv <<'PY'
+import re, sys
+row = re.compile(r"^\| (\d+) \| [^|]+ \| `([^`]+)` \| (\d+) \| (``? ?)(.*?)( ?``?) \|$")
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = row.match(line.rstrip("\n"))
+    if m:
+        print("\t".join([m.group(1), m.group(2), m.group(3), m.group(5)]))
+PY
+n=$(wc -l <rows.tsv)
+(( n >= 60 )) || fail "docs/robustness.md has $n runnable rows, expected at least 60"
+while IFS=$'\t' read -r number command want message; do
+    read -r -a words <<<"$command"
+    [[ ${words[0]} == cgrad ]] || fail "row $number: the command must start with cgrad: $command"
+    got=0
+    timeout 120 "$CGRAD" "${words[@]:1}" >out.txt 2>err.txt </dev/null || got=$?
+    if [[ $got != "$want" ]]; then
+        cat err.txt >&2
+        fail "row $number ($command): exit $got, the table says $want"
+    fi
+    grep -qF -- "$message" err.txt || { cat err.txt >&2; fail "row $number ($command): the message differs from the table's: $message"; }
+done <rows.tsv
+echo "robustness: $n rows ok"
