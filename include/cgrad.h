@@ -313,6 +313,26 @@ cg_tensor *cg_layer_norm(cg_ctx *ctx, cg_tensor *x, int normalized_ndim, cg_tens
  * row id of weight [vocab, dim] for each id. Only weight is differentiated. */
 cg_tensor *cg_embedding(cg_ctx *ctx, cg_tensor *ids, cg_tensor *weight);
 
+/* Scaled dot-product self-attention, the core of torch.nn.MultiheadAttention
+ * between its projections: qkv [N, T, 3·D] holds each step's query, key and
+ * value (D = heads·dh; head h at columns h·dh of each), the result [N, T, D]
+ * the heads' outputs side by side, softmax(Q·Kᵀ/√dh)·V per head. causal:
+ * step i sees keys 0..i. key_mask: NULL or [N, T], nonzero marks a key no
+ * query attends to (padding); a query with no key left gets zeros. dropout
+ * applies to the attention weights in training mode. tile 0 keeps the
+ * weights for backward (N·heads·T² floats); tile > 0 computes the same in
+ * blocks of tile queries and keys with an online softmax and recomputes
+ * them in backward, so memory stays linear in T. Only qkv is
+ * differentiated. */
+typedef struct cg_attention_opts {
+    int heads;
+    bool causal;
+    float dropout;
+    int tile;
+} cg_attention_opts;
+cg_tensor *cg_attention(cg_ctx *ctx, cg_tensor *qkv, cg_tensor *key_mask,
+                        const cg_attention_opts *opts);
+
 /* Recurrent cells, as torch.nn.RNN (tanh or relu), LSTM (gates i, f, g, o)
  * and GRU (gates r, z, n; r applied to the hidden projection). */
 typedef enum cg_rnn_cell { CG_CELL_RNN_TANH, CG_CELL_RNN_RELU, CG_CELL_LSTM, CG_CELL_GRU } cg_rnn_cell;
