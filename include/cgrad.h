@@ -461,7 +461,15 @@ typedef struct cg_optim_config {
     /* Adagrad */
     float lr_decay;
     float initial_accumulator_value;
+    /* Adam, AdamW: CG_NO_DECAY_* flags, parameters weight_decay skips
+     * (applied by cg_model_apply_no_decay). */
+    unsigned no_decay;
 } cg_optim_config;
+
+/* "no_decay": ["bias", "norm"] as GPT recipes group parameters: biases
+ * (names ending in "bias") and the parameters of normalisation layers
+ * (layernorm, batchnorm) get no weight decay. */
+enum { CG_NO_DECAY_BIAS = 1u, CG_NO_DECAY_NORM = 2u };
 
 typedef struct cg_optim cg_optim;
 
@@ -484,6 +492,9 @@ void cg_optim_set_step_count(cg_optim *opt, int64_t steps);
 size_t cg_optim_state_count(const cg_optim *opt);
 const char *cg_optim_state_name(const cg_optim *opt, size_t i);
 float *cg_optim_state_data(cg_optim *opt, size_t i);
+/* Exempts one parameter tensor of the optimizer's set from weight decay
+ * (torch: a parameter group with weight_decay 0). */
+cg_status cg_optim_exempt_decay(cg_optim *opt, const cg_tensor *param);
 
 /* What a callback watches after each epoch (Keras' `monitor`); losses and
  * errors improve downwards, accuracies and R² upwards. */
@@ -941,6 +952,9 @@ void cg_model_destroy(cg_model *model);
 const cg_model_spec *cg_model_get_spec(const cg_model *model);
 /* Its trainable parameters, in layer order (for optimizers and checkpoints). */
 cg_params *cg_model_params(cg_model *model);
+/* Exempts the model's parameters its optimizer config's no_decay names
+ * (CG_NO_DECAY_*) from opt's weight decay; nothing when no_decay is 0. */
+cg_status cg_model_apply_no_decay(const cg_model *model, cg_optim *opt);
 /* x: [N, input...] -> [N, output...]. Dropout is active when the context is
  * in training mode. */
 cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);

@@ -1,6 +1,6 @@
 /* position_embedding: adds a vector per position to a per-sample [T, D]
  * input, so attention (which sees a set) knows the order. "learned": a
- * weight [max_len, D] (N(0, 1) as nn.Embedding's), rows 0..T−1 added;
+ * weight [max_len, D] (N(0, init_std); 1, nn.Embedding's, by default), rows 0..T−1 added;
  * "sinusoidal": the fixed encoding of "Attention Is All You Need",
  * PE[t, 2i] = sin(t/10000^(2i/D)), PE[t, 2i+1] = cos(t/10000^(2i/D)), no
  * parameters. A shorter input (a prompt in `cgrad sample`) takes the first
@@ -15,6 +15,7 @@
 typedef struct position_config {
     int64_t max_len;
     bool sinusoidal;
+    float init_std;     /* learned: N(0, init_std) at creation */
 } position_config;
 CG_LAYER_CONFIG_FITS(position_config);
 
@@ -22,16 +23,17 @@ typedef struct position_state {
     cg_tensor *weight;      /* NULL when sinusoidal */
 } position_state;
 
-static const char *const keys[] = {"max_len", "kind", NULL};
+static const char *const keys[] = {"max_len", "kind", "init_std", NULL};
 
 static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_layer_spec *l)
 {
     position_config *c = CG_LAYER_CONFIG(l, position_config);
-    *c = (position_config){0};
+    *c = (position_config){.init_std = 1.0f};
     if (!cJSON_GetObjectItemCaseSensitive(obj, "max_len"))
         return cg__json_fail(p, "position_embedding layer needs \"max_len\"");
     cg_status s = cg__json_read_int(obj, "max_len", p, 1, 1 << 24, &c->max_len);
     const char *kind = NULL;
+    if (s == CG_OK) s = cg__json_read_float(obj, "init_std", p, CG_RANGE_POSITIVE, &c->init_std);
     if (s == CG_OK) s = cg__json_read_string(obj, "kind", p, &kind);
     if (s != CG_OK || !kind || strcasecmp(kind, "learned") == 0) return s;
     if (strcasecmp(kind, "sinusoidal") == 0) {
@@ -65,6 +67,7 @@ static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
     cg__jw_string(w, obj, "type", "position_embedding");
     cg__jw_int(w, obj, "max_len", c->max_len);
     cg__jw_string(w, obj, "kind", c->sinusoidal ? "sinusoidal" : "learned");
+    if (!c->sinusoidal) cg__jw_float(w, obj, "init_std", c->init_std);
 }
 
 static void describe(const cg_layer_spec *l, char *buf, size_t size)
@@ -83,7 +86,7 @@ static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
     snprintf(name, sizeof name, "%s.weight", b->prefix);
     st->weight = cg_params_add(b->params, name, 2, (int64_t[]){c->max_len, l->in_shape[0][1]});
     if (!st->weight) return cg_last_status();
-    cg_init_normal(st->weight, 0.0f, 1.0f, b->rng);
+    cg_init_normal(st->weight, 0.0f, c->init_std, b->rng);
     return CG_OK;
 }
 
