@@ -181,7 +181,7 @@ static void unknown_keys_types_and_names(void **state)
 {
     (void)state;
     expect_error(with_dense("\"unit\": 4"), CG_ERR_FORMAT,
-                 "layers[0]: unknown key \"unit\" (expected one of: type, name, inputs, units, activation, bias, negative_slope, alpha)");
+                 "layers[0]: unknown key \"unit\" (expected one of: type, name, inputs, units, activation, bias, negative_slope, alpha, tie_to)");
     expect_error(with_dense("\"units\": 4, \"units\": 5"), CG_ERR_FORMAT,
                  "layers[0]: key \"units\" appears twice");
     expect_error("{\"input\": [4], \"layers\": [{\"type\": \"conv9d\"}]}", CG_ERR_FORMAT,
@@ -215,12 +215,14 @@ static void impossible_shapes(void **state)
     (void)state;
     expect_error("{\"input\": [1, 28, 28], \"layers\": [{\"type\": \"dense\", \"units\": 10}]}",
                  CG_ERR_FORMAT,
-                 "layers[0]: dense needs a flat input, got [1, 28, 28]; add {\"type\": "
+                 "layers[0]: dense needs a flat input or a [time, features] sequence, got "
+                 "[1, 28, 28]; add {\"type\": "
                  "\"flatten\"} before it");
     expect_error("{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 1}]}",
                  CG_ERR_FORMAT, "loss: cross_entropy needs at least 2 output classes");
-    expect_error("{\"input\": [2, 3], \"layers\": [{\"type\": \"relu\"}]}", CG_ERR_FORMAT,
-                 "loss: cross_entropy needs the model's output to be [classes], got [2, 3]");
+    expect_error("{\"input\": [2, 3, 4], \"layers\": [{\"type\": \"relu\"}]}", CG_ERR_FORMAT,
+                 "loss: cross_entropy needs the model's output to be [classes] (or [time, "
+                 "classes] for a label at every step), got [2, 3, 4]");
     expect_error("{\"input\": [4294967296, 4294967296], \"layers\": [{\"type\": \"flatten\"}]}",
                  CG_ERR_FORMAT, "input: the shape's size overflows");
 }
