@@ -267,6 +267,42 @@ static void layer_settings_are_checked(void **state)
     assert_int_equal(spec_with("[5, 8]", "{\"type\": \"transformer_block\", \"heads\": 2}, {\"type\": \"transformer_block\", \"heads\": 2, \"dropout\": 0.1, \"mlp\": 12}"), CG_OK);
 }
 
+static void no_decay_is_checked(void **state)
+{
+    (void)state;
+    cg_model_spec *spec = NULL;
+    const char *bad = "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 2}], "
+                      "\"optimizer\": {\"type\": \"adamw\", \"no_decay\": [\"bias\", \"weights\"]}}";
+    assert_int_not_equal(cg_model_spec_parse(bad, &spec), CG_OK);
+    assert_error_mentions("optimizer.no_decay[1]: expected \"bias\" or \"norm\", got \"weights\"", NULL);
+    const char *sgd = "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 2}], "
+                      "\"optimizer\": {\"type\": \"sgd\", \"no_decay\": [\"bias\"]}}";
+    assert_int_not_equal(cg_model_spec_parse(sgd, &spec), CG_OK);
+    assert_error_mentions("optimizer", "no_decay");
+    const char *ok = "{\"input\": [4], \"layers\": [{\"type\": \"layernorm\"}, {\"type\": \"dense\", \"units\": 2}], "
+                     "\"optimizer\": {\"type\": \"adamw\", \"lr\": 0.5, \"weight_decay\": 0.5, \"no_decay\": [\"bias\", \"norm\"]}}";
+    assert_int_equal(cg_model_spec_parse(ok, &spec), CG_OK);
+    cg_rng rng;
+    cg_rng_seed(&rng, 1);
+    cg_model *model = cg_model_create(spec, &rng);
+    cg_optim *opt = cg_optim_create(cg_model_params(model), &spec->optim);
+    assert_int_equal(cg_model_apply_no_decay(model, opt), CG_OK);
+    /* Zero gradients: Adam moves nothing, so only the decay shows. */
+    cg_params *params = cg_model_params(model);
+    cg_params_zero_grad(params);
+    float before[64];
+    for (size_t i = 0; i < cg_params_count(params); i++) before[i] = cg_params_at(params, i)->data[0];
+    assert_int_equal(cg_optim_step(opt), CG_OK);
+    for (size_t i = 0; i < cg_params_count(params); i++) {
+        const cg_tensor *t = cg_params_at(params, i);
+        bool decays = strcmp(t->name, "layers.1.weight") == 0;
+        assert_float_equal(t->data[0], decays ? before[i] * 0.75f : before[i], 1e-7);
+    }
+    cg_optim_destroy(opt);
+    cg_model_destroy(model);
+    cg_model_spec_free(spec);
+}
+
 /* A tied weight is one parameter: counted and saved once. */
 static void tied_weight_is_one_parameter(void **state)
 {
@@ -293,6 +329,7 @@ int main(void)
         cmocka_unit_test(fully_padded_query_gets_zeros),
         cmocka_unit_test(layer_settings_are_checked),
         cmocka_unit_test(tied_weight_is_one_parameter),
+        cmocka_unit_test(no_decay_is_checked),
     };
     return cmocka_run_group_tests(tests, load_fixture, fx_free);
 }
