@@ -166,7 +166,7 @@ static void errors_name_the_path(void **state)
                                          "\"units\": 2}]}",
                                          &spec),
                      CG_ERR_FORMAT);
-    assert_non_null(strstr(cg_last_error(), "layers[1]: dense needs a flat input, got [2, 4, 4]"));
+    assert_non_null(strstr(cg_last_error(), "layers[1]: dense needs a flat input or a [time, features] sequence, got [2, 4, 4]"));
 }
 
 /* Every key is written, defaults included, and reads back as the same

@@ -144,7 +144,7 @@ static void builder(void **state)
     (void)state;
     cg_model_spec *spec = cg_model_spec_create(2, (int64_t[]){5, 6});
     assert_non_null(spec);
-    assert_int_equal(cg_model_spec_add_layer(spec, "{\"type\": \"dense\", \"units\": 4}"),
+    assert_int_equal(cg_model_spec_add_layer(spec, "{\"type\": \"dense\", \"units\": 0}"),
                      CG_ERR_FORMAT);
     assert_int_equal(cg_model_spec_add_layer(spec, "{\"type\": \"layernorm\", \"normalized_shape\": 6}"),
                      CG_OK);

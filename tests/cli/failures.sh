@@ -19,8 +19,8 @@ bad_model '{"input": [4], "layers": [{"type": "dense", "units": 8}, {"type": "dr
 bad_model '{"input": [4], "layers": [{"type": "dense", "unit": 8}]}' 'layers[0]: unknown key "unit"'
 bad_model '{"input": [4], "layers": [{"type": "dense", "units": 3}], "optimizer": {"type": "adam", "lr": "fast"}}' \
     'optimizer.lr: expected a number > 0, got "fast"'
-bad_model '{"input": [2, 2], "layers": [{"type": "dense", "units": 3}]}' \
-    'layers[0]: dense needs a flat input, got [2, 2]'
+bad_model '{"input": [2, 2, 2], "layers": [{"type": "dense", "units": 3}]}' \
+    'layers[0]: dense needs a flat input or a [time, features] sequence, got [2, 2, 2]'
 bad_model '{"input": [4], "layers": [{"type": "dense", "units": 3}' 'invalid JSON at line 2, column 1'
 bad_model '{"input": [1000000000], "layers": [{"type": "dense", "units": 100000000}, {"type": "dense", "units": 2}]}' \
     'model too large: training it needs'
