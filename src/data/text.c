@@ -122,8 +122,9 @@ static cg_status build_vocab(const int32_t *syms, int64_t n, int32_t **out, int6
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++)
         if (k == 0 || v[i] != v[k - 1]) v[k++] = v[i];
-    *out = realloc(v, (size_t)k * sizeof *v);
-    if (!*out) *out = v;
+    /* Shrinking may fail; the larger block then stays in use. */
+    int32_t *shrunk = realloc(v, (size_t)k * sizeof *v);
+    *out = shrunk ? shrunk : v;
     *size = k;
     return CG_OK;
 }
