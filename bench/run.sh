@@ -91,6 +91,9 @@ if len(med) == 2:
     print(f"W5: cgrad / PyTorch = {med['cgrad'] / med['pytorch']:.2f}x")
 PY
   rm -f "$w5"
+  # What the step would reach if it were only its GEMMs at OpenBLAS's rate.
+  LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 bench/gemm_limit.py --threads "$threads" 2>/dev/null \
+    || echo "bench: numpy not importable by /usr/bin/python3: no GEMM limit" >&2
 else
   echo "bench: $fortunes missing (apt-get install fortunes): W5 skipped" >&2
 fi
