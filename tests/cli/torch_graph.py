@@ -242,7 +242,7 @@ class Graph(nn.Module):
         super().__init__()
         self.input_shape = list(model["input"])
         layers = expand_blocks(model["layers"], self.input_shape)
-        self.aliases = set()   # state_dict names of tied weights (owned by an embedding)
+        self.aliases = {}   # state_dict name of a tied weight -> its embedding's name
         names = {}
         shapes = []          # per-sample output shape of each layer
         modules = []
@@ -264,7 +264,7 @@ class Graph(nn.Module):
                 if "tie_to" in spec:
                     # One tensor under two names, as GPT-2's lm_head.
                     modules[-1].weight = modules[names[spec["tie_to"]]].weight
-                    self.aliases.add("layers.%d.weight" % i)
+                    self.aliases["layers.%d.weight" % i] = "layers.%d.weight" % names[spec["tie_to"]]
             elif kind == "attention":
                 modules.append(Attention(spec, ins[0]))
                 out = ins[0]
@@ -386,6 +386,8 @@ def predict(ckpt, csv, preds):
     assert model.get("loss", "cross_entropy") == "cross_entropy"
     net = Graph(model)
     weights, _ = load(ckpt)
+    # cgrad saves a tied weight once, under its embedding's name.
+    weights.update({alias: weights[owner] for alias, owner in net.aliases.items()})
     net.load_state_dict(weights, strict=True)
     net.eval()
     x, _ = data(csv, net.input_shape)
@@ -500,7 +502,7 @@ def train(init, trained, csv, epochs, batch):
     assert not unexpected and not params & set(missing), \
         "%s: unexpected %s, missing parameters %s" % (init, unexpected, sorted(params & set(missing)))
     # (torch's batch norm fills in a missing num_batches_tracked itself.)
-    missing = sorted(set(net.state_dict()) - set(weights) - net.aliases)
+    missing = sorted(set(net.state_dict()) - set(weights) - set(net.aliases))
     weights = {k: v.clone() for k, v in net.state_dict().items()}
     net.train()
     for m in net.modules():
