@@ -62,3 +62,45 @@ if command -v mpirun >/dev/null; then
   echo
   BUILD=$build bench/mpi.sh "$runs"
 fi
+
+# W5: the character-level GPT (models/char_gpt.json) on the fortunes text,
+# training tokens/s over W5_STEPS optimizer steps (default 30), cgrad vs
+# PyTorch (bench/torch_gpt.py, the same torch.nn model), alternating.
+fortunes=/usr/share/games/fortunes
+if [[ -d $fortunes ]]; then
+  text=$(mktemp)
+  trap 'rm -f "$results" "$text"' EXIT
+  cat $(ls -d "$fortunes"/* | grep -v '\.dat$\|\.u8$') >"$text"
+  w5=$(mktemp)
+  for ((r = 1; r <= runs; r++)); do
+    sleep 1
+    "$build/cgrad" train models/char_gpt.json --data "text:$text" --steps "${W5_STEPS:-30}" \
+      --threads "$threads" --seed "$r" --val-split 0.001 2>/dev/null \
+      | sed -n 's/.* \([0-9.]*\) samples\/s.*/{"impl": "cgrad", "samples_per_s": \1}/p' | tee -a "$w5"
+    if [[ $have_torch == 1 ]]; then
+      sleep 1
+      LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 bench/torch_gpt.py models/char_gpt.json "$text" \
+        --steps "${W5_STEPS:-30}" --threads "$threads" --seed "$r" | tee -a "$w5"
+    fi
+  done
+  python3 - "$w5" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+T = 64
+med = {}
+for impl in ("cgrad", "pytorch"):
+    v = [r["samples_per_s"] * T if "samples_per_s" in r else r["train_tokens_per_s"]
+         for r in rows if r["impl"].startswith(impl)]
+    if v:
+        med[impl] = statistics.median(v)
+        print(f"W5 (char GPT, batch 32 x 64) | {impl} | median {med[impl]:,.0f} tokens/s | {min(v):,.0f}–{max(v):,.0f}")
+if len(med) == 2:
+    print(f"W5: cgrad / PyTorch = {med['cgrad'] / med['pytorch']:.2f}x")
+PY
+  rm -f "$w5"
+  # What the step would reach if it were only its GEMMs at OpenBLAS's rate.
+  LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 bench/gemm_limit.py --threads "$threads" 2>/dev/null \
+    || echo "bench: numpy not importable by /usr/bin/python3: no GEMM limit" >&2
+else
+  echo "bench: $fortunes missing (apt-get install fortunes): W5 skipped" >&2
+fi

@@ -513,6 +513,7 @@ static int build(session *s)
     if (cg_model_adapt(s->model, s->train) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
     s->opt = cg_optim_create(cg_model_params(s->model), &s->spec->optim);
     if (!s->opt) return cli_fail_lib(EXIT_USAGE, CMD);
+    if (cg_model_apply_no_decay(s->model, s->opt) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
     s->state = cg_train_state_init(s->spec->train.seed);
     if (s->args.init) return init_weights(s);
     if (s->args.resume) return resume_state(s);

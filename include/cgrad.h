@@ -313,6 +313,26 @@ cg_tensor *cg_layer_norm(cg_ctx *ctx, cg_tensor *x, int normalized_ndim, cg_tens
  * row id of weight [vocab, dim] for each id. Only weight is differentiated. */
 cg_tensor *cg_embedding(cg_ctx *ctx, cg_tensor *ids, cg_tensor *weight);
 
+/* Scaled dot-product self-attention, the core of torch.nn.MultiheadAttention
+ * between its projections: qkv [N, T, 3·D] holds each step's query, key and
+ * value (D = heads·dh; head h at columns h·dh of each), the result [N, T, D]
+ * the heads' outputs side by side, softmax(Q·Kᵀ/√dh)·V per head. causal:
+ * step i sees keys 0..i. key_mask: NULL or [N, T], nonzero marks a key no
+ * query attends to (padding); a query with no key left gets zeros. dropout
+ * applies to the attention weights in training mode. tile 0 keeps the
+ * weights for backward (N·heads·T² floats); tile > 0 computes the same in
+ * blocks of tile queries and keys with an online softmax and recomputes
+ * them in backward, so memory stays linear in T. Only qkv is
+ * differentiated. */
+typedef struct cg_attention_opts {
+    int heads;
+    bool causal;
+    float dropout;
+    int tile;
+} cg_attention_opts;
+cg_tensor *cg_attention(cg_ctx *ctx, cg_tensor *qkv, cg_tensor *key_mask,
+                        const cg_attention_opts *opts);
+
 /* Recurrent cells, as torch.nn.RNN (tanh or relu), LSTM (gates i, f, g, o)
  * and GRU (gates r, z, n; r applied to the hidden projection). */
 typedef enum cg_rnn_cell { CG_CELL_RNN_TANH, CG_CELL_RNN_RELU, CG_CELL_LSTM, CG_CELL_GRU } cg_rnn_cell;
@@ -441,7 +461,15 @@ typedef struct cg_optim_config {
     /* Adagrad */
     float lr_decay;
     float initial_accumulator_value;
+    /* Adam, AdamW: CG_NO_DECAY_* flags, parameters weight_decay skips
+     * (applied by cg_model_apply_no_decay). */
+    unsigned no_decay;
 } cg_optim_config;
+
+/* "no_decay": ["bias", "norm"] as GPT recipes group parameters: biases
+ * (names ending in "bias") and the parameters of normalisation layers
+ * (layernorm, batchnorm) get no weight decay. */
+enum { CG_NO_DECAY_BIAS = 1u, CG_NO_DECAY_NORM = 2u };
 
 typedef struct cg_optim cg_optim;
 
@@ -464,6 +492,9 @@ void cg_optim_set_step_count(cg_optim *opt, int64_t steps);
 size_t cg_optim_state_count(const cg_optim *opt);
 const char *cg_optim_state_name(const cg_optim *opt, size_t i);
 float *cg_optim_state_data(cg_optim *opt, size_t i);
+/* Exempts one parameter tensor of the optimizer's set from weight decay
+ * (torch: a parameter group with weight_decay 0). */
+cg_status cg_optim_exempt_decay(cg_optim *opt, const cg_tensor *param);
 
 /* What a callback watches after each epoch (Keras' `monitor`); losses and
  * errors improve downwards, accuracies and R² upwards. */
@@ -994,6 +1025,9 @@ void cg_model_destroy(cg_model *model);
 const cg_model_spec *cg_model_get_spec(const cg_model *model);
 /* Its trainable parameters, in layer order (for optimizers and checkpoints). */
 cg_params *cg_model_params(cg_model *model);
+/* Exempts the model's parameters its optimizer config's no_decay names
+ * (CG_NO_DECAY_*) from opt's weight decay; nothing when no_decay is 0. */
+cg_status cg_model_apply_no_decay(const cg_model *model, cg_optim *opt);
 /* x: [N, input...] -> [N, output...]. Dropout is active when the context is
  * in training mode. */
 cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x);

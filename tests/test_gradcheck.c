@@ -882,6 +882,54 @@ static void ref_recurrent(const gc_args *a, const double *const *x, gc_shape *ou
     }
 }
 
+/* ------------------------------------------------------------ attention */
+
+/* iarg = heads, causal, tile, key mask; input 1 (when masked) holds GC_UNIT
+ * draws, a key is padded where its draw is above 0.7. */
+enum { AT_HEADS, AT_CAUSAL, AT_TILE, AT_MASK };
+
+static cg_tensor *build_attention(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    cg_tensor *mask = NULL;
+    if (a->iarg[AT_MASK]) {
+        mask = cg_tensor_new(ctx, 2, x[1]->shape);
+        for (int64_t i = 0; i < mask->size; i++) mask->data[i] = x[1]->data[i] > 0.7f;
+    }
+    cg_attention_opts o = {.heads = a->iarg[AT_HEADS], .causal = a->iarg[AT_CAUSAL],
+                           .tile = a->iarg[AT_TILE]};
+    return cg_attention(ctx, x[0], mask, &o);
+}
+
+static void ref_attention(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    int64_t N = a->shape[0].d[0], T = a->shape[0].d[1], D = a->shape[0].d[2] / 3;
+    int64_t H = a->iarg[AT_HEADS], dh = D / H;
+    *out = (gc_shape){3, {N, T, D}};
+    if (!y) return;
+    double w[64];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const double *q = x[0] + (n * T + i) * 3 * D + h * dh;
+                double m = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < T; j++) {
+                    bool off = (a->iarg[AT_CAUSAL] && j > i) ||
+                               (a->iarg[AT_MASK] && (float)x[1][n * T + j] > 0.7f);
+                    double s = 0;
+                    for (int64_t c = 0; c < dh; c++) s += q[c] * x[0][(n * T + j) * 3 * D + D + h * dh + c];
+                    w[j] = off ? -INFINITY : s / sqrt((double)dh);
+                    m = fmax(m, w[j]);
+                }
+                for (int64_t j = 0; j < T; j++) sum += w[j] = m == -INFINITY ? 0 : exp(w[j] - m);
+                for (int64_t c = 0; c < dh; c++) {
+                    double o = 0;
+                    for (int64_t j = 0; j < T; j++)
+                        o += w[j] * x[0][(n * T + j) * 3 * D + 2 * D + h * dh + c];
+                    y[(n * T + i) * D + h * dh + c] = sum > 0 ? o / sum : 0;
+                }
+            }
+}
+
 static const gc_case cases[] = {
     /* add, sub, mul, div: equal shapes, rows, scalars, any broadcast */
     {"add same shape", "add", build_binary, ref_binary, IN2(S(D1, D2), GC_ANY, S(D1, D2), GC_ANY), .iarg = {ADD}},
@@ -1079,6 +1127,17 @@ static const gc_case cases[] = {
     {"gru", "gru", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, D2, D3), S(9, D3), S(9, 3), S(9), S(9)}, .iarg = {CG_CELL_GRU, 0, 1, 0}},
     {"gru reverse initial state", "gru", build_recurrent, ref_recurrent, .n_inputs = 5, .shape = {S(D1, 4, 2), S(6, 2), S(6, 2), S(6), S(6)}, .iarg = {CG_CELL_GRU, 1, 1, 1}},
     {"gru no bias", "gru", build_recurrent, ref_recurrent, .n_inputs = 3, .shape = {S(2, D2, 3), S(12, 3), S(12, 4)}, .iarg = {CG_CELL_GRU, 0, 0, 0}},
+    /* attention: qkv [N,T,3D]; iarg = heads, causal, tile, key mask (input 1) */
+    {"attention 1 head", "attention", build_attention, ref_attention, IN1(S(D1, D2, 6), GC_ANY), .iarg = {1, 0, 0, 0}},
+    {"attention 2 heads causal", "attention", build_attention, ref_attention, IN1(S(D1, D2, 12), GC_ANY), .iarg = {2, 1, 0, 0}},
+    {"attention 2 heads key mask", "attention", build_attention, ref_attention, IN2(S(2, 5, 12), GC_ANY, S(2, 5), GC_UNIT), .no_grad = 2, .iarg = {2, 0, 0, 1}},
+    {"attention causal key mask", "attention", build_attention, ref_attention, IN2(S(3, 6, 6), GC_ANY, S(3, 6), GC_UNIT), .no_grad = 2, .iarg = {1, 1, 0, 1}},
+    {"attention tiled 2", "attention", build_attention, ref_attention, IN1(S(2, 7, 12), GC_ANY), .iarg = {2, 0, 2, 0}},
+    {"attention tiled 3 causal", "attention", build_attention, ref_attention, IN1(S(D1, 8, 18), GC_ANY), .iarg = {3, 1, 3, 0}},
+    {"attention tiled causal key mask", "attention", build_attention, ref_attention, IN2(S(2, 7, 6), GC_ANY, S(2, 7), GC_UNIT), .no_grad = 2, .iarg = {1, 1, 4, 1}},
+    {"attention tiled wider than T", "attention", build_attention, ref_attention, IN1(S(2, D2, 6), GC_ANY), .iarg = {2, 1, 16, 0}},
+    {"big attention causal", "attention", build_attention, ref_attention, IN1(S(4, 40, 48), GC_ANY), .iarg = {4, 1, 0, 0}, .fwd_atol = 1e-4},
+    {"big attention tiled", "attention", build_attention, ref_attention, IN1(S(4, 40, 48), GC_ANY), .iarg = {4, 1, 16, 0}, .fwd_atol = 1e-4},
     /* large enough for the threaded paths: samples split across threads,
      * per-slot weight gradients (im2col and 1x1) */
     {"big conv2d pad 1", "conv2d", build_conv2d, ref_conv2d, IN3(S(20, 4, 10, 10), GC_ANY, S(8, 4, 3, 3), GC_ANY, S(8), GC_ANY), .iarg = {1}, .fwd_atol = 1e-4},

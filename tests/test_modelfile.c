@@ -181,7 +181,7 @@ static void unknown_keys_types_and_names(void **state)
 {
     (void)state;
     expect_error(with_dense("\"unit\": 4"), CG_ERR_FORMAT,
-                 "layers[0]: unknown key \"unit\" (expected one of: type, name, inputs, units, activation, bias, negative_slope, alpha)");
+                 "layers[0]: unknown key \"unit\" (expected one of: type, name, inputs, units, activation, bias, negative_slope, alpha, tie_to)");
     expect_error(with_dense("\"units\": 4, \"units\": 5"), CG_ERR_FORMAT,
                  "layers[0]: key \"units\" appears twice");
     expect_error("{\"input\": [4], \"layers\": [{\"type\": \"conv9d\"}]}", CG_ERR_FORMAT,

@@ -123,6 +123,7 @@ static long allocations_of_training(const char *json, int64_t epochs, const cg_d
     cg_rng_seed(&rng, 2);
     cg_model *model = cg_model_create(spec, &rng);
     cg_optim *opt = cg_optim_create(cg_model_params(model), &spec->optim);
+    assert_int_equal(cg_model_apply_no_decay(model, opt), CG_OK);
     assert_non_null(model);
     assert_non_null(opt);
     cg_train_options o = cg_train_options_from_spec(spec, spec->optim.lr);
@@ -250,6 +251,34 @@ static void recurrent_allocates_per_run_only(void **state)
                      allocations_of_training(STATEFUL, 1, &data));
 }
 
+/* Attention (kept weights, scratch, dropout key, a tiled block), layer
+ * norms, positions and a residual block: per run only, as above. */
+static const char *const TRANSFORMER =
+    "{\"input\": [6, 8], \"layers\": ["
+    " {\"type\": \"position_embedding\", \"max_len\": 6},"
+    " {\"type\": \"transformer_block\", \"heads\": 2, \"causal\": true, \"dropout\": 0.1},"
+    " {\"type\": \"transformer_block\", \"heads\": 4, \"tile\": 4},"
+    " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 3}],"
+    " \"optimizer\": {\"type\": \"adamw\", \"lr\": 0.01, \"no_decay\": [\"bias\", \"norm\"]},"
+    " \"train\": {\"epochs\": 1, \"batch\": 8}}";
+
+static void transformer_allocates_per_run_only(void **state)
+{
+    (void)state;
+    enum { COUNT = 160, SAMPLE = 6 * 8 };
+    static float x[COUNT * SAMPLE];
+    static int32_t labels[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        labels[i] = i % 3;
+        for (int j = 0; j < SAMPLE; j++) x[i * SAMPLE + j] = (float)((i * 5 + j * 3) % 13) / 13.0f - 0.4f;
+    }
+    cg_dataset data = {.count = COUNT, .sample_ndim = 2, .sample_shape = {6, 8},
+                       .sample_size = SAMPLE, .x = x, .labels = labels, .num_classes = 3,
+                       .source = "test sequences"};
+    assert_int_equal(allocations_of_training(TRANSFORMER, 4, &data),
+                     allocations_of_training(TRANSFORMER, 1, &data));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +287,7 @@ int main(void)
         cmocka_unit_test(pooling_allocates_per_run_only),
         cmocka_unit_test(conv_allocates_per_run_only),
         cmocka_unit_test(recurrent_allocates_per_run_only),
+        cmocka_unit_test(transformer_allocates_per_run_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,6 +161,30 @@ static cg_status read_betas(const cJSON *obj, cg_json_path *p, cg_optim_config *
     return s;
 }
 
+/* "no_decay": a list of "bias" and "norm". */
+static cg_status read_no_decay(const cJSON *obj, cg_json_path *p, cg_optim_config *c)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "no_decay");
+    if (!v) return CG_OK;
+    size_t mark = cg__json_key(p, "no_decay");
+    cg_status s = cJSON_IsArray(v) ? CG_OK
+                                   : cg__json_expected(p, "a list of \"bias\" and \"norm\"", v);
+    c->no_decay = 0;
+    for (int i = 0; s == CG_OK && i < cJSON_GetArraySize(v); i++) {
+        const cJSON *e = cJSON_GetArrayItem(v, i);
+        size_t at = cg__json_index(p, (size_t)i);
+        if (cJSON_IsString(e) && strcmp(e->valuestring, "bias") == 0)
+            c->no_decay |= CG_NO_DECAY_BIAS;
+        else if (cJSON_IsString(e) && strcmp(e->valuestring, "norm") == 0)
+            c->no_decay |= CG_NO_DECAY_NORM;
+        else
+            s = cg__json_expected(p, "\"bias\" or \"norm\"", e);
+        cg__json_restore(p, at);
+    }
+    cg__json_restore(p, mark);
+    return s;
+}
+
 static cg_status read_optim_fields(const cJSON *obj, cg_json_path *p, cg_optim_config *c)
 {
     cg_status s;
@@ -175,6 +199,7 @@ static cg_status read_optim_fields(const cJSON *obj, cg_json_path *p, cg_optim_c
     if ((s = cg__json_read_float(obj, "alpha", p, CG_RANGE_UNIT, &c->alpha)) != CG_OK) return s;
     if ((s = cg__json_read_bool(obj, "centered", p, &c->centered)) != CG_OK) return s;
     if ((s = cg__json_read_float(obj, "lr_decay", p, CG_RANGE_NONNEG, &c->lr_decay)) != CG_OK) return s;
+    if ((s = read_no_decay(obj, p, c)) != CG_OK) return s;
     return cg__json_read_float(obj, "initial_accumulator_value", p, CG_RANGE_NONNEG, &c->initial_accumulator_value);
 }
 
@@ -184,7 +209,7 @@ static const char *const *optim_keys(cg_optim_kind kind)
     static const char *const sgd[] = {"type", "lr", "momentum", "dampening", "nesterov",
                                       "weight_decay", NULL};
     static const char *const adam[] = {"type", "lr", "betas", "eps", "weight_decay", "amsgrad",
-                                       NULL};
+                                       "no_decay", NULL};
     static const char *const rmsprop[] = {"type", "lr", "alpha", "eps", "momentum", "centered",
                                           "weight_decay", NULL};
     static const char *const adagrad[] = {"type", "lr", "lr_decay", "weight_decay",

@@ -192,12 +192,16 @@ static cg_status parse_layer(const cJSON *obj, cg_json_path *p, const cg_model_s
     copy_input_shapes(spec, l);
     l->out_ndim = 0;
     l->n_params = l->n_buffers = 0;
-    return l->type->infer(l, p);
+    s = l->type->infer(l, p);
+    return s == CG_OK && l->type->link ? l->type->link(l, spec, p) : s;
 }
 
 cg_status cg__spec_add_layer(cg_model_spec *spec, const cJSON *obj, cg_json_path *p,
                              const cJSON *later)
 {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    if (cJSON_IsString(type) && strcasecmp(type->valuestring, "transformer_block") == 0)
+        return cg__spec_add_block(spec, obj, p);
     cg_layer_spec l;
     memset(&l, 0, sizeof l);
     cg_status s = parse_layer(obj, p, spec, later, &l);

@@ -13,6 +13,8 @@
  * its type's table entry, then its shapes. `later` (may be NULL) is the
  * next entry of the same array, so that an input naming a later layer is
  * told apart from an unknown one. */
+/* Expands a "transformer_block" entry into its layers (modelfile_block.c). */
+cg_status cg__spec_add_block(cg_model_spec *spec, const cJSON *obj, cg_json_path *p);
 cg_status cg__spec_add_layer(cg_model_spec *spec, const cJSON *obj, cg_json_path *p,
                              const cJSON *later);
 /* Every layer's output is used by a later layer, except the last one's. */

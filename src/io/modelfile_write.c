@@ -62,6 +62,12 @@ static cJSON *optimizer_json(cg_json_writer *w, const cg_optim_config *c)
         break;
     }
     cg__jw_float(w, o, "weight_decay", c->weight_decay);
+    if (c->no_decay) {
+        cJSON *list = cg__jw_checked(w, cJSON_CreateArray());
+        if (list && (c->no_decay & CG_NO_DECAY_BIAS)) cg__jw_append(w, list, cJSON_CreateString("bias"));
+        if (list && (c->no_decay & CG_NO_DECAY_NORM)) cg__jw_append(w, list, cJSON_CreateString("norm"));
+        if (list) cg__jw_add(w, o, "no_decay", list);
+    }
     return o;
 }
 

@@ -373,6 +373,33 @@ cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data)
     return s == CG_OK ? check_input_values(model->spec, data) : s;
 }
 
+/* ------------------------------------------------------------ no_decay */
+
+/* Whether parameter `name` ("layers.<i>.<rest>") falls under flags. */
+static bool exempt(const cg_model_spec *spec, const char *name, unsigned flags)
+{
+    size_t len = strlen(name);
+    if ((flags & CG_NO_DECAY_BIAS) && len >= 4 && strcmp(name + len - 4, "bias") == 0) return true;
+    int i;
+    if (!(flags & CG_NO_DECAY_NORM) || sscanf(name, "layers.%d.", &i) != 1 || i < 0 ||
+        (size_t)i >= spec->n_layers)
+        return false;
+    return strstr(spec->layers[i].type->name, "norm") != NULL;
+}
+
+cg_status cg_model_apply_no_decay(const cg_model *model, cg_optim *opt)
+{
+    if (!model || !opt) return cg_set_error(CG_ERR_ARG, "cg_model_apply_no_decay: NULL argument");
+    const unsigned flags = cg_optim_get_config(opt)->no_decay;
+    for (size_t i = 0; flags && i < cg_params_count(model->params); i++) {
+        const cg_tensor *t = cg_params_at(model->params, i);
+        if (!exempt(model->spec, t->name, flags)) continue;
+        cg_status s = cg_optim_exempt_decay(opt, t);
+        if (s != CG_OK) return s;
+    }
+    return CG_OK;
+}
+
 /* ------------------------------------------------------------ weights from a file */
 
 static const char *dtype_name(cg_dtype d) { return d == CG_DTYPE_I64 ? "I64" : "F32"; }

@@ -1,6 +1,8 @@
 /* Pointwise activation math, forward and derivative side by side. */
 #include "activation_kernels.h"
 
+#include "fast_exp.h"
+
 #include <math.h>
 
 #define SOFTPLUS_THRESHOLD 20.0f /* torch.nn.Softplus: linear above beta*x > 20 */
@@ -56,7 +58,7 @@ void cg__act_forward(cg_activation act, const float *x, const float *bias, float
     case CG_ACT_LEAKY_RELU: FORWARD_ROWS(v > 0.0f ? v : CG_LEAKY_RELU_DEFAULT_SLOPE * v); break;
     case CG_ACT_ELU: FORWARD_ROWS(v > 0.0f ? v : CG_ELU_DEFAULT_ALPHA * expm1f(v)); break;
     /* gelu(v) = v·Φ(v) = v/2·(1 + erf(v/√2)) */
-    case CG_ACT_GELU: FORWARD_ROWS(0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2))); break;
+    case CG_ACT_GELU: FORWARD_ROWS(0.5f * v * (1.0f + cg__fast_erff(v * (float)M_SQRT1_2))); break;
     case CG_ACT_SOFTPLUS:
         FORWARD_ROWS(v > SOFTPLUS_THRESHOLD ? v : log1pf(expf(v)));
         break;
@@ -81,8 +83,9 @@ void cg__act_backward(cg_activation act, const float *x, const float *y, const f
     /* gelu' = Φ(x) + x·φ(x) */
     case CG_ACT_GELU:
         STORE_GRAD(dx, n, accumulate,
-                   dy[i] * (0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2)) +
-                            x[i] * expf(-0.5f * x[i] * x[i]) * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2)));
+                   dy[i] * (0.5f * (1.0f + cg__fast_erff(x[i] * (float)M_SQRT1_2)) +
+                            x[i] * cg__fast_expf(-0.5f * x[i] * x[i]) *
+                                (float)(0.5 * M_2_SQRTPI * M_SQRT1_2)));
         break;
     /* softplus' = σ(x) = 1 - e^(-y) */
     case CG_ACT_SOFTPLUS: STORE_GRAD(dx, n, accumulate, dy[i] * -expm1f(-y[i])); break;

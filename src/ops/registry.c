@@ -16,6 +16,7 @@ extern const cg_op_def cg_op_dropout;
 extern const cg_op_def cg_op_dropout2d, cg_op_maxpool2d, cg_op_avgpool2d, cg_op_global_avgpool;
 extern const cg_op_def cg_op_batch_norm, cg_op_layer_norm;
 extern const cg_op_def cg_op_embedding, cg_op_rnn, cg_op_lstm, cg_op_gru;
+extern const cg_op_def cg_op_attention;
 extern const cg_op_def cg_op_mse_loss, cg_op_l1_loss, cg_op_cross_entropy,
     cg_op_bce_with_logits;
 
@@ -65,6 +66,8 @@ static const cg_op_def *const registry[] = {
     &cg_op_rnn,
     &cg_op_lstm,
     &cg_op_gru,
+    /* attention.c */
+    &cg_op_attention,
     /* loss.c */
     &cg_op_mse_loss,
     &cg_op_l1_loss,

@@ -5,6 +5,7 @@
 #include "optim_internal.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 static cg_status adam_validate(const cg_optim_config *c)
 {
@@ -68,10 +69,13 @@ static void adam_step(cg_optim *opt)
     const float neg_step = s.neg_step_size, bc2_sqrt = s.bc2_sqrt, eps = s.eps;
     const float l2 = s.l2, decay = s.decay;
     const int64_t n = opt->numel;
+    /* no_decay values: as torch's parameter group with weight_decay 0. */
+    const unsigned char *off = opt->no_decay;
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; i++) {
-        float pi = p[i] * decay;
-        float gi = g[i] + l2 * pi;
+        const bool skip = off && off[i];
+        float pi = skip ? p[i] : p[i] * decay;
+        float gi = skip ? g[i] : g[i] + l2 * pi;
         float mi = m[i] * b1 + c1 * gi;
         float vi = v[i] * b2 + c2 * gi * gi;
         m[i] = mi;

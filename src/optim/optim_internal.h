@@ -16,6 +16,8 @@ struct cg_optim {
     size_t n_state;
     const char *state_names[CG_OPTIM_MAX_STATE];
     float *state[CG_OPTIM_MAX_STATE];
+    /* Per value: 1 where weight decay does not apply (no_decay); NULL: none. */
+    unsigned char *no_decay;
 };
 
 typedef struct cg_optim_rule {

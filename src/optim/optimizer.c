@@ -154,7 +154,21 @@ void cg_optim_destroy(cg_optim *opt)
 {
     if (!opt) return;
     for (size_t i = 0; i < opt->n_state; i++) free(opt->state[i]);
+    free(opt->no_decay);
     free(opt);
+}
+
+cg_status cg_optim_exempt_decay(cg_optim *opt, const cg_tensor *param)
+{
+    if (!opt || !param) return cg_set_error(CG_ERR_ARG, "cg_optim_exempt_decay: NULL argument");
+    const float *base = cg_params_data(opt->params);
+    if (param->data < base || param->data + param->size > base + opt->numel)
+        return cg_set_error(CG_ERR_ARG, "cg_optim_exempt_decay: %s is not in the optimizer's "
+                                        "parameters", param->name);
+    if (!opt->no_decay && !(opt->no_decay = calloc((size_t)opt->numel, 1)))
+        return cg_set_error(CG_ERR_NOMEM, "cg_optim_exempt_decay: out of memory");
+    memset(opt->no_decay + (param->data - base), 1, (size_t)param->size);
+    return CG_OK;
 }
 
 cg_status cg_optim_step(cg_optim *opt)

@@ -177,18 +177,103 @@ def output_shape(module, shape):
         return list(module(torch.zeros([1] + list(shape))).shape[1:])
 
 
+class Attention(nn.MultiheadAttention):
+    """attention: nn.MultiheadAttention (batch_first) as self-attention, so
+    its parameters keep their names; a causal mask when asked,
+    key_padding_mask = (ids == padding_id) when the layer has a second
+    input."""
+
+    def __init__(self, spec, shape):
+        super().__init__(shape[1], spec["heads"], dropout=spec.get("dropout", 0.0),
+                         bias=spec.get("bias", True), batch_first=True)
+        self.causal = spec.get("causal", False)
+        self.padding_id = spec.get("padding_id")
+
+    def forward(self, x, ids=None):
+        T = x.shape[1]
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1) if self.causal else None
+        pad = (ids == self.padding_id) if ids is not None else None
+        return super().forward(x, x, x, attn_mask=mask, key_padding_mask=pad, need_weights=False)[0]
+
+
+class PositionEmbedding(nn.Module):
+    """position_embedding: a learned [max_len, D] weight (N(0, 1)), or the
+    sinusoidal encoding, added to the first T positions."""
+
+    def __init__(self, spec, shape):
+        super().__init__()
+        self.sinusoidal = spec.get("kind", "learned") == "sinusoidal"
+        if not self.sinusoidal:
+            self.weight = nn.Parameter(torch.randn(spec["max_len"], shape[1]) * spec.get("init_std", 1.0))
+
+    def forward(self, x):
+        T, D = x.shape[1], x.shape[2]
+        if not self.sinusoidal:
+            return x + self.weight[:T]
+        t = torch.arange(T, dtype=torch.float64)[:, None]
+        j = torch.arange(D)
+        angle = t / torch.pow(10000.0, (j - j % 2).double() / D)
+        pe = torch.where(j % 2 == 1, torch.cos(angle), torch.sin(angle))
+        return x + pe.to(x.dtype)
+
+
+def expand_blocks(layers, input_shape):
+    """transformer_block entries as the layers cgrad expands them into
+    (src/io/modelfile_block.c); an unnamed input layer is named NAME_in."""
+    out = []
+    for spec in layers:
+        if spec["type"].lower() != "transformer_block":
+            out.append(dict(spec))
+            continue
+        name = spec.get("name", "block%d" % len(out))
+        if "inputs" in spec:
+            x = spec["inputs"][0]
+        elif out:
+            out[-1].setdefault("name", name + "_in")
+            x = out[-1]["name"]
+        else:
+            x = "input"
+        with torch.random.fork_rng():
+            shapes = Graph({"input": input_shape, "layers": out}).shapes if out else []
+        src = {l.get("name"): i for i, l in enumerate(out)}
+        D = (input_shape if x == "input" else shapes[src[x]])[-1]
+        drop = spec.get("dropout", 0)
+        part = lambda t, suffix, ins, **kw: dict(type=t, name=name + ("_" + suffix if suffix else ""), inputs=ins, **kw)
+        eps = {"eps": spec["eps"]} if "eps" in spec else {}
+        att = {k: spec[k] for k in ("heads", "causal", "dropout", "tile") if k in spec}
+        out.append(part("layernorm", "ln1", [x], normalized_shape=D, **eps))
+        out.append(part("attention", "attn", [name + "_ln1"], **att))
+        a = name + "_attn"
+        if drop:
+            out.append(part("dropout", "drop1", [a], rate=drop))
+            a = name + "_drop1"
+        out.append(part("add", "res", [x, a]))
+        out.append(part("layernorm", "ln2", [name + "_res"], normalized_shape=D, **eps))
+        out.append(part("dense", "fc", [name + "_ln2"], units=spec.get("mlp", 4 * D),
+                        activation=spec.get("activation", "gelu")))
+        out.append(part("dense", "proj", [name + "_fc"], units=D))
+        m = name + "_proj"
+        if drop:
+            out.append(part("dropout", "drop2", [m], rate=drop))
+            m = name + "_drop2"
+        out.append(part("add", "", [name + "_res", m]))
+    return out
+
+
 class Graph(nn.Module):
     """A cgrad model file as a torch.nn.Module."""
 
     def __init__(self, model):
         super().__init__()
         self.input_shape = list(model["input"])
+        layers = expand_blocks(model["layers"], self.input_shape)
+        self.aliases = {}   # state_dict name of a tied weight -> its embedding's name
         names = {}
         shapes = []          # per-sample output shape of each layer
         modules = []
         self.sources = []    # per layer: input indices (-1: the model's input)
         self.fused = []      # per layer: a dense layer's (activation, parameter)
-        for i, spec in enumerate(model["layers"]):
+        for i, spec in enumerate(layers):
             kind = spec["type"].lower()
             if "inputs" in spec:
                 src = [-1 if n == "input" else names[n] for n in spec["inputs"]]
@@ -201,8 +286,20 @@ class Graph(nn.Module):
                 modules.append(nn.Linear(ins[0][-1], spec["units"], bias=spec.get("bias", True)))
                 fused = act_of(spec, spec.get("activation", "none"))
                 out = ins[0][:-1] + [spec["units"]]
+                if "tie_to" in spec:
+                    # One tensor under two names, as GPT-2's lm_head.
+                    modules[-1].weight = modules[names[spec["tie_to"]]].weight
+                    self.aliases["layers.%d.weight" % i] = "layers.%d.weight" % names[spec["tie_to"]]
+            elif kind == "attention":
+                modules.append(Attention(spec, ins[0]))
+                out = ins[0]
+            elif kind == "position_embedding":
+                modules.append(PositionEmbedding(spec, ins[0]))
+                out = ins[0]
             elif kind == "embedding":
                 modules.append(nn.Embedding(spec["vocab"], spec["dim"]))
+                if "init_std" in spec:
+                    nn.init.normal_(modules[-1].weight, 0.0, spec["init_std"])
                 out = list(ins[0]) + [spec["dim"]]
             elif kind in ("rnn", "lstm", "gru"):
                 module, out = recurrent_module(spec, ins[0])
@@ -318,6 +415,8 @@ def predict(ckpt, csv, preds):
     assert model.get("loss", "cross_entropy") == "cross_entropy"
     net = Graph(model)
     weights, _ = load(ckpt)
+    # cgrad saves a tied weight once, under its embedding's name.
+    weights.update({alias: weights[owner] for alias, owner in net.aliases.items()})
     net.load_state_dict(weights, strict=True)
     net.eval()
     x, _ = data(csv, net.input_shape)
@@ -392,9 +491,26 @@ def step(init, trained, csv, lr):
     print("one SGD step matches torch.optim.SGD (%d tensors, max difference %.2g)" % (len(theirs), worst))
 
 
+def param_groups(net, model):
+    """net's parameters, or two groups when the optimizer has "no_decay":
+    biases (names ending in "bias") and normalisation layers' parameters
+    get weight_decay 0, as cgrad's cg_model_apply_no_decay."""
+    flags = set(model.get("optimizer", {}).get("no_decay", []))
+    if not flags:
+        return list(net.parameters())
+    norms = (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    decay, exempt = [], []
+    for name, p in net.named_parameters():
+        layer = net.layers[int(name.split(".")[1])]
+        skip = ("bias" in flags and name.endswith("bias")) or ("norm" in flags and isinstance(layer, norms))
+        (exempt if skip else decay).append(p)
+    return [{"params": decay}, {"params": exempt, "weight_decay": 0.0}]
+
+
 def optimizer(spec, params):
     """torch.optim's optimizer for a model file's (canonical) "optimizer"."""
     spec = dict(spec)
+    spec.pop("no_decay", None)
     kind = spec.pop("type", "adam").lower()
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])
@@ -420,12 +536,12 @@ def train(init, trained, csv, epochs, batch):
     assert not unexpected and not params & set(missing), \
         "%s: unexpected %s, missing parameters %s" % (init, unexpected, sorted(params & set(missing)))
     # (torch's batch norm fills in a missing num_batches_tracked itself.)
-    missing = sorted(set(net.state_dict()) - set(weights))
+    missing = sorted(set(net.state_dict()) - set(weights) - set(net.aliases))
     weights = {k: v.clone() for k, v in net.state_dict().items()}
     net.train()
     for m in net.modules():
         assert not isinstance(m, (nn.Dropout, nn.Dropout2d)) or m.p == 0, "train needs dropout 0"
-    opt = optimizer(model.get("optimizer", {}), net.parameters())
+    opt = optimizer(model.get("optimizer", {}), param_groups(net, model))
     lossf = loss_fn(model.get("loss", "cross_entropy"))
     x, y = data(csv, net.input_shape)
     batch, steps = int(batch), 0
@@ -436,7 +552,8 @@ def train(init, trained, csv, epochs, batch):
             opt.step()
             steps += 1
     theirs, _ = load(trained)
-    ours = net.state_dict()
+    # A tied weight is saved once by cgrad, under its embedding's name.
+    ours = {k: v for k, v in net.state_dict().items() if k not in net.aliases}
     assert set(theirs) == set(ours), "tensor names differ: %s" % sorted(set(theirs) ^ set(ours))
     worst = {"parameters": 0.0, "buffers": 0.0}
     for name, value in ours.items():
@@ -448,7 +565,15 @@ def train(init, trained, csv, epochs, batch):
         # normalize's statistics are learned before training, not by it.
         fixed = name.endswith((".mean", ".var"))
         assert fixed or not torch.equal(value, weights[name]), "%s did not change in torch's training" % name
-        diff = relative_difference(theirs[name], value)
+        a, b = theirs[name], value
+        if name.endswith("in_proj_bias"):
+            # The key bias adds q·b_k to every score of a row, which softmax
+            # ignores: its gradient is 0 up to rounding, and Adam turns that
+            # noise into steps of lr whose sign is the noise's. Compare the
+            # query and value biases.
+            d = len(b) // 3
+            a, b = torch.cat([a[:d], a[2 * d:]]), torch.cat([b[:d], b[2 * d:]])
+        diff = relative_difference(a, b)
         assert diff <= 1e-3, "%s differs from torch's by %.3g (relative) after %d steps" % (name, diff, steps)
         kind = "parameters" if name in params else "buffers"
         worst[kind] = max(worst[kind], diff)

@@ -3,7 +3,9 @@
  * runs in the GEMM's epilogue (ops/matmul.c, cg_linear). */
 #include "layer.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 /* cg_linear hands sizes to BLAS as int. */
 #define MAX_FEATURES INT32_MAX
@@ -12,6 +14,10 @@ typedef struct dense_config {
     int64_t units;
     bool bias;
     cg_act_spec act;          /* NONE when absent */
+    /* "tie_to": an earlier embedding layer whose weight [vocab, dim] is
+     * this layer's [units, in] weight (one tensor, two users). */
+    char tie_name[CG_LAYER_NAME_MAX];
+    int tie_index;            /* its layer index, set by link */
 } dense_config;
 CG_LAYER_CONFIG_FITS(dense_config);
 
@@ -63,7 +69,8 @@ cg_tensor *cg_dense_forward(cg_ctx *ctx, const cg_dense *layer, cg_tensor *x)
 
 /* ------------------------------------------------ the layer-table entry */
 
-static const char *const keys[] = {"units", "activation", "bias", "negative_slope", "alpha", NULL};
+static const char *const keys[] = {"units", "activation", "bias", "negative_slope", "alpha",
+                                   "tie_to", NULL};
 
 static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_layer_spec *l)
 {
@@ -75,7 +82,43 @@ static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_l
     if (s == CG_OK) s = cg__json_read_bool(obj, "bias", p, &c->bias);
     if (s == CG_OK) s = cg__json_read_activation(obj, "activation", p, &c->act.act);
     if (s == CG_OK) s = cg__act_read_param(obj, p, &c->act);
+    const char *tie = NULL;
+    if (s == CG_OK) s = cg__json_read_string(obj, "tie_to", p, &tie);
+    if (s == CG_OK && tie) snprintf(c->tie_name, sizeof c->tie_name, "%s", tie);
     return s;
+}
+
+/* tie_to: the named earlier layer must be an embedding whose [vocab, dim]
+ * weight is this layer's [units, in]; the weight is then counted there. */
+static cg_status link(cg_layer_spec *l, const cg_model_spec *spec, cg_json_path *p)
+{
+    dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    if (!c->tie_name[0]) return CG_OK;
+    size_t mark = cg__json_key(p, "tie_to");
+    cg_status s = CG_OK;
+    int j = -1;
+    for (size_t i = 0; i < spec->n_layers && j < 0; i++)
+        if (strcmp(spec->layers[i].name, c->tie_name) == 0) j = (int)i;
+    const int64_t in = l->in_shape[0][l->in_ndim[0] - 1];
+    if (j < 0) {
+        s = cg__json_fail(p, "no earlier layer is named \"%s\"", c->tie_name);
+    } else if (spec->layers[j].type != &cg__layer_embedding) {
+        s = cg__json_fail(p, "\"%s\" is a %s layer; a dense layer ties its weight to an "
+                             "embedding's", c->tie_name, spec->layers[j].type->name);
+    } else {
+        const cg_layer_spec *e = &spec->layers[j];
+        const int64_t dim = e->out_shape[e->out_ndim - 1], vocab = e->n_params / dim;
+        if (vocab != c->units || dim != in)
+            s = cg__json_fail(p, "the embedding \"%s\" is %lld x %lld; tying needs units = its "
+                                 "vocab and an input of its dim (this layer: %lld units, %lld "
+                                 "inputs)", c->tie_name, (long long)vocab, (long long)dim,
+                              (long long)c->units, (long long)in);
+    }
+    cg__json_restore(p, mark);
+    if (s != CG_OK) return s;
+    c->tie_index = j;
+    l->n_params -= c->units * in;
+    return CG_OK;
 }
 
 static cg_status infer(cg_layer_spec *l, cg_json_path *p)
@@ -112,6 +155,7 @@ static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
     cg__jw_string(w, obj, "activation", cg_activation_name(c->act.act));
     cg__act_write_param(w, obj, c->act);
     cg__jw_bool(w, obj, "bias", c->bias);
+    if (c->tie_name[0]) cg__jw_string(w, obj, "tie_to", c->tie_name);
 }
 
 static void describe(const cg_layer_spec *l, char *buf, size_t size)
@@ -122,13 +166,38 @@ static void describe(const cg_layer_spec *l, char *buf, size_t size)
         act[0] = ' ';
         cg__act_text(c->act, act + 1, sizeof act - 1);
     }
-    snprintf(buf, size, "dense %lld%s%s", (long long)c->units, act, c->bias ? "" : " (no bias)");
+    snprintf(buf, size, "dense %lld%s%s%s%s", (long long)c->units, act, c->bias ? "" : " (no bias)",
+             c->tie_name[0] ? ", tied to " : "", c->tie_name);
+}
+
+/* The embedding's weight (built earlier) as this layer's; its own bias as
+ * nn.Linear's. */
+static cg_status build_tied(cg_layer_build *b, const cg_layer_spec *l, dense_state *st)
+{
+    const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
+    const int64_t in = l->in_shape[0][l->in_ndim[0] - 1];
+    char name[64];
+    snprintf(name, sizeof name, "layers.%d.weight", c->tie_index);
+    st->dense = (cg_dense){.weight = cg_params_find(b->params, name), .in_features = in,
+                           .out_features = c->units};
+    if (!st->dense.weight)
+        return cg_set_error(CG_ERR_ARG, "%s: tie_to: no parameter %s", b->prefix, name);
+    if (c->bias) {
+        snprintf(name, sizeof name, "%s.bias", b->prefix);
+        st->dense.bias = cg_params_add(b->params, name, 1, (int64_t[]){c->units});
+        if (!st->dense.bias) return cg_last_status();
+        float bound = 1.0f / sqrtf((float)in);
+        cg_init_uniform(st->dense.bias, -bound, bound, b->rng);
+    }
+    cg__act_split(c->act, &st->dense.activation, &st->after);
+    return CG_OK;
 }
 
 static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
 {
     const dense_config *c = CG_LAYER_CONFIG(l, dense_config);
     dense_state *st = state;
+    if (c->tie_name[0]) return build_tied(b, l, st);
     cg_status s = cg_dense_init(&st->dense, b->params, b->prefix,
                                 l->in_shape[0][l->in_ndim[0] - 1], c->units,
                                 c->bias, CG_ACT_NONE, b->rng);
@@ -169,4 +238,5 @@ const cg_layer_type cg__layer_dense = {
     .build = build,
     .absorb = absorb,
     .forward = forward,
+    .link = link,
 };

@@ -10,6 +10,7 @@
 
 typedef struct embedding_config {
     int64_t vocab, dim;
+    float init_std;     /* N(0, init_std) at creation: 1 is PyTorch's, GPT-2 uses 0.02 */
 } embedding_config;
 CG_LAYER_CONFIG_FITS(embedding_config);
 
@@ -17,18 +18,18 @@ typedef struct embedding_state {
     cg_tensor *weight;
 } embedding_state;
 
-static const char *const keys[] = {"vocab", "dim", NULL};
+static const char *const keys[] = {"vocab", "dim", "init_std", NULL};
 
 static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_layer_spec *l)
 {
     embedding_config *c = CG_LAYER_CONFIG(l, embedding_config);
-    *c = (embedding_config){0};
-    for (const char *const *k = keys; *k; k++)
-        if (!cJSON_GetObjectItemCaseSensitive(obj, *k))
-            return cg__json_fail(p, "embedding layer needs \"vocab\" and \"dim\"");
+    *c = (embedding_config){.init_std = 1.0f};
+    if (!cJSON_GetObjectItemCaseSensitive(obj, "vocab") || !cJSON_GetObjectItemCaseSensitive(obj, "dim"))
+        return cg__json_fail(p, "embedding layer needs \"vocab\" and \"dim\"");
     /* Token ids travel as float32, exact up to 2^24. */
     cg_status s = cg__json_read_int(obj, "vocab", p, 1, 1 << 24, &c->vocab);
     if (s == CG_OK) s = cg__json_read_int(obj, "dim", p, 1, INT32_MAX, &c->dim);
+    if (s == CG_OK) s = cg__json_read_float(obj, "init_std", p, CG_RANGE_POSITIVE, &c->init_std);
     return s;
 }
 
@@ -55,6 +56,7 @@ static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
     cg__jw_string(w, obj, "type", "embedding");
     cg__jw_int(w, obj, "vocab", c->vocab);
     cg__jw_int(w, obj, "dim", c->dim);
+    if (c->init_std != 1.0f) cg__jw_float(w, obj, "init_std", c->init_std);
 }
 
 static void describe(const cg_layer_spec *l, char *buf, size_t size)
@@ -71,7 +73,7 @@ static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
     snprintf(name, sizeof name, "%s.weight", b->prefix);
     st->weight = cg_params_add(b->params, name, 2, (int64_t[]){c->vocab, c->dim});
     if (!st->weight) return cg_last_status();
-    cg_init_normal(st->weight, 0.0f, 1.0f, b->rng);
+    cg_init_normal(st->weight, 0.0f, c->init_std, b->rng);
     return CG_OK;
 }
 

@@ -79,6 +79,10 @@ struct cg_layer_type {
     bool (*is_stateful)(const cg_layer_spec *l);
     void (*reset)(void *state);
     void (*release)(void *state);
+    /* After infer, with the earlier layers in spec: resolves references to
+     * other layers by name (a dense layer's "tie_to"), failing naming p;
+     * NULL: none. */
+    cg_status (*link)(cg_layer_spec *l, const cg_model_spec *spec, cg_json_path *p);
 };
 
 /* The table (table.c). */
@@ -89,6 +93,7 @@ extern const cg_layer_type cg__layer_conv2d;
 extern const cg_layer_type cg__layer_maxpool2d, cg__layer_avgpool2d, cg__layer_global_avgpool,
     cg__layer_dropout2d;
 extern const cg_layer_type cg__layer_embedding, cg__layer_rnn, cg__layer_lstm, cg__layer_gru;
+extern const cg_layer_type cg__layer_attention, cg__layer_position_embedding;
 extern const cg_layer_type cg__layer_normalize;
 
 /* A layer's config as its type's struct. */

@@ -23,6 +23,8 @@ static const cg_layer_type *const table[] = {
     &cg__layer_rnn,
     &cg__layer_lstm,
     &cg__layer_gru,
+    &cg__layer_attention,
+    &cg__layer_position_embedding,
     &cg__layer_normalize,
 };
 
