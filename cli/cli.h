@@ -66,9 +66,28 @@ bool cli_parse_float(const char *cmd, const char *name, const char *text, double
 
 /* ---- shared loading (common.c) ---- */
 
+/* How to read a CSV's columns: learned from the file (target, features,
+ * classes: the --target/--features/--classes texts, NULL for defaults), or
+ * as a model's table says. */
+typedef struct cli_columns {
+    const char *cmd;                 /* for the notes on stderr */
+    const char *target, *features, *classes;
+    const cg_table *table;
+    bool targets_optional;           /* predict: a table without its target is inputs only */
+    const int32_t *vocab;            /* text: a checkpoint's vocabulary, or NULL */
+    int64_t vocab_size;
+} cli_columns;
+
 /* Loads the data named by spec for the model's input and loss: CSV targets
- * as classes for cross-entropy, as values otherwise; samples reshaped to the
- * model's input shape. */
+ * as classes for cross-entropy, as values otherwise (names with a table);
+ * samples reshaped to the model's input shape. A header detected in a table
+ * learned from the file is reported on stderr. */
+cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                         const cli_columns *columns);
+/* Writes text as one CSV field, quoted when it has to be. */
+void cli_csv_field(FILE *f, const char *text);
+/* cli_load_table with the default columns and a text model's vocabulary
+ * (NULL: none). */
 cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
                         const int32_t *vocab, int64_t vocab_size);
 
@@ -89,6 +108,7 @@ typedef struct cli_model {
     cg_checkpoint *ck;
     cg_model_spec *spec;   /* owned when loaded from model_path */
     cg_model *model;
+    cg_table *table;       /* the checkpoint's "table" (how it reads CSV columns), or NULL */
     int32_t *vocab;        /* a text model's vocabulary, or NULL */
     int64_t vocab_size;
 } cli_model;

@@ -7,17 +7,71 @@
 #include <string.h>
 #include <sys/stat.h>
 
-cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
-                        const int32_t *vocab, int64_t vocab_size)
+/* Only for a table learned from the file: a model's table matches a
+ * header's names without surprises. */
+static void note_header(const char *cmd, const cg_dataset *d)
+{
+    const cg_table *t = d->table;
+    if (!t || !t->header_detected) return;
+    fprintf(stderr, "cgrad %s: note: %s: line 1 is a header (no field is a number):", cmd,
+            d->source);
+    enum { SHOWN = 12 };
+    for (int64_t j = 0; j < t->n_columns && j < SHOWN; j++) {
+        bool used = j == t->target;
+        for (int64_t i = 0; i < t->n_features; i++) used = used || t->features[i].column == j;
+        fprintf(stderr, "%s '%s'%s", j ? "," : "", t->names[j],
+                j == t->target ? " (target)" : used ? "" : " (not used)");
+    }
+    if (t->n_columns > SHOWN)
+        fprintf(stderr, ", ... (%lld more; the target is '%s')", (long long)(t->n_columns - SHOWN),
+                t->target >= 0 ? t->names[t->target] : "none");
+    fputc('\n', stderr);
+}
+
+cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                         const cli_columns *c)
 {
     cg_data_options opts = {.regression = !cg_loss_is_classification(model->loss),
-                            .sample_ndim = model->input_ndim};
+                            .sample_ndim = model->input_ndim,
+                            .target = c->target,
+                            .features = c->features,
+                            .classes_path = c->classes,
+                            .table = c->table,
+                            .targets_optional = c->targets_optional,
+                            .unit_targets = model->loss == CG_LOSS_BCE_WITH_LOGITS,
+                            .allow_missing = cg_model_spec_fills_missing(model),
+                            .unknown_ignore = model->data.unknown_ignore};
     if (cg_loss_is_classification(model->loss))
         opts.num_classes = (int32_t)cg_model_spec_classes(model);
     memcpy(opts.sample_shape, model->input, sizeof opts.sample_shape);
-    opts.vocab = vocab;
-    opts.vocab_size = vocab_size;
-    return cg_dataset_load_spec(out, spec, &opts);
+    opts.vocab = c->vocab;
+    opts.vocab_size = c->vocab_size;
+    cg_status s = cg_dataset_load_spec(out, spec, &opts);
+    if (s == CG_OK && !c->table) note_header(c->cmd, out);
+    return s;
+}
+
+void cli_csv_field(FILE *f, const char *text)
+{
+    size_t n = strlen(text);
+    bool quote = n == 0 || strpbrk(text, ",\"\r\n") || text[0] == ' ' || text[n - 1] == ' ';
+    if (!quote) {
+        fputs(text, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
+                        const int32_t *vocab, int64_t vocab_size)
+{
+    cli_columns c = {.cmd = "cgrad", .vocab = vocab, .vocab_size = vocab_size};
+    return cli_load_table(out, spec, model, &c);
 }
 
 bool cli_vocab_from_meta(const char *cmd, const char *path, const cg_st_file *f, int32_t **vocab,
@@ -63,13 +117,23 @@ char *cli_vocab_to_meta(const cg_dataset *d)
 
 typedef struct missing_note {
     const char *cmd, *path;
+    const cg_model_spec *spec;
 } missing_note;
+
+/* Training learned it from the data before loading (normalize's statistics). */
+static bool learned_by_train(const missing_note *n, const char *name)
+{
+    unsigned long i;
+    if (strcmp(n->cmd, "train") != 0 || sscanf(name, "layers.%lu.", &i) != 1) return false;
+    return i < n->spec->n_layers && cg_layer_learns_from_data(&n->spec->layers[i]);
+}
 
 static void note_missing_buffer(void *user, const char *name)
 {
     const missing_note *n = user;
-    fprintf(stderr, "cgrad %s: note: %s has no buffer \"%s\"; it keeps PyTorch's initial value\n",
-            n->cmd, n->path, name);
+    fprintf(stderr, "cgrad %s: note: %s has no buffer \"%s\"; it keeps %s\n", n->cmd, n->path,
+            name, learned_by_train(n, name) ? "the statistics of the training data"
+                                            : "PyTorch's initial value");
 }
 
 /* Appends ", name [shape]" to list (of size cap) for the first LIST_SHOWN
@@ -127,7 +191,7 @@ static cg_status explain_mismatch(cg_model *model, const cg_st_file *file)
 cg_status cli_load_weights(cg_model *model, const char *cmd, const char *path,
                            const cg_st_file *file)
 {
-    missing_note note = {cmd, path};
+    missing_note note = {cmd, path, cg_model_get_spec(model)};
     cg_status s = cg_model_load_weights(model, file, note_missing_buffer, &note);
     const char *msg = cg_last_error();
     if (s == CG_ERR_FORMAT && (strstr(msg, "\" is missing") || strstr(msg, "\" has shape ")))
@@ -211,6 +275,13 @@ int cli_model_load(cli_model *m, const char *cmd, const char *ckpt_path, const c
         cli_model_release(m);
         return code;
     }
+    const char *table = cg_st_meta(m->ck->file, "table");
+    if (table && cg_table_from_json(table, &m->table) != CG_OK) {
+        int code = cli_fail(EXIT_USAGE, cmd, "%s: __metadata__ \"table\": %s", ckpt_path,
+                            cg_last_error());
+        cli_model_release(m);
+        return code;
+    }
     m->model = build_model(spec);
     if (!m->model) {
         cli_model_release(m);
@@ -233,6 +304,7 @@ void cli_model_release(cli_model *m)
     cg_model_destroy(m->model);
     cg_model_spec_free(m->spec);
     cg_checkpoint_free(m->ck);
+    cg_table_free(m->table);
     free(m->vocab);
     *m = (cli_model){0};
 }

@@ -57,9 +57,17 @@ static cg_status read_class_names(cli_confusion *cm, const char *path)
     return s;
 }
 
-static cg_status name_classes(cli_confusion *cm, const char *data_spec, const char *classes_path)
+static cg_status name_classes(cli_confusion *cm, const cg_dataset *d, const char *data_spec,
+                              const char *classes_path)
 {
     if (classes_path) return read_class_names(cm, classes_path);
+    /* A model trained on text labels has their names in its table. */
+    const cg_table *t = d ? d->table : NULL;
+    if (t && t->classes && t->n_classes == cm->n_classes) {
+        for (int i = 0; i < cm->n_classes; i++)
+            snprintf(cm->names[i], CLI_CLASS_NAME_MAX, "%s", t->classes[i]);
+        return CG_OK;
+    }
     bool fashion = data_spec && strncmp(data_spec, "fashion-mnist:", 14) == 0 &&
                    cm->n_classes == 10;
     for (int i = 0; i < cm->n_classes; i++) {
@@ -73,7 +81,7 @@ static cg_status name_classes(cli_confusion *cm, const char *data_spec, const ch
 
 cg_status cli_class_names(cli_confusion *cm, const char *data_spec, const char *classes_path)
 {
-    return name_classes(cm, data_spec, classes_path);
+    return name_classes(cm, NULL, data_spec, classes_path);
 }
 
 typedef struct counting {
@@ -129,7 +137,7 @@ cg_status cli_confusion_compute(cli_confusion *cm, cg_model *model, const cg_dat
                             (int)n);
     }
     counting k = {cm, d};
-    cg_status s = name_classes(cm, data_spec, classes_path);
+    cg_status s = name_classes(cm, d, data_spec, classes_path);
     if (s == CG_OK) s = cg_predict(model, d, batch, count_batch, &k);
     if (s != CG_OK) cli_confusion_free(cm);
     return s;

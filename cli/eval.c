@@ -14,7 +14,8 @@ static void usage(FILE *out)
           "Loss and accuracy of a checkpoint's model on data (evaluation mode: no dropout).\n"
           "\n"
           "  --data SPEC        data to evaluate on: fashion-mnist:test, idx:IMAGES,LABELS,\n"
-          "                     csv:PATH\n"
+          "                     csv:PATH[,header=yes|no] (read as the training table was:\n"
+          "                     columns by header name, class names and categories checked)\n"
           "  --json             print one JSON object {\"loss\":..,\"accuracy\":..,\"samples\":..}\n"
           "                     (accuracy is null for regression losses; mse and l1 add\n"
           "                     \"mae\", \"rmse\" and \"r2\"; --top-k adds \"top_k\" and\n"
@@ -30,8 +31,9 @@ static void usage(FILE *out)
           "                     loss,correct for classifiers (index,loss,prediction,target\n"
           "                     for regression), to find the worst-classified samples\n"
           "                     (sort by loss) and explain them (cgrad explain --index)\n"
-          "  --classes FILE     class names, one a line (default: Fashion-MNIST's names\n"
-          "                     for fashion-mnist: data, else the class indices)\n"
+          "  --classes FILE     class names, one a line (default: the names of a model\n"
+          "                     trained on text labels, Fashion-MNIST's names for\n"
+          "                     fashion-mnist: data, else the class indices)\n"
           "  --model MODEL.json the model, for weights files that do not carry it (e.g.\n"
           "                     exported from PyTorch)\n"
           "  --batch N          evaluation batch size (default 1024)\n"
@@ -73,9 +75,12 @@ static int draw_confusion(const char *path, const cli_confusion *cm, cli_image_o
     return EXIT_OK;
 }
 
+/* As the model's table says, when it was trained on one. */
 static int load_data(cg_dataset *d, const char *spec, const cli_model *m)
 {
-    if (cli_load_data(d, spec, cg_model_get_spec(m->model), m->vocab, m->vocab_size) != CG_OK)
+    cli_columns columns = {.cmd = CMD, .table = m->table, .vocab = m->vocab,
+                           .vocab_size = m->vocab_size};
+    if (cli_load_table(d, spec, cg_model_get_spec(m->model), &columns) != CG_OK)
         return cli_fail_lib(EXIT_USAGE, CMD);
     return EXIT_OK;
 }

@@ -170,6 +170,8 @@ static void print_model(const cg_model_spec *spec)
         if (a->hflip) printf("%s horizontal flip", a->crop_padding > 0 ? "," : "");
         printf(" (training batches only)\n");
     }
+    if (spec->data.unknown_ignore)
+        printf("data: a category not seen in training reads as none of them\n");
 }
 
 static void print_metric(const char *name, double loss, double acc)
@@ -216,6 +218,33 @@ static void print_tensors(const cg_st_file *f, bool list)
     printf("tensors: %zu (%zu model, %zu optimizer state)\n", n, params, optim);
 }
 
+/* How the model reads CSV tables, when it was trained on one. */
+static void print_table(const cg_st_file *f)
+{
+    cg_table *t;
+    const char *json = cg_st_meta(f, "table");
+    if (!json) return;
+    if (cg_table_from_json(json, &t) != CG_OK) {
+        printf("table: unreadable (%s)\n", cg_last_error());
+        return;
+    }
+    int64_t categorical = 0;
+    for (int64_t i = 0; i < t->n_features; i++) categorical += t->features[i].n_categories > 0;
+    printf("table: %lld columns%s; %lld feature%s (%lld categorical, one-hot), ",
+           (long long)t->n_columns, t->names ? " with a header" : "", (long long)t->n_features,
+           t->n_features == 1 ? "" : "s", (long long)categorical);
+    if (t->target < 0)
+        printf("no target");
+    else if (t->names)
+        printf("target '%s'", t->names[t->target]);
+    else
+        printf("target column %lld", (long long)t->target + 1);
+    for (int32_t c = 0; c < t->n_classes; c++)
+        printf("%s'%s'", c ? ", " : ": classes ", t->classes[c]);
+    printf("\n");
+    cg_table_free(t);
+}
+
 static int info_checkpoint(const char *path)
 {
     cg_checkpoint *ck;
@@ -232,6 +261,7 @@ static int info_checkpoint(const char *path)
         printf("no cgrad model description in the metadata; tensors:\n");
     }
     if (ck->has_state) print_state(ck);
+    print_table(ck->file);
     print_tensors(ck->file, ck->spec == NULL);
     cg_checkpoint_free(ck);
     return EXIT_OK;

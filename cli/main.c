@@ -29,7 +29,7 @@ static void usage(FILE *out)
     fprintf(out,
             "\n'cgrad <command> --help' describes a command.\n\n"
             "data SPECs: fashion-mnist:train | fashion-mnist:test | idx:IMAGES[,LABELS] | "
-            "csv:PATH |\n            text:PATH\n\n"
+            "csv:PATH[,header=yes|no] |\n            text:PATH\n\n"
             "exit status: 0 success, 1 failure while working (e.g. NaN loss, failed save),\n"
             "             2 bad usage or bad input, 130 interrupted (SIGINT)\n");
 }

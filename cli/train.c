@@ -23,12 +23,19 @@ static void usage(FILE *out)
           "Trains the model a model file describes. Flags override the model file's values.\n"
           "\n"
           "  --data SPEC           training data (required): fashion-mnist:train,\n"
-          "                        idx:IMAGES[,LABELS], csv:PATH or text:PATH (a\n"
-          "                        character-level language model's text; the last 5%\n"
-          "                        is held out for validation unless --val/--val-split)\n"
+          "                        idx:IMAGES[,LABELS], csv:PATH[,header=yes|no] or\n"
+          "                        text:PATH (a character-level language model's text; the\n"
+          "                        last 5% is held out for validation unless\n"
+          "                        --val/--val-split)\n"
           "  --val SPEC            validation data, evaluated after every epoch\n"
           "  --val-split F         hold out the last fraction F (0 < F < 1) of --data for\n"
           "                        validation\n"
+          "  --target COL          csv: the target column, by header name or 1-based index\n"
+          "                        (default: the last)\n"
+          "  --features COLS       csv: the feature columns, comma-separated names or indices\n"
+          "                        (default: all others)\n"
+          "  --classes FILE        csv: the class names, one a line, in index order (default:\n"
+          "                        text labels of --data, sorted)\n"
           "  --top-k K             validation also reports the top-K accuracy\n"
           "                        (cross_entropy; 2 <= K <= classes)\n"
           "  --epochs N            total number of epochs (with --resume: continue up to N)\n"
@@ -72,6 +79,11 @@ static void usage(FILE *out)
           "  --allow-data-change   resume on data other than the run's (see below)\n"
           "  -h, --help            this help\n"
           "\n"
+          "CSV: line 1 is a header when none of its fields is a number (csv:PATH,header=yes\n"
+          "or header=no to say so). Text columns are categories (one-hot), text targets\n"
+          "class names; both are stored in the checkpoint, with the columns, for eval and\n"
+          "predict.\n"
+          "\n"
           "A resumed run continues the run it resumes: unless given again, --save is the\n"
           "checkpoint resumed from, and the run's --val/--val-split and --log are reused\n"
           "(appending). The checkpoint records a fingerprint of the training data; resuming\n"
@@ -95,6 +107,7 @@ typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
     const char *epochs, *steps, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
     const char *save_best, *monitor, *early_stop, *min_delta, *plot, *log_steps;
+    const char *target, *features, *classes;
     bool no_shuffle, log_append, force, allow_data_change, restore_best;
 } train_args;
 
@@ -115,6 +128,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         {"--save-every", &t->save_every}, {"--keep", &t->keep}, {"--top-k", &t->top_k},
         {"--save-best", &t->save_best}, {"--monitor", &t->monitor},
         {"--early-stop", &t->early_stop}, {"--min-delta", &t->min_delta},
+        {"--target", &t->target}, {"--features", &t->features}, {"--classes", &t->classes},
         {"--plot", &t->plot},       {"--log-steps", &t->log_steps},
     };
     while (cli_args_next(&a)) {
@@ -149,6 +163,10 @@ static int parse_args(train_args *t, int argc, char **argv)
         return cli_fail(EXIT_USAGE, CMD, "--keep needs --save-every; see --help");
     if (t->log_append && t->force)
         return cli_fail(EXIT_USAGE, CMD, "give --log-append or --force, not both");
+    if (t->resume && (t->target || t->features || t->classes))
+        return cli_fail(EXIT_USAGE, CMD, "%s: a resumed run reads the columns as the run did "
+                        "(the checkpoint's table); leave it out",
+                        t->target ? "--target" : t->features ? "--features" : "--classes");
     return -1;
 }
 
@@ -232,7 +250,9 @@ typedef struct session {
     char fingerprint[96];          /* of --data, before any split */
     cg_dist *dist;                 /* under mpirun: the ranks training together */
     int64_t first_step;            /* state.step when this run started */
-    const char *meta[13];          /* the run's settings, recorded in checkpoints */
+    cg_table *run_table;           /* --resume: how the run read its CSV columns */
+    char *table_json, *classes_json; /* the data's table, recorded in checkpoints */
+    const char *meta[17];          /* the run's settings, recorded in checkpoints */
 } session;
 
 static void session_release(session *s)
@@ -245,6 +265,9 @@ static void session_release(session *s)
     cg_dataset_free(&s->data);
     cg_model_spec_free(s->spec);
     cg_checkpoint_free(s->ck);
+    cg_table_free(s->run_table);
+    free(s->table_json);
+    free(s->classes_json);
     free(s->ck_vocab);
     free(s->vocab_meta);
 }
@@ -310,6 +333,10 @@ static int load_config(session *s)
                             "metadata); use --init to start from its weights",
                             t->resume);
         inherit_run_settings(s);
+        const char *table = cg_st_meta(s->ck->file, "table");
+        if (table && cg_table_from_json(table, &s->run_table) != CG_OK)
+            return cli_fail(EXIT_USAGE, CMD, "%s: __metadata__ \"table\": %s", t->resume,
+                            cg_last_error());
         if (!cli_vocab_from_meta(CMD, t->resume, s->ck->file, &s->ck_vocab, &s->ck_vocab_size))
             return EXIT_USAGE;
     }
@@ -328,11 +355,35 @@ static int load_config(session *s)
     return EXIT_OK;
 }
 
+/* The class names learned from --data, and the table for the checkpoints. */
+static int record_table(session *s)
+{
+    const cg_table *t = s->data.table;
+    if (!t) return EXIT_OK;
+    if (t->classes && !s->run_table) {
+        fprintf(stderr, "cgrad %s: note: %d classes:", CMD, (int)t->n_classes);
+        for (int32_t i = 0; i < t->n_classes; i++)
+            fprintf(stderr, "%s %d '%s'", i ? "," : "", (int)i, t->classes[i]);
+        fputc('\n', stderr);
+    }
+    s->table_json = cg_table_to_json(t);
+    s->classes_json = cg_table_classes_json(t);
+    if (!s->table_json || (t->classes && !s->classes_json)) return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
+    return EXIT_OK;
+}
+
 static int load_data(session *s)
 {
     train_args *t = &s->args;
-    if (cli_load_data(&s->data, t->data, s->spec, s->ck_vocab, s->ck_vocab_size) != CG_OK)
+    cli_columns columns = {.cmd = CMD, .target = t->target, .features = t->features,
+                           .classes = t->classes, .table = s->run_table, .vocab = s->ck_vocab,
+                           .vocab_size = s->ck_vocab_size};
+    if (cli_load_table(&s->data, t->data, s->spec, &columns) != CG_OK)
         return cli_fail_lib(EXIT_USAGE, CMD);
+    if (!s->data.table && (t->target || t->features || t->classes))
+        return cli_fail(EXIT_USAGE, CMD, "%s is for CSV tables; --data %s is not one",
+                        t->target ? "--target" : t->features ? "--features" : "--classes", t->data);
+    if (record_table(s) != EXIT_OK) return EXIT_FAILURE_OTHER;
     cg_dataset_fingerprint(&s->data, s->fingerprint, sizeof s->fingerprint);
     s->train = &s->data;
     if (s->data.vocab) {
@@ -344,8 +395,10 @@ static int load_data(session *s)
         }
     }
     if (t->val) {
-        if (cli_load_data(&s->val_data, t->val, s->spec, s->data.vocab, s->data.vocab_size) !=
-            CG_OK)
+        /* Validation data is read as the training data was: its categories and classes. */
+        cli_columns val_columns = {.cmd = CMD, .table = s->data.table, .vocab = s->data.vocab,
+                                   .vocab_size = s->data.vocab_size};
+        if (cli_load_table(&s->val_data, t->val, s->spec, &val_columns) != CG_OK)
             return cli_fail_lib(EXIT_USAGE, CMD);
         s->val = &s->val_data;
     } else if (t->val_split) {
@@ -456,6 +509,8 @@ static int build(session *s)
         return cli_fail(EXIT_USAGE, CMD, "a stateful layer carries its state from one batch to the "
                                          "next, so the data must stay in order: set \"shuffle\": "
                                          "false in \"train\" or pass --no-shuffle");
+    /* From the training part only; --init and --resume then load their own. */
+    if (cg_model_adapt(s->model, s->train) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
     s->opt = cg_optim_create(cg_model_params(s->model), &s->spec->optim);
     if (!s->opt) return cli_fail_lib(EXIT_USAGE, CMD);
     if (cg_model_apply_no_decay(s->model, s->opt) != CG_OK) return cli_fail_lib(EXIT_USAGE, CMD);
@@ -739,7 +794,8 @@ static const char *const *run_meta(session *s)
     size_t n = 0;
     const char *pairs[][2] = {{"run_data", s->fingerprint}, {"run_val", t->val},
                               {"run_val_split", t->val_split}, {"run_log", t->log},
-                              {"run_top_k", t->top_k}, {CLI_VOCAB_META, s->vocab_meta}};
+                              {"run_top_k", t->top_k}, {"table", s->table_json},
+                              {"classes", s->classes_json}, {CLI_VOCAB_META, s->vocab_meta}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         if (!pairs[i][1] || !pairs[i][1][0]) continue;
         s->meta[n++] = pairs[i][0];

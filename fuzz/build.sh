@@ -10,9 +10,9 @@ CORE="src/core/error.c src/core/tensor.c src/core/arena.c src/core/rng.c src/io/
 mkdir -p fuzz/bin
 $CC $FLAGS -o fuzz/bin/fuzz_safetensors fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE -lcjson -lm
 if [ -d src/data ] && ls src/data/*.c >/dev/null 2>&1; then
-  $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lz -lm
-  $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lz -lm
-  $CC $FLAGS -o fuzz/bin/fuzz_text fuzz/fuzz_text.c src/data/*.c $CORE -lz -lm
+  $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lcjson -lz -lm
+  $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lcjson -lz -lm
+  $CC $FLAGS -o fuzz/bin/fuzz_text fuzz/fuzz_text.c src/data/*.c $CORE -lcjson -lz -lm
 fi
 # `cgrad plot`'s log reader and the learning curves it draws (CLI side,
 # with cairo when there is one).

@@ -651,6 +651,40 @@ const char *cg_st_meta(const cg_st_file *f, const char *key);
 /* Data sets (src/data/)                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* How a CSV table's columns became samples, learned from the training data
+ * and stored with the model (a checkpoint's "table" metadata), so that eval
+ * and predict read new tables the same way. Numeric feature columns give
+ * one value each, categorical ones (text) one-hot over their categories; the
+ * target gives class indices (numbers, or class names mapped to their index
+ * in `classes`) or real values. */
+typedef struct cg_table_feature {
+    int64_t column;            /* 0-based column of the training table */
+    int32_t n_categories;      /* > 0: one-hot over categories; 0: a number */
+    char **categories;         /* sorted (strcmp), n_categories of them */
+} cg_table_feature;
+
+typedef struct cg_table {
+    int64_t n_columns;         /* columns of the training table */
+    char **names;              /* n_columns names from its header, or NULL (no header) */
+    bool header_detected;      /* the header was detected, not asked for (header=yes) */
+    int64_t target;            /* 0-based column of the target, -1: none */
+    int64_t n_features;
+    cg_table_feature *features; /* in sample order */
+    int32_t n_classes;         /* > 0: string class labels */
+    char **classes;            /* class names, index order; NULL: labels are numbers */
+    int64_t sample_size;       /* values per sample: numeric features + categories */
+} cg_table;
+
+/* The table as JSON (malloc'ed; free() it), as checkpoints store it. */
+char *cg_table_to_json(const cg_table *t);
+/* Parses cg_table_to_json's text, checking every index; *out is NULL on failure. */
+cg_status cg_table_from_json(const char *json, cg_table **out);
+/* Frees a table from cg_table_from_json or a data set's; NULL is fine. */
+void cg_table_free(cg_table *t);
+/* The class names as a JSON array ("[\"setosa\", ...]", malloc'ed), or
+ * NULL when the labels are numbers; checkpoints store it as "classes". */
+char *cg_table_classes_json(const cg_table *t);
+
 /* A data set in memory: `count` samples of `sample_shape` floats each, with
  * class labels (classification), regression targets, or neither (inputs
  * only). Loaders fill a caller-owned struct; on failure it is left zeroed,
@@ -676,6 +710,7 @@ typedef struct cg_dataset {
     int64_t n_tokens;
     bool owns_data;           /* false for views made by cg_dataset_split */
     char source[256];         /* spec or path it came from, for messages */
+    cg_table *table;          /* CSV: how its columns were read; NULL for other kinds */
 } cg_dataset;
 
 /* IDX files (the MNIST format), plain or gzip-compressed (detected from the
@@ -687,14 +722,20 @@ typedef struct cg_dataset {
 cg_status cg_dataset_load_idx(cg_dataset *out, const char *images_path,
                               const char *labels_path);
 
-/* CSV of numbers: one sample per line, features first, target last. An
- * optional header row is detected (first row not all numbers) and skipped.
- * classification: the target is a class index (non-negative integer) and
- * goes to labels; otherwise it is a real number and goes to y. Features are
- * reshaped to sample_shape (sample_ndim dims; their product must equal the
- * feature count), or kept flat ([features]) when sample_shape is NULL.
- * Accepts CRLF, a UTF-8 BOM, spaces around fields, "quoted" numbers and
- * blank lines at the end; refuses ragged rows, non-numbers, NaN and Inf. */
+/* A CSV table: one sample per line, the last column the target, the others
+ * features (cg_dataset_load_spec's options choose other columns and read
+ * class names). Line 1 is a header when none of its fields is a number; a
+ * first line mixing numbers and text is data (so a typo in it is an error
+ * naming its column). A column whose values are mostly text is a category
+ * (one-hot over its sorted values); text labels are classes in sorted order
+ * (the table is in out->table). classification: the target is a class
+ * index (non-negative integer) or a class name and goes to labels;
+ * otherwise it is a real number and goes to y. Features are reshaped to
+ * sample_shape (sample_ndim dims; their product must equal the values per
+ * sample), or kept flat when sample_shape is NULL. Accepts CRLF, a UTF-8
+ * BOM, spaces around fields, "quoted" fields (with commas, "" for a quote)
+ * and blank lines at the end; refuses ragged rows, non-numbers in numeric
+ * columns, missing values (empty, NA, NaN) and Inf, naming line and column. */
 cg_status cg_dataset_load_csv(cg_dataset *out, const char *path, bool classification,
                               const int64_t *sample_shape, int sample_ndim);
 
@@ -704,6 +745,17 @@ typedef struct cg_data_options {
     int32_t num_classes;      /* csv, > 0: labels must be below it; errors name line and column */
     int sample_ndim;          /* > 0: reshape samples to sample_shape */
     int64_t sample_shape[CG_MAX_DIMS];
+    /* csv: the columns, when learning a table from this file (no `table`):
+     * by header name or 1-based index; features comma-separated. NULL: the
+     * last column is the target, all others are features. */
+    const char *target, *features;
+    const char *classes_path; /* csv: class names, one a line, in index order (default: the
+                                 sorted labels of the data when they are text) */
+    const cg_table *table;    /* csv: read the columns as this table says (a model's) */
+    bool targets_optional;    /* csv: a table without its target column loads as inputs only */
+    bool unit_targets;        /* csv: real targets must lie in [0, 1] (bce_with_logits) */
+    bool allow_missing;       /* csv: empty, NA and NaN feature cells load as NaN */
+    bool unknown_ignore;      /* csv with table: an unseen category is an all-zero one-hot */
     /* text: the vocabulary to map symbols with (a checkpoint's, so ids
      * mean what they meant in training); NULL: built from the file. */
     const int32_t *vocab;
@@ -738,7 +790,8 @@ int cg_text_symbol_utf8(int32_t symbol, char buf[5]);
  *        files in /usr/share/datasets/fashion-mnist (or $CG_FASHION_MNIST_DIR);
  *        samples [1,28,28] in [0,1], 10 classes
  *   "idx:IMAGES[,LABELS]"                          cg_dataset_load_idx
- *   "csv:PATH"                                     cg_dataset_load_csv
+ *   "csv:PATH[,header=yes|no]"                     cg_dataset_load_csv, with the
+ *        options below (header=: line 1 is, or is not, a header)
  *   "text:PATH"                                    cg_dataset_load_text with
  *        T = sample_shape[0] (needs sample_ndim 1) and opts->vocab
  * opts may be NULL. */
@@ -834,6 +887,9 @@ typedef struct cg_layer_spec {
 
 /* One line about a layer, as `cgrad info` prints it ("dense 256 relu"). */
 const char *cg_layer_describe(const cg_layer_spec *layer, char *buf, size_t size);
+/* True when the layer learns buffers from the training data before the
+ * first step (normalize; see cg_model_adapt). */
+bool cg_layer_learns_from_data(const cg_layer_spec *layer);
 
 typedef enum cg_loss_kind {
     CG_LOSS_CROSS_ENTROPY = 0,  /* logits [N,C], integer class targets */
@@ -874,6 +930,12 @@ typedef struct cg_augment {
     bool hflip;               /* flip left-right with probability 1/2 */
 } cg_augment;
 
+/* How tables (CSV) are read for the model ("data": {...}). */
+typedef struct cg_data_config {
+    bool unknown_ignore;      /* "unknown": "ignore": a category not seen in training reads as
+                                 none of them (all-zero one-hot); "error" (default) refuses it */
+} cg_data_config;
+
 typedef struct cg_model_spec {
     char name[CG_MODEL_NAME_MAX];                 /* the model file's "name", or "" */
     char description[CG_MODEL_DESCRIPTION_MAX];   /* its "description", or "" */
@@ -892,6 +954,7 @@ typedef struct cg_model_spec {
     cg_schedule schedule;
     cg_train_config train;
     cg_augment augment;             /* none by default */
+    cg_data_config data;
 } cg_model_spec;
 
 /* Parses and validates model-file JSON text. On failure returns CG_ERR_FORMAT
@@ -922,7 +985,8 @@ cg_status cg_model_spec_add_layerf(cg_model_spec *spec, const char *fmt, ...)
 #endif
     ;
 /* Sets a top-level section from its JSON value: "loss" ("\"mse\""),
- * "optimizer", "schedule", "train" (objects), "name", "description". */
+ * "optimizer", "schedule", "train", "augment", "data" (objects), "name",
+ * "description". */
 cg_status cg_model_spec_set(cg_model_spec *spec, const char *section, const char *value_json);
 /* Whole-model checks a parsed file always passes and a spec built in C must
  * pass before cg_model_create (which runs it): at least one layer, every
@@ -1132,6 +1196,13 @@ cg_rng cg_train_rng(uint64_t seed, int64_t epoch, cg_rng_stream stream);
  * value otherwise (data without targets pass: inputs for prediction).
  * CG_ERR_ARG with a message naming the data set. */
 cg_status cg_model_check_data(const cg_model *model, const cg_dataset *data);
+/* Lets the layers that learn from data learn it: normalize's mean and
+ * variance per feature, in one pass over data (the training samples only,
+ * before the first step; resuming or loading weights overwrites them). */
+cg_status cg_model_adapt(cg_model *model, const cg_dataset *data);
+/* True when every layer that reads the model's input fills in missing
+ * values (normalize with "impute": "mean"), so that data may have them. */
+bool cg_model_spec_fills_missing(const cg_model_spec *spec);
 
 /* Reported after every training step. */
 typedef struct cg_progress {

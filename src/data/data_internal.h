@@ -23,9 +23,28 @@ void cg__dataset_set_source(cg_dataset *d, const char *source);
 cg_status cg__check_sample_shape(const char *what, int ndim, const int64_t *shape,
                                  int64_t sample_size);
 
-/* cg_dataset_load_csv with class_limit > 0: a label outside [0, class_limit)
- * is refused with its line and column. */
+/* Whether a CSV's first row is a header: detected, or said in the spec
+ * ("csv:PATH,header=yes"). */
+typedef enum cg_csv_header { CG_CSV_HEADER_DETECT, CG_CSV_HEADER_YES, CG_CSV_HEADER_NO } cg_csv_header;
+
+/* cg_dataset_load_csv with every option: opts->num_classes > 0 refuses
+ * labels outside [0, num_classes) with their line and column; the sample
+ * shape is opts's when it has one. */
 cg_status cg__dataset_load_csv(cg_dataset *out, const char *path, bool classification,
-                               int32_t class_limit, const int64_t *sample_shape, int sample_ndim);
+                               cg_csv_header header, const cg_data_options *opts);
+
+/* ---- tables (table.c) ---- */
+
+/* More distinct values than this make a text column an identifier, not a
+ * category (and a target with more class names is refused). */
+#define CG_TABLE_MAX_CATEGORIES 1000
+
+/* A deep copy; NULL with the error set. */
+cg_table *cg__table_clone(const cg_table *t);
+/* Index of name in sorted names (binary search) or in any order; -1 if absent. */
+int32_t cg__names_find_sorted(char *const *names, int32_t n, const char *name);
+int32_t cg__names_find(char *const *names, int32_t n, const char *name);
+/* "'a', 'b', 'c'" into buf, shortened with "... (N more)" to fit. */
+void cg__names_list(char *const *names, int64_t n, char *buf, size_t size);
 
 #endif

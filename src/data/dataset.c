@@ -24,6 +24,7 @@ void cg_dataset_free(cg_dataset *d)
         free(d->x);
         free(d->y);
         free(d->labels);
+        cg_table_free(d->table);
         free(d->vocab);
         free(d->tokens);
     }

@@ -1,4 +1,4 @@
-/* Data set specs: "fashion-mnist:train", "idx:IMAGES[,LABELS]", "csv:PATH". */
+/* Data set specs: "fashion-mnist:train", "idx:IMAGES[,LABELS]", "csv:PATH[,header=yes|no]". */
 #include "data_internal.h"
 
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
-#define SPEC_HELP "fashion-mnist:train, fashion-mnist:test, idx:IMAGES[,LABELS], csv:PATH or text:PATH"
+#define SPEC_HELP "fashion-mnist:train, fashion-mnist:test, idx:IMAGES[,LABELS], csv:PATH[,header=yes|no] or text:PATH"
 /* (In an idx: spec a comma inside a path is escaped with a backslash.) */
 
 static cg_status load_fashion_mnist(cg_dataset *out, const char *spec, const char *split)
@@ -70,6 +70,29 @@ static cg_status load_idx_spec(cg_dataset *out, const char *spec, const char *re
     return s;
 }
 
+/* "PATH[,header=yes|no]": the option is read only when PATH itself is not a file. */
+static cg_status load_csv_spec(cg_dataset *out, const char *spec, const char *rest,
+                               const cg_data_options *opts)
+{
+    bool classification = !opts->regression;
+    if (access(rest, F_OK) == 0)
+        return cg__dataset_load_csv(out, rest, classification, CG_CSV_HEADER_DETECT, opts);
+    const char *comma = strrchr(rest, ',');
+    if (!comma || strncmp(comma + 1, "header=", 7) != 0)
+        return cg__dataset_load_csv(out, rest, classification, CG_CSV_HEADER_DETECT, opts);
+    const char *value = comma + 8;
+    cg_csv_header header = strcmp(value, "yes") == 0 ? CG_CSV_HEADER_YES
+                           : strcmp(value, "no") == 0 ? CG_CSV_HEADER_NO : CG_CSV_HEADER_DETECT;
+    if (header == CG_CSV_HEADER_DETECT)
+        return cg_set_error(CG_ERR_ARG, "data set '%s': header=%s; expected header=yes or "
+                            "header=no", spec, value);
+    char *path = strndup(rest, (size_t)(comma - rest));
+    if (!path) return cg_set_error(CG_ERR_NOMEM, "data set '%s': out of memory", spec);
+    cg_status s = cg__dataset_load_csv(out, path, classification, header, opts);
+    free(path);
+    return s;
+}
+
 /* The window length is the model's input [T]; a text model's classes
  * (its output's last dimension) must cover the vocabulary. */
 static cg_status load_text_spec(cg_dataset *out, const char *path, const cg_data_options *opts)
@@ -102,8 +125,7 @@ static cg_status dispatch(cg_dataset *out, const char *spec, const cg_data_optio
     if (kind_len == 13 && strncmp(spec, "fashion-mnist", 13) == 0)
         return load_fashion_mnist(out, spec, rest);
     if (kind_len == 3 && strncmp(spec, "idx", 3) == 0) return load_idx_spec(out, spec, rest);
-    if (kind_len == 3 && strncmp(spec, "csv", 3) == 0)
-        return cg__dataset_load_csv(out, rest, !opts->regression, opts->num_classes, NULL, 0);
+    if (kind_len == 3 && strncmp(spec, "csv", 3) == 0) return load_csv_spec(out, spec, rest, opts);
     if (kind_len == 4 && strncmp(spec, "text", 4) == 0) return load_text_spec(out, rest, opts);
     return cg_set_error(CG_ERR_ARG, "data set '%s': unknown kind '%.*s'; expected %s", spec,
                         (int)(kind_len > 64 ? 64 : kind_len), spec, SPEC_HELP);

@@ -472,6 +472,32 @@ static cg_status parse_augment(const cJSON *root, cg_json_path *p, cg_model_spec
     return s;
 }
 
+/* ------------------------------------------------------------ data */
+
+static cg_status parse_data(const cJSON *root, cg_json_path *p, cg_model_spec *spec)
+{
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "data");
+    spec->data = (cg_data_config){0};
+    if (!obj) return CG_OK;
+    static const char *const keys[] = {"unknown", NULL};
+    size_t mark = cg__json_key(p, "data");
+    cg_status s = cg__json_require_object(obj, p);
+    if (s == CG_OK) s = cg__json_check_keys(obj, p, keys, NULL);
+    const char *unknown = NULL;
+    if (s == CG_OK) s = cg__json_read_string(obj, "unknown", p, &unknown);
+    if (s == CG_OK && unknown) {
+        spec->data.unknown_ignore = strcmp(unknown, "ignore") == 0;
+        if (!spec->data.unknown_ignore && strcmp(unknown, "error") != 0) {
+            size_t m2 = cg__json_key(p, "unknown");
+            s = cg__json_fail(p, "expected \"error\" (refuse a category not seen in training) or "
+                                 "\"ignore\" (read it as none of them), got \"%s\"", unknown);
+            cg__json_restore(p, m2);
+        }
+    }
+    cg__json_restore(p, mark);
+    return s;
+}
+
 /* ------------------------------------------------------------ name, description */
 
 static cg_status parse_text(const cJSON *root, cg_json_path *p, const char *key, char *dst,
@@ -511,15 +537,17 @@ cg_status cg__spec_parse_section(const cJSON *root, cg_json_path *p, cg_model_sp
     if (strcmp(section, "schedule") == 0) return parse_schedule(root, p, spec);
     if (strcmp(section, "train") == 0) return parse_train(root, p, spec);
     if (strcmp(section, "augment") == 0) return parse_augment(root, p, spec);
+    if (strcmp(section, "data") == 0) return parse_data(root, p, spec);
     return cg_set_error(CG_ERR_ARG, "no model-file section \"%s\" (name, description, loss, "
-                                    "optimizer, schedule, train or augment)", section);
+                                    "optimizer, schedule, train, augment or data)", section);
 }
 
 static cg_status parse_root(const cJSON *root, cg_model_spec *spec)
 {
     cg_json_path p = {.text = "", .len = 0};
     static const char *const keys[] = {"name", "description", "input", "layers", "loss",
-                                       "optimizer", "schedule", "train", "augment", NULL};
+                                       "optimizer", "schedule", "train", "augment", "data",
+                                       NULL};
     if (!cJSON_IsObject(root)) return cg__json_expected(&p, "a JSON object", root);
     cg_status s = cg__json_check_keys(root, &p, keys, NULL);
     cg__spec_set_defaults(spec);
@@ -527,8 +555,9 @@ static cg_status parse_root(const cJSON *root, cg_model_spec *spec)
     if (s == CG_OK) s = cg__spec_parse_section(root, &p, spec, "description");
     if (s == CG_OK) s = parse_input(root, &p, spec);
     if (s == CG_OK) s = parse_layers(root, &p, spec);
-    static const char *const sections[] = {"loss", "optimizer", "schedule", "train", "augment"};
-    for (size_t i = 0; s == CG_OK && i < 5; i++) s = cg__spec_parse_section(root, &p, spec, sections[i]);
+    static const char *const sections[] = {"loss", "optimizer", "schedule", "train", "augment",
+                                           "data"};
+    for (size_t i = 0; s == CG_OK && i < 6; i++) s = cg__spec_parse_section(root, &p, spec, sections[i]);
     return s == CG_OK ? cg_model_spec_check(spec) : s;
 }
 

@@ -143,6 +143,15 @@ static void add_augment(cg_json_writer *w, cJSON *root, const cg_augment *a)
     cg__jw_add(w, root, "augment", o);
 }
 
+/* Written only when not the default, as "augment". */
+static void add_data(cg_json_writer *w, cJSON *root, const cg_data_config *d)
+{
+    if (!d->unknown_ignore) return;
+    cJSON *o = cg__jw_checked(w, cJSON_CreateObject());
+    cg__jw_string(w, o, "unknown", "ignore");
+    cg__jw_add(w, root, "data", o);
+}
+
 char *cg_model_spec_to_json(const cg_model_spec *spec)
 {
     if (!spec) {
@@ -163,6 +172,7 @@ char *cg_model_spec_to_json(const cg_model_spec *spec)
     cg__jw_add(&w, root, "schedule", schedule_json(&w, &spec->schedule));
     cg__jw_add(&w, root, "train", train_json(&w, &spec->train));
     add_augment(&w, root, &spec->augment);
+    add_data(&w, root, &spec->data);
     char *text = w.failed ? NULL : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) cg_set_error(CG_ERR_NOMEM, "cg_model_spec_to_json: out of memory");

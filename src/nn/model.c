@@ -464,3 +464,31 @@ cg_status cg_model_load_weights(cg_model *model, const cg_st_file *file,
     }
     return CG_OK;
 }
+
+/* ------------------------------------------------------------ learning from data */
+
+cg_status cg_model_adapt(cg_model *model, const cg_dataset *data)
+{
+    if (!model || !data) return cg_set_error(CG_ERR_ARG, "cg_model_adapt: NULL argument");
+    for (size_t i = 0; i < model->n_steps; i++) {
+        const model_step *step = &model->steps[i];
+        if (!step->layer->type->adapt) continue;
+        cg_status s = step->layer->type->adapt(step->layer, step->state, data);
+        if (s != CG_OK) return s;
+    }
+    return CG_OK;
+}
+
+bool cg_model_spec_fills_missing(const cg_model_spec *spec)
+{
+    bool any = false;
+    for (size_t i = 0; spec && i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        for (int k = 0; k < l->n_inputs; k++) {
+            if (l->inputs[k] != CG_LAYER_INPUT) continue;
+            if (!l->type->fills_missing || !l->type->fills_missing(l)) return false;
+            any = true;
+        }
+    }
+    return any;
+}

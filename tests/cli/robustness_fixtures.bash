@@ -81,7 +81,7 @@ mkfifo fifo.csv
 
 # Broken data sets.
 printf 'a,b,c,d,label\n1,2,3,4,0\n1,2,3\n' >ragged.csv
-printf 'a,b,c,d,label\n1,2,x3,4,0\n' >nonnumber.csv
+printf 'a,b,c,d,label\n1,2,3,4,0\n1,2,x3,4,0\n5,6,7,8,1\n' >nonnumber.csv   # x3 in a column of numbers
 printf 'a,b,c,d,label\n1,2,nan,4,0\n' >nan.csv
 printf 'a,b,c,d,label\n1,2,3,4,7\n' >badlabel.csv
 printf 'a,b,c,d,label\n1,2,3,4,-1\n' >neglabel.csv

@@ -75,7 +75,7 @@ $TG export "$WORK/block.json" "$WORK/block0.safetensors" 1 \
 
 expect_exit 0 "$CGRAD" train "$WORK/block.json" --data "csv:$WORK/seq.csv" --init "$WORK/block0.safetensors" \
     --no-shuffle --save "$WORK/block.safetensors" "${THREADS[@]}"
-[[ ! -s $WORK/err ]] || { cat "$WORK/err"; fail "block: torch's state should load without notes"; }
+! grep -v "is a header" "$WORK/err" || fail "block: torch's state should load without notes"
 expect_in "done: 3 epochs, 15 steps" "$WORK/out"
 expect_exit 0 "$CGRAD" train "$WORK/ids.json" --data "csv:$WORK/ids.csv" --init "$WORK/ids0.safetensors" \
     --no-shuffle --save "$WORK/ids.safetensors" "${THREADS[@]}"

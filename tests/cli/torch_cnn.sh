@@ -110,7 +110,7 @@ $TG export "$WORK/cnn.json" "$WORK/init.safetensors" 3 2 \
 expect_exit 0 "$CGRAD" train "$WORK/cnn.json" --data "csv:$WORK/img.csv" --init "$WORK/init.safetensors" \
     --no-shuffle --save "$WORK/sgd.safetensors" "${THREADS[@]}"
 expect_in "done: 3 epochs, 15 steps" "$WORK/out"
-[[ ! -s $WORK/err ]] || { cat "$WORK/err"; fail "a complete --init file should load without notes"; }
+! grep -v 'is a header' "$WORK/err" || fail "a complete --init file should load without notes"
 expect_exit 0 "$CGRAD" train "$WORK/adam.json" --data "csv:$WORK/img.csv" --init "$WORK/init.safetensors" \
     --no-shuffle --epochs 4 --batch 16 --save "$WORK/adam.safetensors" "${THREADS[@]}"
 expect_in "done: 4 epochs, 24 steps" "$WORK/out"
@@ -124,7 +124,7 @@ for layer in 1 6 11; do
         expect_in "cgrad train: note: $WORK/params.safetensors has no buffer \"layers.$layer.$buffer\"; it keeps PyTorch's initial value" "$WORK/err"
     done
 done
-[[ $(grep -c 'note: ' "$WORK/err") == 9 ]] || { cat "$WORK/err"; fail "expected one note per missing buffer"; }
+[[ $(grep -c 'note: .* has no buffer' "$WORK/err") == 9 ]] || { cat "$WORK/err"; fail "expected one note per missing buffer"; }
 # A count of the wrong dtype is an error, not a note.
 expect_exit 2 "$CGRAD" train "$WORK/cnn.json" --data "csv:$WORK/img.csv" --init "$WORK/f32.safetensors" \
     "${THREADS[@]}"

@@ -4,7 +4,8 @@
 Builds the torch.nn module of any cgrad model file -- flatten, dense and
 conv2d (with their fused activation and that activation's parameter),
 embedding, rnn/lstm/gru (stacked, bidirectional, last step), dropout, dropout2d, standalone activations, layernorm, batchnorm (BatchNorm1d/2d/3d by
-the input's rank), maxpool2d, avgpool2d, global_avgpool, add and concat,
+the input's rank), normalize (buffers mean and var), maxpool2d, avgpool2d,
+global_avgpool, add and concat,
 connected by "name" / "inputs" -- whose `layers` ModuleList index i is the
 model file's layer i, so a checkpoint's `layers.*` tensors (batch norm's
 buffers included, num_batches_tracked as int64) load with strict=True.
@@ -17,7 +18,8 @@ buffers included, num_batches_tracked as int64) load with strict=True.
       (torch.manual_seed(SEED), default 0), buffers included; with WARM > 0,
       WARM forward passes in training mode on random inputs first, so that
       batch norm's running statistics and num_batches_tracked (= WARM) are
-      not their initial values; VARIANT "no-buffers" leaves the buffers out,
+      not their initial values (normalize's mean and var are always random);
+      VARIANT "no-buffers" leaves the buffers out,
       "f32-count" writes num_batches_tracked as F32 (which cgrad refuses)
   torch_graph.py step INIT.safetensors TRAINED.safetensors DATA.csv LR
       checks that one full-batch SGD step from INIT (a weights-only file) in
@@ -32,6 +34,13 @@ buffers included, num_batches_tracked as int64) load with strict=True.
       num_batches_tracked exactly)
   torch_graph.py buffers CKPT N
       checks that every num_batches_tracked in CKPT is N
+  torch_graph.py table CKPT DATA.csv PREDS.csv
+      for a model trained on DATA.csv (a header, numeric features, text
+      class labels, no validation split): the normalize layer's buffers
+      equal torch's mean and population variance of DATA's features, the
+      class names in __metadata__ (classes, table) are DATA's labels sorted,
+      and cgrad predict's PREDS.csv (index,class,<name>...) has torch's
+      softmax probabilities and names the argmax class
 
 Several commands may be given in one call, separated by "+", so that torch
 is imported once.
@@ -70,6 +79,22 @@ def act_module(act, param):
 
 def act_apply(x, act, param):
     return act_module(act, param)(x)
+
+
+class Normalize(nn.Module):
+    """normalize: (x - mean) / sqrt(var) with the buffers learned from the
+    training data; with impute, NaN inputs become the feature's mean."""
+
+    def __init__(self, features, impute):
+        super().__init__()
+        self.impute = impute
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("var", torch.ones(features))
+
+    def forward(self, x):
+        if self.impute:
+            x = torch.where(torch.isnan(x), self.mean.expand_as(x), x)
+        return (x - self.mean) / self.var.sqrt()
 
 
 class Add(nn.Module):
@@ -292,6 +317,10 @@ class Graph(nn.Module):
             elif kind == "batchnorm":
                 modules.append(batchnorm_module(spec, ins[0]))
                 out = ins[0]
+            elif kind == "normalize":
+                assert len(ins[0]) == 1 and src == [-1], "layer %d: normalize reads the flat model input" % i
+                modules.append(Normalize(ins[0][0], spec.get("impute", "none") == "mean"))
+                out = ins[0]
             elif kind == "layernorm":
                 shape = spec.get("normalized_shape", ins[0])
                 shape = [shape] if isinstance(shape, int) else list(shape)
@@ -415,6 +444,11 @@ def export(model_json, out, seed="0", warm="0", variant=""):
         with torch.no_grad():
             for _ in range(int(warm)):
                 net(torch.randn([8] + net.input_shape) * 1.5 + 0.3)
+    with torch.no_grad():  # statistics that are not the identity, as learned ones would be
+        for m in net.modules():
+            if isinstance(m, Normalize):
+                m.mean.copy_(torch.randn(m.mean.shape) * 0.5)
+                m.var.copy_(torch.rand(m.var.shape) + 0.5)
     state = net.state_dict()
     if variant == "no-buffers":
         params = {name for name, _ in net.named_parameters()}
@@ -528,7 +562,9 @@ def train(init, trained, csv, epochs, batch):
         if value.dtype == torch.int64:
             assert torch.equal(theirs[name], value), "%s is %s, torch's %s" % (name, theirs[name].tolist(), value.tolist())
             continue
-        assert not torch.equal(value, weights[name]), "%s did not change in torch's training" % name
+        # normalize's statistics are learned before training, not by it.
+        fixed = name.endswith((".mean", ".var"))
+        assert fixed or not torch.equal(value, weights[name]), "%s did not change in torch's training" % name
         a, b = theirs[name], value
         if name.endswith("in_proj_bias"):
             # The key bias adds q·b_k to every score of a row, which softmax
@@ -555,8 +591,45 @@ def buffers(ckpt, n):
     print("%s: num_batches_tracked = %s in %d layers" % (os.path.basename(ckpt), n, len(tracked)))
 
 
+def table(ckpt, csv_path, preds):
+    import csv
+    with open(csv_path, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    labels = sorted({r[-1] for r in rows})
+    x = torch.tensor([[float(v) for v in r[:-1]] for r in rows], dtype=torch.float64)
+    weights, meta = load(ckpt)
+    assert json.loads(meta["classes"]) == labels, "classes %s, DATA's labels %s" % (meta["classes"], labels)
+    tab = json.loads(meta["table"])
+    assert tab["classes"] == labels and tab["names"] == header and tab["target"] == len(header) - 1, tab
+    net = Graph(json.loads(meta["model"]))
+    net.load_state_dict(weights, strict=True)
+    net.eval()
+    norms = [i for i, m in enumerate(net.layers) if isinstance(m, Normalize)]
+    assert norms, "the model has no normalize layer"
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    var = torch.where(var > 0, var, torch.ones_like(var))
+    for i in norms:
+        for name, want in (("mean", mean), ("var", var)):
+            diff = relative_difference(weights["layers.%d.%s" % (i, name)].double(), want)
+            assert diff < 1e-5, "layers.%d.%s differs from torch's by %.3g (relative)" % (i, name, diff)
+    with torch.no_grad():
+        probs = F.softmax(net(x.float()), dim=1)
+    with open(preds, newline="") as f:
+        head, *out = list(csv.reader(f))
+    assert head == ["index", "class"] + labels, "PREDS header %s" % head
+    theirs = torch.tensor([[float(v) for v in r[2:]] for r in out])
+    diff = (probs - theirs).abs().max().item()
+    assert diff < 1e-5, "probabilities differ by %g" % diff
+    top2 = probs.topk(2, dim=1).values
+    for r, p, clear in zip(out, probs, (top2[:, 0] - top2[:, 1]) > 1e-5):
+        assert not clear or r[1] == labels[p.argmax().item()], "row %s: class %s, torch's %s" % (r[0], r[1], labels[p.argmax().item()])
+    print("%s: statistics, class names and %d predictions match torch (max difference %.2g)"
+          % (os.path.basename(ckpt), len(out), diff))
+
+
 if __name__ == "__main__":
-    commands = {"predict": predict, "export": export, "step": step, "train": train, "buffers": buffers}
+    commands = {"predict": predict, "export": export, "step": step, "train": train, "buffers": buffers,
+                "table": table}
     args = sys.argv[1:]
     while args:
         n = args.index("+") if "+" in args else len(args)

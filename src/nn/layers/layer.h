@@ -61,6 +61,13 @@ struct cg_layer_type {
      * at once. */
     cg_tensor *(*forward)(cg_ctx *ctx, const cg_layer_spec *l, const void *state,
                           cg_tensor *const *x, int n);
+    /* Learns its buffers from the training samples, once before the first
+     * step (normalize's mean and variance); only layers that read the
+     * model's input have it. NULL: nothing to learn. */
+    cg_status (*adapt)(const cg_layer_spec *l, void *state, const cg_dataset *data);
+    /* True when it fills in missing input values (NaN), so that a data set
+     * may have them; NULL: never. */
+    bool (*fills_missing)(const cg_layer_spec *l);
     /* Checks a data set's input values when this layer reads the model's
      * input directly (an embedding's token ids), before training or
      * evaluation starts, naming the sample; NULL: any values. */
@@ -87,6 +94,7 @@ extern const cg_layer_type cg__layer_maxpool2d, cg__layer_avgpool2d, cg__layer_g
     cg__layer_dropout2d;
 extern const cg_layer_type cg__layer_embedding, cg__layer_rnn, cg__layer_lstm, cg__layer_gru;
 extern const cg_layer_type cg__layer_attention, cg__layer_position_embedding;
+extern const cg_layer_type cg__layer_normalize;
 
 /* A layer's config as its type's struct. */
 #define CG_LAYER_CONFIG(l, T) ((T *)(void *)(l)->config.bytes)

@@ -25,6 +25,7 @@ static const cg_layer_type *const table[] = {
     &cg__layer_gru,
     &cg__layer_attention,
     &cg__layer_position_embedding,
+    &cg__layer_normalize,
 };
 
 #define N_TYPES (sizeof table / sizeof table[0])
@@ -58,4 +59,9 @@ const char *cg_layer_describe(const cg_layer_spec *layer, char *buf, size_t size
     else
         layer->type->describe(layer, buf, size);
     return buf;
+}
+
+bool cg_layer_learns_from_data(const cg_layer_spec *layer)
+{
+    return layer && layer->type && layer->type->adapt;
 }
