@@ -20,7 +20,8 @@ row = re.compile(r"^\| (\d+) \| [^|]+ \| `([^`]+)` \| (\d+) \| (``? ?)(.*?)( ?``
 for line in open(sys.argv[1], encoding="utf-8"):
     m = row.match(line.rstrip("\n"))
     if m:
-        print("\t".join([m.group(1), m.group(2), m.group(3), m.group(5)]))
+        # A | inside a table cell is written \| (GitHub would split the cell).
+        print("\t".join([m.group(1), m.group(2), m.group(3), m.group(5).replace("\\|", "|")]))
 PY
 n=$(wc -l <rows.tsv)
 (( n >= 60 )) || fail "docs/robustness.md has $n runnable rows, expected at least 60"
@@ -52,6 +53,7 @@ for line in open(doc, encoding="utf-8").read().split("\n"):
     if m and m.group(1) in updates:
         code, msg = updates[m.group(1)]
         fence, pad = ("``", " ") if "`" in msg else ("`", "")
+        msg = msg.replace("|", "\\|")
         line = f"| {m.group(1)} | {m.group(2)} | {m.group(3)} | {code} | {fence}{pad}{msg}{pad}{fence} |"
     out.append(line)
 open(doc, "w", encoding="utf-8").write("\n".join(out))
