@@ -224,6 +224,15 @@ static void impossible_shapes(void **state)
                  "classes] for a label at every step), got [2, 3, 4]");
     expect_error("{\"input\": [4294967296, 4294967296], \"layers\": [{\"type\": \"flatten\"}]}",
                  CG_ERR_FORMAT, "input: the shape's size overflows");
+    /* Found by fuzz_modelfile: attention's 4·D·D parameters overflowed (UB)
+     * for an embedding dim of 16E8; and a recurrent layer's memory estimate. */
+    expect_error("{\"input\": [64], \"layers\": [{\"type\": \"embedding\", \"vocab\": 113, "
+                 "\"dim\": 16E8}, {\"type\": \"attention\", \"heads\": 4}]}",
+                 CG_ERR_FORMAT, "layers[1]: the sizes overflow for input [64, 1600000000]");
+    expect_error("{\"input\": [4000000000000, 1], \"layers\": [{\"type\": \"lstm\", \"units\": "
+                 "1000000}]}",
+                 CG_ERR_FORMAT, "layers[0]: the activation memory of 4000000000000 steps of 1000000 "
+                 "units overflows");
 }
 
 static void too_large_is_refused_before_allocation(void **state)

@@ -73,7 +73,16 @@ static cg_status infer(cg_layer_spec *l, cg_json_path *p)
         return cg__json_fail(p, "the token ids (input 1) must be [%lld] for input %s, got %s",
                              (long long)T, cg__layer_in_str(l, 0, in, sizeof in),
                              cg__layer_in_str(l, 1, ids, sizeof ids));
-    l->n_params = 4 * D * D + (c->bias ? 4 * D : 0);
+    /* Sizes come from the file: every product is checked, so the memory
+     * estimate (scratch_floats) cannot overflow either. */
+    int64_t dd, weights, td, tt, scratch;
+    if (!cg__checked_mul(D, D, &dd) || !cg__checked_mul(dd, 4, &weights) ||
+        !cg__checked_add(weights, c->bias ? 4 * D : 0, &l->n_params) ||
+        !cg__checked_mul(T, D, &td) || !cg__checked_mul(td, 8, &td) ||
+        !cg__checked_mul(T, c->tile ? 1 : T, &tt) || !cg__checked_mul(tt, c->heads, &tt) ||
+        !cg__checked_add(td, tt, &scratch))
+        return cg__json_fail(p, "the sizes overflow for input %s",
+                             cg__layer_in_str(l, 0, in, sizeof in));
     return cg__layer_same_shape(l, p);
 }
 

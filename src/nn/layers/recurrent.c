@@ -99,6 +99,13 @@ cg_status cg__recurrent_infer(cg_layer_spec *l, cg_json_path *p)
             return cg__json_fail(p, "the parameter count overflows");
     }
     l->n_params = total;
+    /* The activation memory estimate (scratch_floats) must not overflow. */
+    int64_t per_cell, all;
+    if (!cg__checked_mul(T, gates(c->cell) + 2, &per_cell) ||
+        !cg__checked_mul(per_cell, c->units, &per_cell) ||
+        !cg__checked_mul(per_cell, 2 * directions(c) * c->num_layers, &all))
+        return cg__json_fail(p, "the activation memory of %lld steps of %lld units overflows",
+                             (long long)T, (long long)c->units);
     l->out_ndim = c->return_sequences ? 2 : 1;
     l->out_shape[0] = c->return_sequences ? T : out;
     l->out_shape[1] = out;
