@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "cgrad.h"
 #include "errors.h"

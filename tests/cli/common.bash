@@ -51,6 +51,24 @@ make_csv() {
     }' >"$1"
 }
 
+# make_images PATH ROWS (conv_train.sh, mpi_train.sh): 6x6 images of 3 classes, a horizontal bar, a
+# vertical bar or an anti-diagonal at a position that varies, plus noise.
+make_images() {
+    awk -v n="$2" 'BEGIN {
+        for (k = 0; k < 36; k++) printf "p%d,", k
+        print "class"
+        for (i = 0; i < n; i++) {
+            c = i % 3; at = (i * 7) % 6
+            for (r = 0; r < 6; r++)
+                for (q = 0; q < 6; q++) {
+                    on = (c == 0 && r == at) || (c == 1 && q == at) || (c == 2 && (r + q) % 6 == at)
+                    printf "%.4f,", on + 0.15 * sin(i * 13 + r * 7 + q * 3)
+                }
+            print c
+        }
+    }' >"$1"
+}
+
 # put_u32 FILE VALUE: appends a big-endian u32 (IDX header field).
 put_u32() {
     printf "\\x$(printf %02x $(($2 >> 24 & 255)))\\x$(printf %02x $(($2 >> 16 & 255)))" >>"$1"

@@ -48,22 +48,6 @@ dense_model() {  # PATH OPTIMIZER
 JSON
 }
 
-# make_images PATH ROWS: 6x6 images of 3 classes (bars), as conv_train.sh.
-make_images() {
-    awk -v n="$2" 'BEGIN {
-        for (k = 0; k < 36; k++) printf "p%d,", k
-        print "class"
-        for (i = 0; i < n; i++) {
-            c = i % 3; at = (i * 7) % 6
-            for (r = 0; r < 6; r++)
-                for (q = 0; q < 6; q++) {
-                    on = (c == 0 && r == at) || (c == 1 && q == at) || (c == 2 && (r + q) % 6 == at)
-                    printf "%.4f,", on + 0.15 * sin(i * 13 + r * 7 + q * 3)
-                }
-            print c
-        }
-    }' >"$1"
-}
 
 cnn_model() {  # PATH OPTIMIZER
     cat >"$1" <<JSON
