@@ -39,7 +39,7 @@ void cg__governor_init(cg__governor *g, cg_thread_policy policy)
 {
     *g = (cg__governor){.policy = policy, .plan = cg__plan_threads(), .interval = GOV_MIN_INTERVAL};
     g->now = g->plan;
-    g->until_probe = g->interval / GOV_WINDOW;
+    g->until_probe = 1; /* the first probe right after the first window */
     cg__use_threads(g->now);
 }
 
@@ -50,26 +50,10 @@ static void use(cg__governor *g, int threads)
     cg__use_threads(threads);
 }
 
-/* A window of the current setting is complete: decide what comes next. */
-static void window_done(cg__governor *g)
+/* The probe ends: keep its setting when it was faster, else go back. */
+static void probe_done(cg__governor *g, bool better, double t)
 {
-    double t = median(g->times + 1, g->n - 1);
-    if (!g->probing) {
-        g->current = t;
-        if (g->baseline <= 0.0) g->baseline = t;
-        bool jumped = t > GOV_JUMP * g->baseline;
-        if (jumped || --g->until_probe <= 0) {
-            g->probing = true;
-            g->before = g->now;
-            use(g, g->now == g->plan ? 1 : g->plan);
-            return;
-        }
-        g->n = 0;
-        return;
-    }
-    /* The probe's window: keep it if it beat the last window before it. */
     g->probing = false;
-    bool better = t < GOV_GAIN * g->current;
     if (better) {
         g->baseline = t;
         g->interval = GOV_MIN_INTERVAL;  /* conditions changed: look again soon */
@@ -82,6 +66,28 @@ static void window_done(cg__governor *g)
     g->until_probe = g->interval / GOV_WINDOW;
 }
 
+/* A window of the current setting is complete: decide what comes next. */
+static void window_done(cg__governor *g)
+{
+    double t = median(g->times + 1, g->n - 1);
+    if (g->probing) {
+        probe_done(g, t < GOV_GAIN * g->current, t);
+        return;
+    }
+    g->current = t;
+    if (g->baseline <= 0.0) g->baseline = t;
+    /* Slower steps on the planned threads: maybe someone else took a core.
+     * (Slower steps on one thread say nothing for more threads.) */
+    bool jumped = g->now == g->plan && t > GOV_JUMP * g->baseline;
+    g->n = 0;
+    if (jumped || --g->until_probe <= 0) {
+        g->probing = true;
+        g->spent = 0.0;
+        g->before = g->now;
+        use(g, g->now == g->plan ? 1 : g->plan);
+    }
+}
+
 void cg__governor_step(cg__governor *g, double seconds)
 {
     if (g->plan <= 1 || g->policy == CG_THREADS_FIXED) return;
@@ -90,6 +96,13 @@ void cg__governor_step(cg__governor *g, double seconds)
         return;
     }
     g->times[g->n++] = seconds;
+    /* A probe that has already cost twice a window of the old setting has
+     * lost: under contention one step on more threads can take 100x as
+     * long, so do not wait for the whole window. */
+    if (g->probing && (g->spent += seconds) > 2.0 * GOV_WINDOW * g->current) {
+        probe_done(g, false, 0.0);
+        return;
+    }
     if (g->n == GOV_WINDOW) window_done(g);
 }
 

@@ -63,6 +63,7 @@ typedef struct cg__governor {
     int n;                      /* steps timed in this window */
     double times[CG__GOV_WINDOW];
     double current, baseline;   /* median step: last window; after the last decision */
+    double spent;               /* seconds in the probe so far */
     int64_t interval;           /* steps between probes */
     int64_t until_probe;        /* windows */
 } cg__governor;
