@@ -39,6 +39,7 @@ one() {
 configs=("1 thread|OMP_NUM_THREADS=1|"
          "2 threads: cgrad's defaults (passive, adapt)|OMP_NUM_THREADS=2|"
          "2 threads: passive, fixed|OMP_NUM_THREADS=2|--thread-policy fixed"
+         "2 threads: short spin (10,000), adapt|OMP_NUM_THREADS=2 GOMP_SPINCOUNT=10000|"
          "2 threads: libgomp's default spin, fixed|OMP_NUM_THREADS=2 GOMP_SPINCOUNT=300000|--thread-policy fixed"
          "2 threads: libgomp's default spin, adapt|OMP_NUM_THREADS=2 GOMP_SPINCOUNT=300000|")
 
