@@ -164,6 +164,7 @@ static cg_status run_backward(cg_ctx *ctx, cg_tensor *out, const float *seed)
         }
         for (; n_uses > 0 && uses[n_uses - 1].node == i; n_uses--)
             share->grad_ready(share->user, uses[n_uses - 1].leaf);
+        if (share->progress) share->progress(share->user);
     }
     return CG_OK;
 }

@@ -84,6 +84,9 @@ typedef struct cg_ctx_share {
     /* Called by cg_backward as soon as no later node can add to leaf's
      * gradient (it may not have been written at all); NULL: not called. */
     void (*grad_ready)(void *user, cg_tensor *leaf);
+    /* Called by cg_backward after every node, so that communication started
+     * from grad_ready can advance while the backward pass runs; may be NULL. */
+    void (*progress)(void *user);
     void *user;
 } cg_ctx_share;
 

@@ -32,7 +32,7 @@ typedef struct bucket {
 
 /* The buckets of one parameter set (see cg__dist_attach). */
 typedef struct bucket_plan {
-    cg_params *params;      /* planned for; NULL: no plan */
+    cg_params *params;      /* planned for (by cg__dist_attach); NULL: no plan */
     bucket *buckets;
     size_t n;
     size_t *bucket_of;      /* per parameter */
@@ -158,8 +158,7 @@ void cg_dist_finalize(cg_dist *d)
 void cg_dist_set_bucket_bytes(cg_dist *d, size_t bytes)
 {
     if (!d) return;
-    d->bucket_bytes = bytes;
-    plan_release(&d->plan); /* planned again by the next run */
+    d->bucket_bytes = bytes; /* the next run plans with it */
 }
 
 int cg_dist_rank(const cg_dist *d) { return d ? d->rank : 0; }
@@ -418,7 +417,7 @@ static void launch_ready(cg_dist *d)
 
 /* Lets the launched allreduces advance: MPI moves a nonblocking
  * collective along only inside MPI calls, and this thread is busy with the
- * backward pass between them. */
+ * backward pass between them, so it looks in after every node. */
 static void poll(cg_dist *d)
 {
 #ifdef CG_HAVE_MPI
@@ -429,6 +428,16 @@ static void poll(cg_dist *d)
 #else
     (void)d;
 #endif
+}
+
+/* ctx->share.progress: after every node of the backward pass. */
+static void progress(void *user)
+{
+    cg_dist *d = user;
+    if (d->plan.next == d->plan.n) return; /* nothing on its way yet */
+    double t0 = cg__now();
+    poll(d);
+    d->comm_seconds += cg__now() - t0;
 }
 
 /* ctx->share.grad_ready: a leaf's gradient is final. */
@@ -443,7 +452,6 @@ static void grad_ready(void *user, cg_tensor *leaf)
     bucket *b = &p->buckets[p->bucket_of[i]];
     if (--b->waiting == 0) b->ready = true;
     launch_ready(d);
-    poll(d);
     d->comm_seconds += cg__now() - t0;
 }
 
@@ -464,14 +472,15 @@ static void sum_shares(void *user, double *v, int64_t n)
 cg_status cg__dist_attach(cg_dist *d, cg_ctx *ctx, cg_params *params)
 {
     if (!cg__dist_active(d)) return CG_OK;
-    if (d->plan.params != params) {
+    /* Planned afresh for every run: cheap, and a parameter set freed and
+     * another allocated at the same address must not inherit the plan. */
+    plan_release(&d->plan);
+    if (plan_buckets(d, params) != CG_OK) {
         plan_release(&d->plan);
-        if (plan_buckets(d, params) != CG_OK) {
-            plan_release(&d->plan);
-            return cg_set_error(CG_ERR_NOMEM, "training: no memory for the gradient buckets");
-        }
+        return cg_set_error(CG_ERR_NOMEM, "training: no memory for the gradient buckets");
     }
-    ctx->share = (cg_ctx_share){.sum = sum_shares, .grad_ready = grad_ready, .user = d};
+    ctx->share = (cg_ctx_share){.sum = sum_shares, .grad_ready = grad_ready,
+                                .progress = progress, .user = d};
     return CG_OK;
 }
 

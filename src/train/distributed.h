@@ -32,9 +32,9 @@ void cg__dist_rng_from_last(cg_dist *d, cg_rng *rng);
 
 /* ---- one training step across the group (train.c) ---- */
 
-/* Before a run: plans the gradient buckets of params (once per parameter
- * set) and hooks the group into ctx (ctx->share): the backward pass reports
- * each final gradient, and synchronised batch norm sums over the ranks. */
+/* Before a run: plans the gradient buckets of params and hooks the group
+ * into ctx (ctx->share): the backward pass reports each final gradient,
+ * and synchronised batch norm sums over the ranks. */
 cg_status cg__dist_attach(cg_dist *d, cg_ctx *ctx, cg_params *params);
 
 /* Before this rank's forward pass on rows [first_row, first_row + rows) of
