@@ -82,6 +82,17 @@ float *cg__grad_dest(cg_ctx *ctx, cg_tensor *t, bool *accumulate)
     return g;
 }
 
+static void run_node_backward(cg_ctx *ctx, cg_node *node)
+{
+    if (!ctx->profile) {
+        node->op->backward(ctx, node);
+        return;
+    }
+    double t0 = cg__clock();
+    node->op->backward(ctx, node);
+    cg__profile_add(ctx->profile, CG_PASS_BACKWARD, node->op->name, cg__clock() - t0);
+}
+
 /* ---- telling the caller when a leaf's gradient is complete ----
  * Only the nodes that take a leaf as an input add to its gradient, and the
  * walk meets the first of them (in tape order) last: once past it, the
@@ -157,7 +168,7 @@ static cg_status run_backward(cg_ctx *ctx, cg_tensor *out, const float *seed)
     for (size_t i = last + 1; i-- > 0;) {
         cg_node *node = ctx->tape[i];
         if (node->out->grad_written) { /* else it does not reach the loss */
-            node->op->backward(ctx, node);
+            run_node_backward(ctx, node);
             if (ctx->backward_status != CG_OK)
                 return cg_set_error(ctx->backward_status, "backward of %s: %s", node->op->name,
                                     cg_last_error());

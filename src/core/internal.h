@@ -116,7 +116,14 @@ struct cg_ctx {
     cg_status backward_status;   /* first failure inside a backward pass */
     cg_rng rng;
     cg_ctx_share share;
+    cg_profile *profile;         /* NULL: not profiling */
 };
+
+/* ---- profiling (core/profile.c) ---- */
+double cg__clock(void);   /* monotonic seconds */
+void cg__profile_add(cg_profile *p, cg_profile_pass pass, const char *name, double seconds);
+void cg__profile_phase(cg_profile *p, cg_profile_phase phase, double seconds);
+void cg__profile_step(cg_profile *p);
 
 /* Arena tensor of the given shape, data uninitialised; NULL on failure. */
 cg_tensor *cg__tensor_alloc(cg_ctx *ctx, int ndim, const int64_t *shape);

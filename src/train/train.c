@@ -43,15 +43,6 @@ cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
     return o;
 }
 
-/* ------------------------------------------------------------ time */
-
-double cg__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------ the run */
 
 typedef struct run {
@@ -186,18 +177,33 @@ static cg_status nonfinite_loss(run *r, int64_t epoch, int64_t b, float loss)
                         isnan(loss) ? "NaN" : "infinite");
 }
 
+/* Profiling: adds the time since *t to phase and restarts the clock there. */
+static void lap(const run *r, cg_profile_phase phase, double *t)
+{
+    if (!r->o->profile) return;
+    double now = cg__clock();
+    cg__profile_phase(r->o->profile, phase, now - *t);
+    *t = now;
+}
+
+static double lap_start(const run *r) { return r->o->profile ? cg__clock() : 0.0; }
+
 /* Forward and backward of batch b, leaving gradients in the parameters
  * (not yet checked for NaN). */
 static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t first, int64_t n)
 {
     cg_ctx *ctx = r->ctx;
+    double t = lap_start(r);
     cg_ctx_reset(ctx);
+    cg_ctx_set_profile(ctx, r->o->profile);
     *cg_ctx_rng(ctx) = r->state->rng;
     cg_tensor *x = cg__gather(ctx, r->train, r->order + first, n, &r->buf);
     if (x && cg__augment_active(&r->o->augment) &&
         cg__augment_batch(ctx, &r->o->augment, x, r->order + first, r->o->seed, epoch) != CG_OK)
         return cg_last_status();
+    lap(r, CG_PHASE_DATA, &t);
     cg_tensor *out = cg_model_forward(ctx, r->model, x);
+    lap(r, CG_PHASE_FORWARD, &t);
     cg_tensor *loss = cg_model_loss(ctx, r->model, out, r->buf.labels, r->buf.targets);
     float value = loss ? loss->data[0] : NAN;
     cg_status s = !loss ? cg_last_status() : isfinite(value) ? CG_OK
@@ -206,9 +212,11 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
      * so every rank runs it or none does. */
     if (r->sync_bn) s = cg_dist_agree(r->dist, s);
     if (s != CG_OK) return s;
+    lap(r, CG_PHASE_LOSS, &t);
     cg_params_zero_grad(r->params);
     s = cg_backward(ctx, loss);
     if (s != CG_OK) return s;
+    lap(r, CG_PHASE_BACKWARD, &t);
     r->state->loss_sum += (double)value * (double)n;
     r->state->correct += cg_model_count_correct(r->model, out, r->buf.labels, r->buf.targets);
     cg__metric_sums_add(&r->state->sums, r->model, out, r->buf.labels, r->buf.targets,
@@ -229,22 +237,18 @@ static bool stop_agreed(const run *r)
 /* Group: this rank's share of batch b [first, first + n), with the epoch's
  * running sums set aside (forward_backward then adds this rank's alone).
  * The backward pass starts averaging the gradients bucket by bucket as they
- * become final; all are averaged when this returns, on every rank, even
- * one whose step failed. A rank whose share is empty (a last batch smaller
- * than the group) contributes zero gradients. */
+ * become final; cg__dist_grads_finish, on every rank after this, even one
+ * whose step failed, sends the rest and waits. A rank whose share is empty
+ * (a last batch smaller than the group) contributes zero gradients. */
 static cg_status forward_backward_share(run *r, int64_t epoch, int64_t b, int64_t first,
                                         int64_t n)
 {
     int64_t mine, count;
     cg__dist_share(r->dist, first, n, &mine, &count);
     cg__dist_step_begin(r->dist, r->state, r->ctx, mine - first, count, n);
-    cg_status s = CG_OK;
-    if (count > 0)
-        s = forward_backward(r, epoch, b, mine, count);
-    else
-        cg_params_zero_grad(r->params);
-    const cg_tensor *bad = cg__dist_grads_finish(r->dist);
-    return s == CG_OK && bad ? nonfinite_gradient(r, epoch, b, bad) : s;
+    if (count > 0) return forward_backward(r, epoch, b, mine, count);
+    cg_params_zero_grad(r->params);
+    return CG_OK;
 }
 
 /* The first target value of the batch: the group's common origin for the
@@ -264,29 +268,45 @@ static cg_status train_step(run *r, int64_t epoch, int64_t b)
     cg_train_state saved = *r->state;
     bool group = cg__dist_active(r->dist);
     cg_status s;
+    double t;
     if (group) {
-        s = cg_dist_agree(r->dist, forward_backward_share(r, epoch, b, first, n));
+        s = forward_backward_share(r, epoch, b, first, n);
+        t = lap_start(r);
+        const cg_tensor *bad = cg__dist_grads_finish(r->dist);
+        if (s == CG_OK && bad) s = nonfinite_gradient(r, epoch, b, bad);
+        s = cg_dist_agree(r->dist, s);
         if (s == CG_OK)
             s = cg__dist_step_combine(r->dist, r->state, &saved, batch_shift(r, first),
                                       stop_requested(r), &r->stop);
+        lap(r, CG_PHASE_SYNC, &t);
     } else {
         s = forward_backward(r, epoch, b, first, n);
+        t = lap_start(r);
         if (s == CG_OK) s = check_gradients(r, epoch, b);
+        lap(r, CG_PHASE_CHECKS, &t);
     }
     if (s != CG_OK) {
         *r->state = saved; /* the state still describes the last good weights */
         return s;
     }
-    if (r->o->clip_grad_norm > 0.0f) cg_params_clip_grad_norm(r->params, r->o->clip_grad_norm);
+    if (r->o->clip_grad_norm > 0.0f) {
+        cg_params_clip_grad_norm(r->params, r->o->clip_grad_norm);
+        lap(r, CG_PHASE_CLIP, &t);
+    }
     s = cg_optim_step(r->opt);
     if (s != CG_OK) {
         *r->state = saved;
         return s;
     }
+    lap(r, CG_PHASE_OPTIMIZER, &t);
     /* Group: every rank drew the same keys, except one with an empty share. */
     r->state->rng = *cg_ctx_rng(r->ctx);
-    if (group && n < cg_dist_size(r->dist)) cg__dist_rng_from_last(r->dist, &r->state->rng);
-    if (group) cg__dist_broadcast_buffers(r->dist, r->model);
+    if (group) {
+        if (n < cg_dist_size(r->dist)) cg__dist_rng_from_last(r->dist, &r->state->rng);
+        cg__dist_broadcast_buffers(r->dist, r->model);
+        lap(r, CG_PHASE_SYNC, &t);
+    }
+    cg__profile_step(r->o->profile);
     r->state->step++;
     r->state->batch_in_epoch = b + 1;
     return CG_OK;
@@ -476,6 +496,7 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     if (r->val) {
         cg_eval_result ev;
         int64_t eb = r->o->eval_batch > 0 ? r->o->eval_batch : DEFAULT_EVAL_BATCH;
+        cg_ctx_set_profile(r->ctx, NULL); /* the profile is of training steps */
         cg_status s = cg__evaluate_group(r->ctx, r->model, r->val, eb, r->o->top_k, r->dist, &ev);
         if (s != CG_OK) return s;
         stats.val_loss = ev.loss;
