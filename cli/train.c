@@ -47,6 +47,11 @@ static void usage(FILE *out)
           "  --threads N           threads to use (default: OMP_NUM_THREADS if set, else all\n"
           "                        cores); with the same seed and thread count, runs\n"
           "                        are bit-identical\n"
+          "  --thread-policy P     adapt (default): while the cores are busy with other\n"
+          "                        work, steps run on one thread if that is faster;\n"
+          "                        fixed: always --threads; alternate: switch every\n"
+          "                        step (a check). The result is the same bits for all\n"
+          "                        three: --threads alone decides how work is divided\n"
           "  --no-shuffle          keep the data's file order\n"
           "  --init W.safetensors  start from these weights (e.g. exported from PyTorch)\n"
           "  --resume CKPT         continue a run saved with --save: weights, optimizer\n"
@@ -112,7 +117,7 @@ typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
     const char *epochs, *steps, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
     const char *save_best, *monitor, *early_stop, *min_delta, *plot, *log_steps;
-    const char *target, *features, *classes;
+    const char *target, *features, *classes, *thread_policy;
     bool no_shuffle, log_append, force, allow_data_change, restore_best, profile;
 } train_args;
 
@@ -135,6 +140,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         {"--early-stop", &t->early_stop}, {"--min-delta", &t->min_delta},
         {"--target", &t->target}, {"--features", &t->features}, {"--classes", &t->classes},
         {"--plot", &t->plot},       {"--log-steps", &t->log_steps},
+        {"--thread-policy", &t->thread_policy},
     };
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
@@ -849,6 +855,19 @@ static void print_group_summary(const session *s, double seconds)
            seconds);
 }
 
+static bool thread_policy(const session *s, cg_train_options *o)
+{
+    const char *p = s->args.thread_policy;
+    if (!p || strcmp(p, "adapt") == 0) o->threads = CG_THREADS_ADAPT;
+    else if (strcmp(p, "fixed") == 0) o->threads = CG_THREADS_FIXED;
+    else if (strcmp(p, "alternate") == 0) o->threads = CG_THREADS_ALTERNATE;
+    else {
+        cli_fail(EXIT_USAGE, CMD, "--thread-policy: '%s' is not adapt, fixed or alternate", p);
+        return false;
+    }
+    return true;
+}
+
 static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
@@ -884,6 +903,7 @@ static int run_training(session *s)
     /* From here on failures are agreed by the library: rank 0 reports. */
     cli_group_quiet(true);
     install_stop_signals();
+    if (!thread_policy(s, &o)) return EXIT_USAGE;
     if (s->args.profile && !(o.profile = cg_profile_create()))
         return cli_fail(EXIT_FAILURE_OTHER, CMD, "--profile: %s", cg_last_error());
     struct timespec t0, t1;

@@ -1307,6 +1307,15 @@ void cg_dist_set_bucket_bytes(cg_dist *d, size_t bytes);
  * can no longer reach an agreement point. The library never calls it. */
 void cg_dist_abort(cg_dist *d, int code);
 
+/* How many threads training steps run on (cg_train_options.threads). The
+ * planned count (cg_set_num_threads) fixes how work is divided and so every
+ * result bit; fewer threads may run it without changing a bit. */
+typedef enum cg_thread_policy {
+    CG_THREADS_ADAPT,     /* the planned count, or one while that is faster (busy cores) */
+    CG_THREADS_FIXED,     /* always the planned count */
+    CG_THREADS_ALTERNATE  /* planned and one, step after step: to test the claim above */
+} cg_thread_policy;
+
 typedef struct cg_train_options {
     int64_t epochs;             /* total; a resumed run continues up to it */
     int64_t batch;
@@ -1364,6 +1373,7 @@ typedef struct cg_train_options {
     cg_dist *dist;
     /* Times every step's phases, layers and ops into this profile (NULL: off). */
     cg_profile *profile;
+    cg_thread_policy threads;
 } cg_train_options;
 
 /* Options from a spec's "train" section, and its schedule with lr as the

@@ -43,6 +43,27 @@ static inline int cg__max_threads(void) { return 1; }
 static inline int cg__thread_index(void) { return 0; }
 #endif
 
+/* ---- threads: the count planned (cg_set_num_threads) fixes how work is
+ * cut; fewer may run it (core/threads.c) ---- */
+
+int cg__plan_threads(void);
+/* BLAS on one thread (once; cg_ctx_create calls it). */
+void cg__threads_init(void);
+/* Runs the following parallel loops on n threads (1 <= n <= planned). */
+void cg__use_threads(int n);
+
+/* ---- matrix products (ops/gemm.c): C[M, N] (=, or += when acc)
+ * alpha·op(A)·op(B), row-major with leading dimensions. cg__gemm cuts a
+ * large product into blocks run in parallel, by shape and planned thread
+ * count only, so its result does not depend on how many threads ran it;
+ * cg__gemm_serial is one BLAS call on this thread (inside parallel loops). */
+
+void cg__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+              int64_t lda, const float *B, int64_t ldb, bool acc, float *C, int64_t ldc);
+void cg__gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                     int64_t ldc);
+
 /* ---- the tape ---- */
 
 struct cg_node;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #define PROFILE_MAX_ENTRIES 96
+#define PROFILE_MAX_THREADS 64
 
 typedef struct profile_entry {
     const char *name;
@@ -24,6 +25,7 @@ struct cg_profile {
     int n_entries;
     double phase[CG_PHASE_COUNT];
     int64_t steps;
+    int64_t steps_on[PROFILE_MAX_THREADS + 1]; /* by threads running the step */
 };
 
 static const char *const phase_names[CG_PHASE_COUNT] = {
@@ -75,7 +77,28 @@ void cg__profile_phase(cg_profile *p, cg_profile_phase phase, double seconds)
 
 void cg__profile_step(cg_profile *p)
 {
-    if (p) p->steps++;
+    if (!p) return;
+    p->steps++;
+    int t = cg__max_threads();
+    p->steps_on[t < PROFILE_MAX_THREADS ? t : PROFILE_MAX_THREADS]++;
+}
+
+/* "2 planned; steps on 2: 812, on 1: 126" when the governor stepped down. */
+static void write_threads(const cg_profile *p, FILE *f)
+{
+    int plan = cg__plan_threads();
+    fprintf(f, "  threads: %d planned", plan);
+    if (p->steps_on[plan < PROFILE_MAX_THREADS ? plan : PROFILE_MAX_THREADS] == p->steps) {
+        fprintf(f, ", every step on %d\n", plan);
+        return;
+    }
+    const char *sep = "; steps on ";
+    for (int t = PROFILE_MAX_THREADS; t >= 1; t--) {
+        if (!p->steps_on[t]) continue;
+        fprintf(f, "%s%d: %lld", sep, t, (long long)p->steps_on[t]);
+        sep = ", on ";
+    }
+    fprintf(f, " (fewer while the cores were busy)\n");
 }
 
 int64_t cg_profile_steps(const cg_profile *p) { return p ? p->steps : 0; }
@@ -127,9 +150,10 @@ cg_status cg_profile_write(const cg_profile *p, FILE *f)
     double total = 0.0;
     for (int i = 0; i < CG_PHASE_COUNT; i++) total += p->phase[i];
     double steps = (double)p->steps;
-    int threads = cg__max_threads();
+    int threads = cg__plan_threads();
     fprintf(f, "profile: %lld steps, %.3f ms per step, %d thread%s\n", (long long)p->steps,
             1e3 * total / steps, threads, threads == 1 ? "" : "s");
+    write_threads(p, f);
     fprintf(f, "  %-26s %10s %10s %7s\n", "phase", "", "ms/step", "% step");
     for (int i = 0; i < CG_PHASE_COUNT; i++)
         if (p->phase[i] > 0.0)

@@ -62,6 +62,7 @@ typedef struct run {
     cg_dist *dist;        /* NULL: this process alone */
     bool stop;            /* group: some rank was asked to stop */
     bool sync_bn;         /* group: batch norm statistics over all ranks */
+    cg__governor threads; /* how many threads run the steps */
 } run;
 
 /* A stateful model reads the data as `batch` streams, each a contiguous
@@ -567,8 +568,10 @@ static cg_status run_epoch(run *r, int64_t epoch)
         double t0 = cg__now();
         cg_status s = train_step(r, epoch, b);
         if (s != CG_OK) return s;
-        report_batch(r, epoch, t0);
         double took = cg__now() - t0;
+        cg__governor_step(&r->threads, took);
+        report_batch(r, epoch, t0);
+        took = cg__now() - t0;
         r->state->seconds += took;
         r->since_save += took;
         /* After an epoch's last batch the epoch-end save follows at once (a
@@ -653,9 +656,11 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
     if (o->schedule.kind == CG_SCHED_PLATEAU && isnan(state->plateau.lr))
         state->plateau = cg_plateau_start(&o->schedule.plateau, o->schedule.base_lr);
     s = cg_dist_agree(r.dist, run_init(&r));
+    cg__governor_init(&r.threads, o->threads);
     for (int64_t e = state->epoch;
          s == CG_OK && e < o->epochs && !state->stopped_early && !steps_done(&r); e++)
         s = run_epoch(&r, e);
+    cg__governor_end(&r.threads);
     run_release(&r);
     return s;
 }

@@ -63,6 +63,26 @@ static inline bool cg__all_finite(const float *v, int64_t n)
     return acc == 0.0f;
 }
 
+/* ---- the thread governor (train/thread_governor.c): fewer threads while
+ * the cores are busy ---- */
+#define CG__GOV_WINDOW 8
+typedef struct cg__governor {
+    cg_thread_policy policy;
+    int plan, now, before;      /* planned, running, running before a probe */
+    bool probing;
+    int n;                      /* steps timed in this window */
+    double times[CG__GOV_WINDOW];
+    double current, baseline;   /* median step: last window; after the last decision */
+    int64_t interval;           /* steps between probes */
+    int64_t until_probe;        /* windows */
+} cg__governor;
+
+void cg__governor_init(cg__governor *g, cg_thread_policy policy);
+/* After every training step, with its wall time. */
+void cg__governor_step(cg__governor *g, double seconds);
+/* Back to the planned threads. */
+void cg__governor_end(cg__governor *g);
+
 /* Monotonic seconds. */
 static inline double cg__now(void) { return cg__clock(); }
 
