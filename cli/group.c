@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The group as the CLI sees it: set once by cli_group_start. */
@@ -17,6 +18,24 @@ int cli_group_size(void) { return group_size; }
 bool cli_group_silenced(void) { return quiet && group_rank > 0; }
 void cli_group_quiet(bool on) { quiet = on; }
 
+/* CGRAD_BUCKET_KB: the gradient buckets' size in KiB (0: one allreduce
+ * after the backward pass), from the environment so that mpirun's -x hands
+ * it to every rank alike. False, with a message, when it is not a size. */
+static bool bucket_option(cg_dist *d, const char *cmd)
+{
+    const char *v = getenv("CGRAD_BUCKET_KB");
+    if (!v || !*v) return true;
+    char *end;
+    double kb = strtod(v, &end);
+    if (*end || !(kb >= 0.0 && kb <= 1048576.0)) {
+        cli_fail(EXIT_USAGE, cmd, "CGRAD_BUCKET_KB=%s: expected a size in KiB from 0 (one "
+                                  "allreduce after the backward pass) to 1048576", v);
+        return false;
+    }
+    cg_dist_set_bucket_bytes(d, (size_t)(kb * 1024.0));
+    return true;
+}
+
 cg_dist *cli_group_start(const char *cmd, int *code)
 {
     cg_dist *d = NULL;
@@ -27,6 +46,15 @@ cg_dist *cli_group_start(const char *cmd, int *code)
     }
     group_rank = cg_dist_rank(d);
     group_size = cg_dist_size(d);
+    /* Every rank reads the same environment: rank 0 speaks for all. */
+    cli_group_quiet(true);
+    bool fine = bucket_option(d, cmd);
+    cli_group_quiet(false);
+    if (!fine) {
+        *code = EXIT_USAGE;
+        cg_dist_finalize(d);
+        return NULL;
+    }
     /* Progress lines, summaries and predictions come from rank 0 alone. */
     if (group_rank > 0 && !freopen("/dev/null", "w", stdout)) fclose(stdout);
     return d;

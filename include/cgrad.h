@@ -1270,8 +1270,8 @@ typedef struct cg_epoch_stats {
  * A cg_dist is the group of processes one job runs on (docs/distributed.md).
  * Built without MPI, or started without an MPI launcher (mpirun, srun), it is
  * a group of one and the calls below do nothing. Every function except
- * cg_dist_compiled, cg_dist_rank, cg_dist_size and cg_dist_comm_seconds is
- * collective: all ranks call it, in the same order. */
+ * cg_dist_compiled, cg_dist_rank, cg_dist_size, cg_dist_comm_seconds and
+ * cg_dist_set_bucket_bytes is collective: all ranks call it, in the same order. */
 typedef struct cg_dist cg_dist;
 
 /* Was cgrad built with MPI? */
@@ -1294,8 +1294,15 @@ cg_status cg_dist_agree(cg_dist *d, cg_status local);
 int cg_dist_first_failure(cg_dist *d, int code, int *rank);
 /* Copies rank 0's parameters and buffers to every rank. */
 cg_status cg_dist_broadcast_model(cg_dist *d, cg_model *model);
-/* Seconds spent averaging gradients so far (this rank). */
+/* Seconds spent averaging gradients so far (this rank): starting the
+ * buckets' allreduces during the backward pass and waiting for them after. */
 double cg_dist_comm_seconds(const cg_dist *d);
+/* Gradients are averaged in buckets of about `bytes` (whole parameters;
+ * default 1 MiB), each started as soon as the backward pass has finished
+ * all of its gradients, overlapping the rest of it; 0: one allreduce of
+ * the whole buffer after the backward pass. Every rank must set the same;
+ * not collective. */
+void cg_dist_set_bucket_bytes(cg_dist *d, size_t bytes);
 /* Ends every process of the job with `code` (MPI_Abort): for a program that
  * can no longer reach an agreement point. The library never calls it. */
 void cg_dist_abort(cg_dist *d, int code);

@@ -93,6 +93,53 @@ static void run_node_backward(cg_ctx *ctx, cg_node *node)
     cg__profile_add(ctx->profile, CG_PASS_BACKWARD, node->op->name, cg__clock() - t0);
 }
 
+/* ---- telling the caller when a leaf's gradient is complete ----
+ * Only the nodes that take a leaf as an input add to its gradient, and the
+ * walk meets the first of them (in tape order) last: once past it, the
+ * gradient is final. Data-parallel training starts averaging a bucket of
+ * parameter gradients there, while the rest of the backward pass runs. A
+ * tied weight (one tensor feeding two layers) or a recurrent weight (one
+ * node for all time steps) is simply a leaf with several uses. */
+
+typedef struct leaf_use {
+    size_t node;        /* the leaf's first use on the tape */
+    cg_tensor *leaf;
+} leaf_use;
+
+/* Inserts t into the open-addressed pointer set; false if it was there. */
+static bool set_insert(cg_tensor **set, size_t mask, cg_tensor *t)
+{
+    size_t h = (size_t)(((uintptr_t)t >> 4) * 0x9E3779B97F4A7C15ULL) & mask;
+    while (set[h] && set[h] != t) h = (h + 1) & mask;
+    if (set[h]) return false;
+    set[h] = t;
+    return true;
+}
+
+/* The leaves of tape[0..last] that need a gradient, each at its first use,
+ * in tape order; *n = 0 when the arena has no room (then nobody is told
+ * early, which is slower but still correct). */
+static leaf_use *first_uses(cg_ctx *ctx, size_t last, size_t *n)
+{
+    size_t slots = 0, cap = 16;
+    for (size_t i = 0; i <= last; i++) slots += (size_t)ctx->tape[i]->n_inputs;
+    while (cap < 2 * slots) cap *= 2;
+    leaf_use *uses = cg_arena_alloc(&ctx->arena, slots * sizeof *uses + 1);
+    cg_tensor **set = cg_arena_alloc(&ctx->arena, cap * sizeof *set);
+    *n = 0;
+    if (!uses || !set) return NULL;
+    memset(set, 0, cap * sizeof *set);
+    for (size_t i = 0; i <= last; i++) {
+        const cg_node *node = ctx->tape[i];
+        for (int j = 0; j < node->n_inputs; j++) {
+            cg_tensor *t = node->inputs[j];
+            if (t && !t->node && t->requires_grad && set_insert(set, cap - 1, t))
+                uses[(*n)++] = (leaf_use){i, t};
+        }
+    }
+    return uses;
+}
+
 static cg_status run_backward(cg_ctx *ctx, cg_tensor *out, const float *seed)
 {
     if (!out) return cg_set_error(CG_ERR_ARG, "cg_backward: tensor is NULL");
@@ -113,14 +160,22 @@ static cg_status run_backward(cg_ctx *ctx, cg_tensor *out, const float *seed)
     if (!g) return cg_set_error(CG_ERR_NOMEM, "cg_backward: no memory for the seed gradient");
     for (int64_t i = 0; i < out->size; i++) g[i] = seed ? seed[i] : 1.0f;
 
+    const cg_ctx_share *share = &ctx->share;
+    size_t n_uses = 0;
+    leaf_use *uses = share->grad_ready ? first_uses(ctx, last, &n_uses) : NULL;
+
     ctx->backward_status = CG_OK;
     for (size_t i = last + 1; i-- > 0;) {
         cg_node *node = ctx->tape[i];
-        if (!node->out->grad_written) continue; /* does not reach the loss */
-        run_node_backward(ctx, node);
-        if (ctx->backward_status != CG_OK)
-            return cg_set_error(ctx->backward_status, "backward of %s: %s", node->op->name,
-                                cg_last_error());
+        if (node->out->grad_written) { /* else it does not reach the loss */
+            run_node_backward(ctx, node);
+            if (ctx->backward_status != CG_OK)
+                return cg_set_error(ctx->backward_status, "backward of %s: %s", node->op->name,
+                                    cg_last_error());
+        }
+        for (; n_uses > 0 && uses[n_uses - 1].node == i; n_uses--)
+            share->grad_ready(share->user, uses[n_uses - 1].leaf);
+        if (share->progress) share->progress(share->user);
     }
     return CG_OK;
 }

@@ -90,6 +90,43 @@ typedef struct cg_node {
     void *saved;
 } cg_node;
 
+/* ---- a step that is one process's share of a larger batch ----
+ * Data-parallel training (src/train/distributed.c) fills this in; everything
+ * else leaves it zeroed. The library never talks to other processes itself:
+ * ops that must see the whole batch call back through it. */
+typedef struct cg_ctx_share {
+    int64_t first_row;      /* this share's first row in the whole batch */
+    int64_t rows;           /* rows here; 0: the batch is all here */
+    int64_t total_rows;     /* rows of the whole batch */
+    /* v[0..n) summed over every share of the batch, in place (synchronised
+     * batch norm); every share calls it the same times in the same order.
+     * NULL: statistics stay this process's own. */
+    void (*sum)(void *user, double *v, int64_t n);
+    /* Called by cg_backward as soon as no later node can add to leaf's
+     * gradient (it may not have been written at all); NULL: not called. */
+    void (*grad_ready)(void *user, cg_tensor *leaf);
+    /* Called by cg_backward after every node, so that communication started
+     * from grad_ready can advance while the backward pass runs; may be NULL. */
+    void (*progress)(void *user);
+    void *user;
+} cg_ctx_share;
+
+/* Where row 0 of a tensor with `size` values starts among the whole batch's
+ * values, counted in units of size / rows (per-sample randomness, so that a
+ * share draws what one process would for the same rows). 0 outside shares. */
+static inline int64_t cg__share_base(const cg_ctx_share *s, int64_t units)
+{
+    return s->rows > 0 ? s->first_row * (units / s->rows) : 0;
+}
+
+/* cg_batch_norm; with sync, in training mode inside a share with a `sum`,
+ * the statistics (and backward's sums) are the whole batch's (ops/norm.c). */
+cg_tensor *cg__batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                          float *running_mean, float *running_var, int64_t *num_batches_tracked,
+                          float momentum, float eps, bool training, bool sync);
+/* Has the model a batch norm layer with "sync": true? (nn/layers/batchnorm.c) */
+bool cg__model_spec_syncs_batch_norm(const cg_model_spec *spec);
+
 struct cg_ctx {
     cg_arena arena;
     cg_node **tape;
@@ -99,6 +136,7 @@ struct cg_ctx {
     bool training;
     cg_status backward_status;   /* first failure inside a backward pass */
     cg_rng rng;
+    cg_ctx_share share;
     cg_profile *profile;         /* NULL: not profiling */
 };
 

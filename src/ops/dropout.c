@@ -4,7 +4,12 @@
  * call from the context's random stream. So the mask is the same for any
  * thread count, the loop runs in parallel, and backward recomputes the mask
  * from the key instead of storing it. dropout2d hashes (key, channel) for
- * channel n·C + c of [N, C, ...] instead. */
+ * channel n·C + c of [N, C, ...] instead.
+ *
+ * i counts from the start of the whole batch: a process holding rows
+ * [r, r + n) of a data-parallel batch (ctx->share) starts at row r's first
+ * element, and every process draws the same key, so together they drop
+ * exactly what one process with the whole batch would. */
 #include "internal.h"
 
 /* 24 uniform bits for element i: SplitMix64 (Steele et al. 2014) at
@@ -19,12 +24,12 @@ static inline uint32_t element_bits(uint64_t key, int64_t i)
 
 /* out[i] (= or +=) in[i]·scale where element i survives, else 0.
  * An element is dropped when its bits fall below drop_below = p·2²⁴. */
-static void apply_mask(const float *in, float *out, int64_t n, uint64_t key,
+static void apply_mask(const float *in, float *out, int64_t n, uint64_t key, int64_t base,
                        uint32_t drop_below, float scale, bool acc)
 {
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) {
-        float v = element_bits(key, i) >= drop_below ? in[i] * scale : 0.0f;
+        float v = element_bits(key, base + i) >= drop_below ? in[i] * scale : 0.0f;
         out[i] = acc ? out[i] + v : v;
     }
 }
@@ -43,8 +48,8 @@ static void dropout_backward(cg_ctx *ctx, cg_node *node)
     bool acc;
     float *dx = cg__grad_dest(ctx, x, &acc);
     if (dx)
-        apply_mask(y->grad, dx, x->size, (uint64_t)node->iarg[0], (uint32_t)node->iarg[1],
-                   node->farg[0], acc);
+        apply_mask(y->grad, dx, x->size, (uint64_t)node->iarg[0], node->iarg[2],
+                   (uint32_t)node->iarg[1], node->farg[0], acc);
 }
 
 const cg_op_def cg_op_dropout = {"dropout", dropout_backward};
@@ -64,17 +69,21 @@ static bool args_ok(const char *op, cg_ctx *ctx, cg_tensor *x, float p)
     return true;
 }
 
-/* The mask parameters of a step: key, threshold below which a 24-bit draw
- * drops, and the survivors' scale. */
+/* The mask parameters of a step: key, index of the first element (or
+ * channel) in the whole batch, threshold below which a 24-bit draw drops,
+ * and the survivors' scale. */
 typedef struct mask_params {
     uint64_t key;
+    int64_t base;
     uint32_t drop_below;
     float scale;
 } mask_params;
 
-static mask_params draw_mask(cg_ctx *ctx, float p)
+/* units: elements (or channels) of x, all its rows together. */
+static mask_params draw_mask(cg_ctx *ctx, float p, int64_t units)
 {
     return (mask_params){.key = draw_key(ctx),
+                         .base = cg__share_base(&ctx->share, units),
                          .drop_below = (uint32_t)((double)p * 16777216.0),
                          .scale = 1.0f / (1.0f - p)};
 }
@@ -86,6 +95,7 @@ static bool record_mask(cg_ctx *ctx, const cg_op_def *op, cg_tensor *x, cg_tenso
     if (!node) return false;
     node->iarg[0] = (int64_t)m.key;
     node->iarg[1] = m.drop_below;
+    node->iarg[2] = m.base;
     node->farg[0] = m.scale;
     return true;
 }
@@ -96,8 +106,8 @@ cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p)
     if (!ctx->training || p == 0.0f) return x;
     cg_tensor *y = cg__tensor_like(ctx, x);
     if (!y) return NULL;
-    mask_params m = draw_mask(ctx, p);
-    apply_mask(x->data, y->data, x->size, m.key, m.drop_below, m.scale, false);
+    mask_params m = draw_mask(ctx, p, x->size);
+    apply_mask(x->data, y->data, x->size, m.key, m.base, m.drop_below, m.scale, false);
     if (!record_mask(ctx, &cg_op_dropout, x, y, m)) return NULL;
     return y;
 }
@@ -107,13 +117,14 @@ cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p)
 /* Channel j of [N, C, ...] is the run of `inner` values at j·inner:
  * out (= or +=) in·scale where channel j survives, else 0. */
 static void apply_channel_mask(const float *in, float *out, int64_t channels, int64_t inner,
-                               uint64_t key, uint32_t drop_below, float scale, bool acc)
+                               uint64_t key, int64_t base, uint32_t drop_below, float scale,
+                               bool acc)
 {
 #pragma omp parallel for schedule(static) if (channels * inner > 32768 && channels > 1)
     for (int64_t j = 0; j < channels; j++) {
         const float *x = in + j * inner;
         float *y = out + j * inner;
-        bool keep = element_bits(key, j) >= drop_below;
+        bool keep = element_bits(key, base + j) >= drop_below;
         if (keep && acc)
             for (int64_t i = 0; i < inner; i++) y[i] += x[i] * scale;
         else if (keep)
@@ -132,7 +143,7 @@ static void dropout2d_backward(cg_ctx *ctx, cg_node *node)
     int64_t channels = x->shape[0] * x->shape[1];
     if (dx)
         apply_channel_mask(y->grad, dx, channels, x->size / channels, (uint64_t)node->iarg[0],
-                           (uint32_t)node->iarg[1], node->farg[0], acc);
+                           node->iarg[2], (uint32_t)node->iarg[1], node->farg[0], acc);
 }
 
 const cg_op_def cg_op_dropout2d = {"dropout2d", dropout2d_backward};
@@ -149,9 +160,9 @@ cg_tensor *cg_dropout2d(cg_ctx *ctx, cg_tensor *x, float p)
     if (!ctx->training || p == 0.0f) return x;
     cg_tensor *y = cg__tensor_like(ctx, x);
     if (!y) return NULL;
-    mask_params m = draw_mask(ctx, p);
     int64_t channels = x->shape[0] * x->shape[1];
-    apply_channel_mask(x->data, y->data, channels, x->size / channels, m.key, m.drop_below,
-                       m.scale, false);
+    mask_params m = draw_mask(ctx, p, channels);
+    apply_channel_mask(x->data, y->data, channels, x->size / channels, m.key, m.base,
+                       m.drop_below, m.scale, false);
     return record_mask(ctx, &cg_op_dropout2d, x, y, m) ? y : NULL;
 }

@@ -17,6 +17,13 @@
  * terms (for two values, O(eps/σ²) of them), which float32 x̂ would drown in
  * rounding.
  *
+ * Synchronised (cg__batch_norm with sync, in a data-parallel share of a
+ * batch: ctx->share): μ and σ² are those of the whole batch, summed over the
+ * processes in two rounds (Σx, then Σ(x − μ)²), and backward sums Σg and
+ * Σg·x̂ over them too, so the processes together compute what one process
+ * with the whole batch would. dw and db stay this process's own sums, which
+ * the gradient averaging adds up like every other gradient.
+ *
  * Layer normalisation (torch.nn.functional.layer_norm) is the second half
  * of this file. */
 #include "internal.h"
@@ -59,9 +66,16 @@ static bn_dims dims_of(const cg_tensor *x)
         }                                                                              \
     } while (0)
 
-/* node->iarg slots: the mode, and where weight and bias are among the
- * inputs (0: absent). node->saved: μ then rstd, C doubles each. */
-enum { BN_TRAINING, BN_WEIGHT, BN_BIAS };
+/* node->iarg slots: the mode, where weight and bias are among the inputs
+ * (0: absent), and whether the statistics were synchronised. node->saved: μ
+ * then rstd, C doubles each. */
+enum { BN_TRAINING, BN_WEIGHT, BN_BIAS, BN_SYNC };
+
+/* The statistics of a synchronised batch norm come from the whole batch. */
+static bool syncs(const cg_ctx *ctx, bool sync)
+{
+    return sync && ctx->share.sum && ctx->share.rows > 0;
+}
 
 /* ---------------------------------------------------------------- backward */
 /* With x̂ = (x − μ)·rstd, g = dy and k = w·rstd, sums over a channel:
@@ -76,23 +90,45 @@ typedef struct bn_backward {
     const float *x, *dy, *w;
     float *dx, *dw, *db;      /* NULL: not wanted */
     bool acc_x, acc_w, acc_b;
+    /* Synchronised: this process's Σg then Σg·x̂ (C each), and the whole
+     * batch's; NULL otherwise. */
+    double *local, *global;
 } bn_backward;
 
-static void backward_block(const bn_backward *a, int64_t c0, int64_t nc)
+static void block_sums(const bn_backward *a, int64_t c0, int64_t nc, double *sum_g,
+                       double *sum_gx)
 {
     bn_dims d = a->d;
     const double *mu = a->mean + c0, *r = a->rstd + c0;
-    double sum_g[BLOCK] = {0}, sum_gx[BLOCK] = {0};
+    for (int64_t k = 0; k < nc; k++) sum_g[k] = sum_gx[k] = 0.0;
     if (a->dw || a->db || (a->training && a->dx)) {
         FOR_BLOCK(d, c0, nc, k, i, sum_g[k] += a->dy[i];
                   sum_gx[k] += a->dy[i] * ((a->x[i] - mu[k]) * r[k]));
     }
+}
+
+/* dx, dw and db of one block of channels; synchronised, its sums are
+ * already in a->local and a->global. */
+static void backward_block(const bn_backward *a, int64_t c0, int64_t nc)
+{
+    bn_dims d = a->d;
+    const double *r = a->rstd + c0;
+    double own_g[BLOCK], own_gx[BLOCK];
+    const double *sum_g = own_g, *sum_gx = own_gx;
+    const double *all_g = own_g, *all_gx = own_gx; /* what dx centres with */
+    if (a->local) {
+        sum_g = a->local + c0, sum_gx = a->local + d.C + c0;
+        all_g = a->global + c0, all_gx = a->global + d.C + c0;
+    } else {
+        block_sums(a, c0, nc, own_g, own_gx);
+    }
     if (a->dx) {
+        const double *mu = a->mean + c0;
         double scale[BLOCK], mean_g[BLOCK], mean_gx[BLOCK];
         for (int64_t k = 0; k < nc; k++) {
             scale[k] = (a->w ? a->w[c0 + k] : 1.0) * r[k];
-            mean_g[k] = a->training ? sum_g[k] / (double)d.M : 0.0;
-            mean_gx[k] = a->training ? sum_gx[k] / (double)d.M : 0.0;
+            mean_g[k] = a->training ? all_g[k] / (double)d.M : 0.0;
+            mean_gx[k] = a->training ? all_gx[k] / (double)d.M : 0.0;
         }
         FOR_BLOCK(d, c0, nc, k, i, double xhat = (a->x[i] - mu[k]) * r[k];
                   float v = (float)(scale[k] * (a->dy[i] - mean_g[k] - xhat * mean_gx[k]));
@@ -102,6 +138,32 @@ static void backward_block(const bn_backward *a, int64_t c0, int64_t nc)
         if (a->dw) a->dw[c0 + k] = (a->acc_w ? a->dw[c0 + k] : 0.0f) + (float)sum_gx[k];
         if (a->db) a->db[c0 + k] = (a->acc_b ? a->db[c0 + k] : 0.0f) + (float)sum_g[k];
     }
+}
+
+/* Σg and Σg·x̂ over the whole batch into a->global, this process's into
+ * a->local. Each process's dy is its loss's, a mean over its own rows, so
+ * its sums count with weight rows / total_rows (as its gradients do in the
+ * averaging); the whole batch's divided by this process's M are then the
+ * means one process would take, in this process's units. */
+static bool sync_backward_sums(cg_ctx *ctx, bn_backward *a)
+{
+    int64_t C = a->d.C, blocks = (C + BLOCK - 1) / BLOCK;
+    a->local = cg_arena_alloc(&ctx->arena, 2 * (size_t)C * sizeof *a->local);
+    a->global = cg_arena_alloc(&ctx->arena, 2 * (size_t)C * sizeof *a->global);
+    if (!a->local || !a->global) {
+        if (ctx->backward_status == CG_OK) ctx->backward_status = cg_last_status();
+        return false;
+    }
+#pragma omp parallel for schedule(static) if (a->d.N * C * a->d.S > 32768 && blocks > 1)
+    for (int64_t t = 0; t < blocks; t++) {
+        int64_t c0 = t * BLOCK, nc = C - c0 < BLOCK ? C - c0 : BLOCK;
+        block_sums(a, c0, nc, a->local + c0, a->local + C + c0);
+    }
+    const cg_ctx_share *sh = &ctx->share;
+    double weight = (double)sh->rows / (double)sh->total_rows;
+    for (int64_t c = 0; c < 2 * C; c++) a->global[c] = weight * a->local[c];
+    sh->sum(sh->user, a->global, 2 * C);
+    return true;
 }
 
 static void batch_norm_backward(cg_ctx *ctx, cg_node *node)
@@ -117,6 +179,7 @@ static void batch_norm_backward(cg_ctx *ctx, cg_node *node)
     a.dw = w ? cg__grad_dest(ctx, w, &a.acc_w) : NULL;
     a.db = b ? cg__grad_dest(ctx, b, &a.acc_b) : NULL;
     int64_t blocks = (a.d.C + BLOCK - 1) / BLOCK;
+    if (node->iarg[BN_SYNC] && !sync_backward_sums(ctx, &a)) return;
 #pragma omp parallel for schedule(static) if (x->size > 32768 && blocks > 1)
     for (int64_t t = 0; t < blocks; t++) {
         int64_t c0 = t * BLOCK;
@@ -136,6 +199,10 @@ typedef struct bn_forward {
     float *y;
     float *running_mean, *running_var;   /* NULL: not tracked (training only) */
     double *saved;            /* μ and rstd for backward, or NULL */
+    /* Synchronised: the whole batch's μ then σ² (C each), and how many
+     * values per channel it has; NULL otherwise. */
+    const double *stats;
+    int64_t count;
 } bn_forward;
 
 /* Batch mean and biased variance of the block's channels: two passes. */
@@ -153,7 +220,12 @@ static void forward_block(const bn_forward *a, int64_t c0, int64_t nc)
 {
     bn_dims d = a->d;
     double mean[BLOCK], var[BLOCK], scale[BLOCK], shift[BLOCK];
-    if (a->training) {
+    if (a->stats) {
+        for (int64_t k = 0; k < nc; k++) {
+            mean[k] = a->stats[c0 + k];
+            var[k] = a->stats[d.C + c0 + k];
+        }
+    } else if (a->training) {
         batch_stats(a, c0, nc, mean, var);
     } else {
         for (int64_t k = 0; k < nc; k++) {
@@ -163,7 +235,7 @@ static void forward_block(const bn_forward *a, int64_t c0, int64_t nc)
     }
     for (int64_t k = 0, c = c0; k < nc; k++, c++) {
         if (a->training && a->running_mean) {
-            double bessel = (double)d.M / (double)(d.M - 1);   /* M > 1 in training */
+            double bessel = (double)a->count / (double)(a->count - 1); /* > 1 in training */
             a->running_mean[c] = (float)((1.0 - a->momentum) * a->running_mean[c] +
                                          a->momentum * mean[k]);
             a->running_var[c] = (float)((1.0 - a->momentum) * a->running_var[c] +
@@ -180,6 +252,36 @@ static void forward_block(const bn_forward *a, int64_t c0, int64_t nc)
     FOR_BLOCK(d, c0, nc, k, i, a->y[i] = (float)((a->x[i] - mean[k]) * scale[k] + shift[k]));
 }
 
+/* The whole batch's μ and biased σ² into stats (C each): Σx over every
+ * process gives μ, then Σ(x − μ)² gives σ², two passes as batch_stats. */
+static double *sync_stats(cg_ctx *ctx, const bn_forward *a)
+{
+    bn_dims d = a->d;
+    int64_t blocks = (d.C + BLOCK - 1) / BLOCK;
+    double *stats = cg_arena_alloc(&ctx->arena, 2 * (size_t)d.C * sizeof *stats);
+    if (!stats) return NULL;
+    double *mean = stats, *var = stats + d.C;
+    const cg_ctx_share *sh = &ctx->share;
+#pragma omp parallel for schedule(static) if (d.N * d.C * d.S > 32768 && blocks > 1)
+    for (int64_t t = 0; t < blocks; t++) {
+        int64_t c0 = t * BLOCK, nc = d.C - c0 < BLOCK ? d.C - c0 : BLOCK;
+        for (int64_t k = 0; k < nc; k++) mean[c0 + k] = 0.0;
+        FOR_BLOCK(d, c0, nc, k, i, mean[c0 + k] += a->x[i]);
+    }
+    sh->sum(sh->user, mean, d.C);
+    for (int64_t c = 0; c < d.C; c++) mean[c] /= (double)a->count;
+#pragma omp parallel for schedule(static) if (d.N * d.C * d.S > 32768 && blocks > 1)
+    for (int64_t t = 0; t < blocks; t++) {
+        int64_t c0 = t * BLOCK, nc = d.C - c0 < BLOCK ? d.C - c0 : BLOCK;
+        for (int64_t k = 0; k < nc; k++) var[c0 + k] = 0.0;
+        FOR_BLOCK(d, c0, nc, k, i,
+                  var[c0 + k] += (a->x[i] - mean[c0 + k]) * (a->x[i] - mean[c0 + k]));
+    }
+    sh->sum(sh->user, var, d.C);
+    for (int64_t c = 0; c < d.C; c++) var[c] /= (double)a->count;
+    return stats;
+}
+
 static bool param_ok(const cg_tensor *x, const cg_tensor *p, const char *what)
 {
     if (!p || (p->ndim == 1 && p->shape[0] == x->shape[1])) return true;
@@ -190,9 +292,18 @@ static bool param_ok(const cg_tensor *x, const cg_tensor *p, const char *what)
     return false;
 }
 
+/* Values per channel the statistics are taken over: this process's, or
+ * (synchronised) the whole batch's. */
+static int64_t stats_count(const cg_ctx *ctx, const cg_tensor *x, bool sync)
+{
+    bn_dims d = dims_of(x);
+    const cg_ctx_share *sh = &ctx->share;
+    return sync ? d.M / sh->rows * sh->total_rows : d.M;
+}
+
 static bool args_ok(const cg_ctx *ctx, const cg_tensor *x, const cg_tensor *w,
                     const cg_tensor *b, const float *rmean, const float *rvar, float momentum,
-                    float eps, bool training)
+                    float eps, bool training, bool sync)
 {
     char sx[96];
     const char *why = NULL;
@@ -218,7 +329,7 @@ static bool args_ok(const cg_ctx *ctx, const cg_tensor *x, const cg_tensor *w,
     }
     /* PyTorch refuses this too: one value has no spread to normalise by,
      * and its unbiased variance is undefined. */
-    if (training && x->size / x->shape[1] < 2) {
+    if (training && stats_count(ctx, x, sync) < 2) {
         cg_set_error(CG_ERR_ARG, "batch_norm: training needs more than one value per channel "
                                  "to take batch statistics from, got input %s",
                      cg_shape_str(x, sx, sizeof sx));
@@ -231,13 +342,25 @@ cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
                          float *running_mean, float *running_var, int64_t *num_batches_tracked,
                          float momentum, float eps, bool training)
 {
+    return cg__batch_norm(ctx, x, weight, bias, running_mean, running_var, num_batches_tracked,
+                          momentum, eps, training, false);
+}
+
+cg_tensor *cg__batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                          float *running_mean, float *running_var, int64_t *num_batches_tracked,
+                          float momentum, float eps, bool training, bool sync)
+{
     if (cg__null_input("batch_norm", &x, 1)) return NULL;
-    if (!args_ok(ctx, x, weight, bias, running_mean, running_var, momentum, eps, training))
+    /* A rows count that does not divide x (not batch-major) cannot be
+     * synchronised; it would not be a batch norm over the batch. */
+    sync = ctx && training && syncs(ctx, sync) && x->ndim >= 2 &&
+           dims_of(x).M % ctx->share.rows == 0;
+    if (!args_ok(ctx, x, weight, bias, running_mean, running_var, momentum, eps, training, sync))
         return NULL;
     bn_forward a = {.d = dims_of(x), .training = training, .momentum = momentum, .eps = eps,
                     .x = x->data, .w = weight ? weight->data : NULL,
                     .b = bias ? bias->data : NULL, .running_mean = running_mean,
-                    .running_var = running_var};
+                    .running_var = running_var, .count = stats_count(ctx, x, sync)};
     cg_tensor *in[3] = {x};
     int n_in = 1, w_at = 0, b_at = 0;
     if (weight) in[w_at = n_in++] = weight;
@@ -253,8 +376,10 @@ cg_tensor *cg_batch_norm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
         node->iarg[BN_TRAINING] = training;
         node->iarg[BN_WEIGHT] = w_at;
         node->iarg[BN_BIAS] = b_at;
+        node->iarg[BN_SYNC] = sync;
         node->saved = a.saved;
     }
+    if (sync && !(a.stats = sync_stats(ctx, &a))) return NULL;
     int64_t blocks = (a.d.C + BLOCK - 1) / BLOCK;
 #pragma omp parallel for schedule(static) if (x->size > 32768 && blocks > 1)
     for (int64_t t = 0; t < blocks; t++) {

@@ -20,10 +20,6 @@ void cg__dist_share_of(const cg_dist *d, int rank, int64_t first, int64_t n, int
 /* v[0..n) summed over the ranks, in place, on every rank. */
 cg_status cg__dist_sum(cg_dist *d, double *v, int n);
 
-/* The flat gradient buffer summed over the ranks, in place (timed for
- * cg_dist_comm_seconds). */
-cg_status cg__dist_sum_grads(cg_dist *d, float *g, int64_t n);
-
 /* bytes at p copied from rank 0 to every rank. */
 cg_status cg__dist_broadcast(cg_dist *d, void *p, size_t bytes);
 
@@ -31,23 +27,36 @@ cg_status cg__dist_broadcast(cg_dist *d, void *p, size_t bytes);
  * as DDP's broadcast_buffers: ranks saw different batches. */
 cg_status cg__dist_broadcast_buffers(cg_dist *d, cg_model *model);
 
+/* rng copied from the last rank, whose share of a batch is never empty. */
+void cg__dist_rng_from_last(cg_dist *d, cg_rng *rng);
+
 /* ---- one training step across the group (train.c) ---- */
 
-/* Before this rank's forward pass: sets the epoch's running sums in st
- * aside (the step then adds this rank's share alone) and gives the rank a
- * dropout stream of its own, derived from st->rng and the rank. */
-void cg__dist_step_begin(const cg_dist *d, cg_train_state *st);
+/* Before a run: plans the gradient buckets of params and hooks the group
+ * into ctx (ctx->share): the backward pass reports each final gradient,
+ * and synchronised batch norm sums over the ranks. */
+cg_status cg__dist_attach(cg_dist *d, cg_ctx *ctx, cg_params *params);
 
-/* After every rank's backward pass: the step's loss, accuracy and metric
- * sums added over the ranks onto `saved` (the state before the step) into
- * st; *stop_any set when any rank's `stop` was; the gradients averaged with
- * each rank weighted by its share of the n samples. `shift` is the batch's
- * first target, the common origin of the regression sums. */
+/* Before this rank's forward pass on rows [first_row, first_row + rows) of
+ * a batch of total_rows: sets the epoch's running sums in st aside (the
+ * step then adds this rank's share alone), tells ctx which rows it holds,
+ * and readies the buckets. */
+void cg__dist_step_begin(cg_dist *d, cg_train_state *st, cg_ctx *ctx, int64_t first_row,
+                         int64_t rows, int64_t total_rows);
+
+/* After this rank's backward pass (finished, failed or never run): the
+ * buckets not yet on their way are launched, and all are waited for; then
+ * every gradient is the average over the whole batch. Returns the first
+ * parameter whose gradient was not finite on this rank before averaging,
+ * or NULL. Every rank calls it once per step. */
+const cg_tensor *cg__dist_grads_finish(cg_dist *d);
+
+/* After that: the step's loss, accuracy and metric sums added over the
+ * ranks onto `saved` (the state before the step) into st; *stop_any set
+ * when any rank's `stop` was. `shift` is the batch's first target, the
+ * common origin of the regression sums. */
 cg_status cg__dist_step_combine(cg_dist *d, cg_train_state *st, const cg_train_state *saved,
-                                double shift, bool stop, bool *stop_any, cg_params *p, int64_t n);
-
-/* The dropout stream of the next step, the same on every rank. */
-cg_rng cg__dist_next_rng(const cg_rng *rng);
+                                double shift, bool stop, bool *stop_any);
 
 /* Is value the same on every rank? */
 bool cg__dist_all_equal(cg_dist *d, uint64_t value);

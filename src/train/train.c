@@ -11,7 +11,10 @@
  * interrupted run saved in the middle of an epoch resumes bit-identically.
  *
  * Data-parallel runs (o->dist with more than one rank) share each batch out
- * in distributed.c's terms; what changes here is marked "group". */
+ * in distributed.c's terms; what changes here is marked "group". Every rank
+ * draws from the same dropout stream and the masks count from the whole
+ * batch's first row (ops/dropout.c), so the ranks together drop what one
+ * process would. */
 #include "distributed.h"
 #include "train_internal.h"
 
@@ -58,6 +61,7 @@ typedef struct run {
     double since_save;    /* training seconds since the last checkpoint */
     cg_dist *dist;        /* NULL: this process alone */
     bool stop;            /* group: some rank was asked to stop */
+    bool sync_bn;         /* group: batch norm statistics over all ranks */
     cg__governor threads; /* how many threads run the steps */
 } run;
 
@@ -77,6 +81,27 @@ static void stream_order(run *r)
     r->starts[len] = k;
 }
 
+/* Group: a rank with no rows could not take part in synchronised batch
+ * norm's sums (it runs no forward pass), so every batch needs a row a rank. */
+static cg_status check_sync_shares(const run *r)
+{
+    int64_t smallest = r->o->batch, n = r->train->count, ranks = cg_dist_size(r->dist);
+    if (r->starts) {
+        for (int64_t b = 0; b < r->batches; b++)
+            if (r->starts[b + 1] - r->starts[b] < smallest)
+                smallest = r->starts[b + 1] - r->starts[b];
+    } else if (n % r->o->batch != 0) {
+        smallest = n % r->o->batch;
+    }
+    if (smallest >= ranks) return CG_OK;
+    return cg_set_error(CG_ERR_ARG, "training: synchronised batch norm needs a sample on every "
+                                    "rank in every batch, but a batch of %lld sample%s is shared "
+                                    "over %lld ranks (choose a batch size that leaves a last "
+                                    "batch of at least %lld, or use fewer ranks)",
+                        (long long)smallest, smallest == 1 ? "" : "s", (long long)ranks,
+                        (long long)ranks);
+}
+
 static cg_status run_init(run *r)
 {
     int64_t n = r->train->count;
@@ -91,7 +116,10 @@ static cg_status run_init(run *r)
         stream_order(r);
         for (r->batches = 0; r->starts[r->batches] < n; r->batches++) continue;
     }
-    return cg__batch_buffers_init(&r->buf, r->train, r->o->batch);
+    cg_status s = cg__batch_buffers_init(&r->buf, r->train, r->o->batch);
+    if (s == CG_OK) s = cg__dist_attach(r->dist, r->ctx, r->params);
+    if (s == CG_OK && r->sync_bn) s = check_sync_shares(r);
+    return s;
 }
 
 static void run_release(run *r)
@@ -125,26 +153,20 @@ static void start_epoch(run *r, int64_t epoch)
     cg_model_reset_state(r->model);
 }
 
-/* All of v finite? Multiplying by zero turns Inf into NaN and keeps finite
- * values at zero, so one vectorised sum answers it. */
-static bool all_finite(const float *v, int64_t n)
+static cg_status nonfinite_gradient(run *r, int64_t epoch, int64_t b, const cg_tensor *t)
 {
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t i = 0; i < n; i++) acc += v[i] * 0.0f;
-    return acc == 0.0f;
-}
-
-static cg_status check_gradients(run *r, int64_t epoch, int64_t b)
-{
-    cg__params_finish_grads(r->params);
-    if (all_finite(cg_params_grad(r->params), cg_params_numel(r->params))) return CG_OK;
-    const cg_tensor *t = cg_params_first_nonfinite_grad(r->params);
     return cg_set_error(CG_ERR_NUMERIC,
                         "step %lld (epoch %lld, batch %lld): the gradient of \"%s\" is not "
                         "finite (NaN or Inf); stopped before updating the weights",
                         (long long)r->state->step + 1, (long long)epoch + 1, (long long)b + 1,
                         t ? t->name : "?");
+}
+
+static cg_status check_gradients(run *r, int64_t epoch, int64_t b)
+{
+    cg__params_finish_grads(r->params);
+    if (cg__all_finite(cg_params_grad(r->params), cg_params_numel(r->params))) return CG_OK;
+    return nonfinite_gradient(r, epoch, b, cg_params_first_nonfinite_grad(r->params));
 }
 
 static cg_status nonfinite_loss(run *r, int64_t epoch, int64_t b, float loss)
@@ -167,7 +189,8 @@ static void lap(const run *r, cg_profile_phase phase, double *t)
 
 static double lap_start(const run *r) { return r->o->profile ? cg__clock() : 0.0; }
 
-/* Forward and backward of batch b, leaving gradients in the parameters. */
+/* Forward and backward of batch b, leaving gradients in the parameters
+ * (not yet checked for NaN). */
 static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t first, int64_t n)
 {
     cg_ctx *ctx = r->ctx;
@@ -183,12 +206,16 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
     cg_tensor *out = cg_model_forward(ctx, r->model, x);
     lap(r, CG_PHASE_FORWARD, &t);
     cg_tensor *loss = cg_model_loss(ctx, r->model, out, r->buf.labels, r->buf.targets);
-    if (!loss) return cg_last_status();
-    float value = loss->data[0];
-    if (!isfinite(value)) return nonfinite_loss(r, epoch, b, value);
+    float value = loss ? loss->data[0] : NAN;
+    cg_status s = !loss ? cg_last_status() : isfinite(value) ? CG_OK
+                                                              : nonfinite_loss(r, epoch, b, value);
+    /* Group: synchronised batch norm sums over the ranks inside backward,
+     * so every rank runs it or none does. */
+    if (r->sync_bn) s = cg_dist_agree(r->dist, s);
+    if (s != CG_OK) return s;
     lap(r, CG_PHASE_LOSS, &t);
     cg_params_zero_grad(r->params);
-    cg_status s = cg_backward(ctx, loss);
+    s = cg_backward(ctx, loss);
     if (s != CG_OK) return s;
     lap(r, CG_PHASE_BACKWARD, &t);
     r->state->loss_sum += (double)value * (double)n;
@@ -196,9 +223,7 @@ static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t firs
     cg__metric_sums_add(&r->state->sums, r->model, out, r->buf.labels, r->buf.targets,
                         r->o->top_k);
     r->state->seen += n;
-    s = check_gradients(r, epoch, b);
-    lap(r, CG_PHASE_CHECKS, &t);
-    return s;
+    return CG_OK;
 }
 
 static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }
@@ -211,18 +236,19 @@ static bool stop_agreed(const run *r)
 }
 
 /* Group: this rank's share of batch b [first, first + n), with the epoch's
- * running sums set aside (forward_backward then adds this rank's alone) and
- * a dropout stream of its own. A rank whose share is empty (a last batch
- * smaller than the group) contributes zero gradients. */
+ * running sums set aside (forward_backward then adds this rank's alone).
+ * The backward pass starts averaging the gradients bucket by bucket as they
+ * become final; cg__dist_grads_finish, on every rank after this, even one
+ * whose step failed, sends the rest and waits. A rank whose share is empty
+ * (a last batch smaller than the group) contributes zero gradients. */
 static cg_status forward_backward_share(run *r, int64_t epoch, int64_t b, int64_t first,
                                         int64_t n)
 {
     int64_t mine, count;
     cg__dist_share(r->dist, first, n, &mine, &count);
-    cg__dist_step_begin(r->dist, r->state);
+    cg__dist_step_begin(r->dist, r->state, r->ctx, mine - first, count, n);
     if (count > 0) return forward_backward(r, epoch, b, mine, count);
     cg_params_zero_grad(r->params);
-    cg__params_finish_grads(r->params);
     return CG_OK;
 }
 
@@ -242,15 +268,23 @@ static cg_status train_step(run *r, int64_t epoch, int64_t b)
                                                                    : r->o->batch);
     cg_train_state saved = *r->state;
     bool group = cg__dist_active(r->dist);
-    cg_status s = group ? forward_backward_share(r, epoch, b, first, n)
-                        : forward_backward(r, epoch, b, first, n);
-    double t = lap_start(r);
+    cg_status s;
+    double t;
     if (group) {
+        s = forward_backward_share(r, epoch, b, first, n);
+        t = lap_start(r);
+        const cg_tensor *bad = cg__dist_grads_finish(r->dist);
+        if (s == CG_OK && bad) s = nonfinite_gradient(r, epoch, b, bad);
         s = cg_dist_agree(r->dist, s);
         if (s == CG_OK)
             s = cg__dist_step_combine(r->dist, r->state, &saved, batch_shift(r, first),
-                                      stop_requested(r), &r->stop, r->params, n);
+                                      stop_requested(r), &r->stop);
         lap(r, CG_PHASE_SYNC, &t);
+    } else {
+        s = forward_backward(r, epoch, b, first, n);
+        t = lap_start(r);
+        if (s == CG_OK) s = check_gradients(r, epoch, b);
+        lap(r, CG_PHASE_CHECKS, &t);
     }
     if (s != CG_OK) {
         *r->state = saved; /* the state still describes the last good weights */
@@ -266,9 +300,10 @@ static cg_status train_step(run *r, int64_t epoch, int64_t b)
         return s;
     }
     lap(r, CG_PHASE_OPTIMIZER, &t);
-    /* Group: every rank drew from its own stream; all move on together. */
-    r->state->rng = group ? cg__dist_next_rng(&saved.rng) : *cg_ctx_rng(r->ctx);
+    /* Group: every rank drew the same keys, except one with an empty share. */
+    r->state->rng = *cg_ctx_rng(r->ctx);
     if (group) {
+        if (n < cg_dist_size(r->dist)) cg__dist_rng_from_last(r->dist, &r->state->rng);
         cg__dist_broadcast_buffers(r->dist, r->model);
         lap(r, CG_PHASE_SYNC, &t);
     }
@@ -297,11 +332,11 @@ static void report_batch(run *r, int64_t epoch, double t0)
  * rate): such weights must never replace the last good checkpoint. */
 static cg_status check_weights(run *r)
 {
-    if (all_finite(cg_params_data(r->params), cg_params_numel(r->params))) return CG_OK;
+    if (cg__all_finite(cg_params_data(r->params), cg_params_numel(r->params))) return CG_OK;
     const char *name = "?";
     for (size_t i = 0; i < cg_params_count(r->params); i++) {
         const cg_tensor *t = cg_params_at(r->params, i);
-        if (!all_finite(t->data, t->size)) {
+        if (!cg__all_finite(t->data, t->size)) {
             name = t->name;
             break;
         }
@@ -615,7 +650,9 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
     s = cg_dist_agree(o->dist, s);
     if (s != CG_OK) return s;
     run r = {.model = model, .opt = opt, .params = cg_model_params(model), .train = train,
-             .val = val, .o = o, .state = state, .dist = o->dist};
+             .val = val, .o = o, .state = state, .dist = o->dist,
+             .sync_bn = cg__dist_active(o->dist) &&
+                        cg__model_spec_syncs_batch_norm(cg_model_get_spec(model))};
     if (o->schedule.kind == CG_SCHED_PLATEAU && isnan(state->plateau.lr))
         state->plateau = cg_plateau_start(&o->schedule.plateau, o->schedule.base_lr);
     s = cg_dist_agree(r.dist, run_init(&r));

@@ -53,6 +53,16 @@ void cg__metric_sums_add(cg_metric_sums *m, const cg_model *model, const cg_tens
 void cg__metric_sums_result(const cg_metric_sums *m, int64_t samples, int top_k, double *mae,
                             double *rmse, double *r2, double *top_k_accuracy);
 
+/* All of v finite? Multiplying by zero turns Inf into NaN and keeps finite
+ * values at zero, so one vectorised sum answers it. */
+static inline bool cg__all_finite(const float *v, int64_t n)
+{
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; i++) acc += v[i] * 0.0f;
+    return acc == 0.0f;
+}
+
 /* ---- the thread governor (train/thread_governor.c): fewer threads while
  * the cores are busy ---- */
 #define CG__GOV_WINDOW 8

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training under mpirun (2 ranks on this machine): the same
 # weights as one process with the same global batch (dense net and CNN, SGD
-# with momentum and Adam), one checkpoint written by rank 0 that resumes on
+# with momentum and Adam; gradient buckets against one allreduce; tied and
+# recurrent weights; dropout; synchronised batch norm), one checkpoint written by rank 0 that resumes on
 # another number of ranks, eval split over the ranks, and failures on one
 # rank (a missing file, a non-finite loss, a killed process, a batch that
 # does not divide) ending the whole job with a message naming the rank.
@@ -19,11 +20,13 @@ ONE=(--threads 1)  # each rank single-threaded: 2 ranks share 2 cores
 # mpi NP ARGS...: cgrad ARGS on NP ranks, never allowed to hang the suite.
 # OpenMPI keeps some memory until exit by design: under `make sanitize` its
 # allocations are not cgrad's leaks.
+# CGRAD_BUCKET_KB, when set, goes to every rank.
 mpi() {
-    local np=$1
+    local np=$1 pass=()
     shift
+    [[ -n ${CGRAD_BUCKET_KB-} ]] && pass=(-x CGRAD_BUCKET_KB)
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-        timeout 120 "${MPIRUN[@]}" -x ASAN_OPTIONS -np "$np" "$@"
+        timeout 120 "${MPIRUN[@]}" -x ASAN_OPTIONS "${pass[@]}" -np "$np" "$@"
 }
 
 make_csv "$WORK/d.csv" 200
@@ -92,6 +95,113 @@ same_weights dense_sgd "$WORK/dense_sgd.json" "$WORK/d.csv"
 same_weights dense_adam "$WORK/dense_adam.json" "$WORK/d.csv"
 same_weights cnn_sgd "$WORK/cnn_sgd.json" "$WORK/img.csv"
 same_weights cnn_adam "$WORK/cnn_adam.json" "$WORK/img.csv"
+
+# The gradients are averaged in buckets started during the backward pass
+# (CGRAD_BUCKET_KB, default 1024): one bucket per parameter must give the
+# same sums as one allreduce after the backward pass, bit for bit, also
+# with a weight tied to an earlier layer (its gradient is final only after
+# the embedding's backward, not the head's) and recurrent weights (one node
+# for every time step). Dropout (between the LSTM's layers and after it)
+# draws what one process draws, so 2 ranks end where 1 process does.
+for ((i = 0; i < 40; i++)); do printf 'the cat sat on the mat. '; done >"$WORK/cats.txt"
+cat >"$WORK/tied.json" <<'JSON'
+{"input": [12],
+ "layers": [{"type": "embedding", "name": "tok", "vocab": 12, "dim": 8},
+            {"type": "lstm", "units": 8, "num_layers": 2, "dropout": 0.2},
+            {"type": "dropout", "rate": 0.3},
+            {"type": "dense", "units": 8, "activation": "tanh"},
+            {"type": "dense", "name": "head", "units": 12, "tie_to": "tok", "bias": false}],
+ "loss": "cross_entropy",
+ "optimizer": {"type": "adam", "lr": 0.01},
+ "train": {"epochs": 3, "batch": 8, "seed": 4}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/tied.json" --data "text:$WORK/cats.txt" --save "$WORK/tied.1.safetensors" \
+    "${ONE[@]}"
+for kb in 0 0.001; do
+    export CGRAD_BUCKET_KB=$kb
+    expect_exit 0 mpi 2 "$CGRAD" train "$WORK/tied.json" --data "text:$WORK/cats.txt" \
+        --save "$WORK/tied.$kb.safetensors" "${ONE[@]}"
+done
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/tied.0.safetensors" \
+    "$WORK/tied.0.001.safetensors" exact || fail "buckets sum otherwise than one allreduce"
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/tied.1.safetensors" \
+    "$WORK/tied.0.001.safetensors" rel=1e-5 || fail "tied/recurrent/dropout: 2 ranks end elsewhere"
+export CGRAD_BUCKET_KB=0.001
+for net in dense_adam cnn_sgd; do
+    data=$WORK/d.csv
+    [[ $net == cnn_* ]] && data=$WORK/img.csv
+    expect_exit 0 mpi 2 "$CGRAD" train "$WORK/$net.json" --data "csv:$data" \
+        --save "$WORK/$net.b.safetensors" "${ONE[@]}"
+    python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/$net.2.safetensors" \
+        "$WORK/$net.b.safetensors" exact || fail "$net: buckets sum otherwise than one allreduce"
+done
+export CGRAD_BUCKET_KB=lots
+expect_exit 2 mpi 2 "$CGRAD" train "$WORK/dense_sgd.json" --data "csv:$WORK/d.csv" "${ONE[@]}"
+unset CGRAD_BUCKET_KB
+expect_in "CGRAD_BUCKET_KB=lots: expected a size in KiB" "$WORK/err"
+[[ $(grep -c "CGRAD_BUCKET_KB=lots" "$WORK/err") == 1 ]] || fail "the bucket size error came from more than one rank"
+
+# Dropout on a dense net, with 193 samples: the last batch has 1 sample,
+# so rank 0's share is empty (it draws no masks, and must still go on with
+# the stream the others used).
+make_csv "$WORK/d193.csv" 193
+cat >"$WORK/drop.json" <<'JSON'
+{"input": [4],
+ "layers": [{"type": "dense", "units": 32, "activation": "relu"},
+            {"type": "dropout", "rate": 0.5},
+            {"type": "dense", "units": 3}],
+ "loss": "cross_entropy",
+ "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+ "train": {"epochs": 4, "batch": 16, "seed": 8}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/drop.json" --data "csv:$WORK/d193.csv" --save "$WORK/drop.1.safetensors" \
+    "${ONE[@]}"
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/drop.json" --data "csv:$WORK/d193.csv" \
+    --save "$WORK/drop.2.safetensors" "${ONE[@]}"
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/drop.1.safetensors" \
+    "$WORK/drop.2.safetensors" rel=1e-5 || fail "dropout: 2 ranks end with other weights"
+
+# Batch norm: with "sync": true the statistics are the whole batch's, so 2
+# ranks train (and keep running statistics) as 1 process does; without it
+# each rank normalises its own half, which ends elsewhere. (No bias before
+# a batch norm: its gradient is zero up to rounding, which no relative
+# tolerance can compare.)
+bn_model() {  # PATH SYNC
+    cat >"$1" <<JSON
+{"input": [1, 6, 6],
+ "layers": [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "bias": false},
+            {"type": "batchnorm", "sync": $2},
+            {"type": "relu"},
+            {"type": "maxpool2d", "kernel": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 8, "bias": false},
+            {"type": "batchnorm", "sync": $2},
+            {"type": "relu"},
+            {"type": "dense", "units": 3}],
+ "optimizer": $SGD,
+ "train": {"epochs": 4, "batch": 16, "seed": 6}}
+JSON
+}
+for sync in true false; do
+    bn_model "$WORK/bn_$sync.json" $sync
+    expect_exit 0 "$CGRAD" train "$WORK/bn_$sync.json" --data "csv:$WORK/img.csv" \
+        --save "$WORK/bn_$sync.1.safetensors" "${ONE[@]}"
+    expect_exit 0 mpi 2 "$CGRAD" train "$WORK/bn_$sync.json" --data "csv:$WORK/img.csv" \
+        --save "$WORK/bn_$sync.2.safetensors" "${ONE[@]}"
+done
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/bn_true.1.safetensors" \
+    "$WORK/bn_true.2.safetensors" rel=1e-5 || fail "synchronised batch norm: 2 ranks end elsewhere"
+# Alone, "sync" changes nothing.
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/bn_true.1.safetensors" \
+    "$WORK/bn_false.1.safetensors" exact || fail "\"sync\" changed a single-process run"
+if python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/bn_false.1.safetensors" \
+    "$WORK/bn_false.2.safetensors" rel=1e-5 >/dev/null 2>&1; then
+    fail "local batch norm statistics on 2 ranks ended where 1 process does (the test cannot tell)"
+fi
+# A rank with no sample in a batch could not take part in the sums.
+make_images "$WORK/img113.csv" 113  # a last batch of 1
+expect_exit 1 mpi 2 "$CGRAD" train "$WORK/bn_true.json" --data "csv:$WORK/img113.csv" "${ONE[@]}"
+expect_in "rank 0: training: synchronised batch norm needs a sample on every rank in every batch, but a batch of 1 sample is shared over 2 ranks" "$WORK/err"
 
 # Validation split over the ranks reports what one process reports.
 expect_exit 0 "$CGRAD" train "$WORK/dense_adam.json" --data "csv:$WORK/d.csv" --val-split 0.2 \

@@ -4,7 +4,9 @@
  * (ops/norm.c). Parameters weight (ones) and bias (zeros) when affine;
  * buffers running_mean (zeros), running_var (ones) and int64
  * num_batches_tracked, which training mode updates as PyTorch does and
- * evaluation mode normalises by. */
+ * evaluation mode normalises by. With "sync": true, data-parallel training
+ * takes the statistics over the whole batch, on every process together
+ * (torch.nn.SyncBatchNorm); alone, or in evaluation, it changes nothing. */
 #include "layer.h"
 
 #include <stdio.h>
@@ -17,6 +19,7 @@ typedef struct batchnorm_config {
     float momentum;
     float eps;
     bool affine;
+    bool sync;
 } batchnorm_config;
 CG_LAYER_CONFIG_FITS(batchnorm_config);
 
@@ -28,7 +31,7 @@ typedef struct batchnorm_state {
     int64_t *num_batches_tracked;
 } batchnorm_state;
 
-static const char *const keys[] = {"momentum", "eps", "affine", NULL};
+static const char *const keys[] = {"momentum", "eps", "affine", "sync", NULL};
 
 static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_layer_spec *l)
 {
@@ -37,6 +40,7 @@ static cg_status parse(const cJSON *obj, cg_json_path *p, const char *type, cg_l
     cg_status s = cg__json_read_float(obj, "momentum", p, CG_RANGE_UNIT, &c->momentum);
     if (s == CG_OK) s = cg__json_read_float(obj, "eps", p, CG_RANGE_POSITIVE, &c->eps);
     if (s == CG_OK) s = cg__json_read_bool(obj, "affine", p, &c->affine);
+    if (s == CG_OK) s = cg__json_read_bool(obj, "sync", p, &c->sync);
     return s;
 }
 
@@ -63,6 +67,8 @@ static void write(cg_json_writer *w, cJSON *obj, const cg_layer_spec *l)
     cg__jw_float(w, obj, "momentum", c->momentum);
     cg__jw_float(w, obj, "eps", c->eps);
     cg__jw_bool(w, obj, "affine", c->affine);
+    /* Written only when on, so files of models without it stay as they were. */
+    if (c->sync) cg__jw_bool(w, obj, "sync", true);
 }
 
 /* "batchnorm 16", then ", momentum M, eps E" when either is not the
@@ -74,8 +80,8 @@ static void describe(const cg_layer_spec *l, char *buf, size_t size)
     if (c->momentum != DEFAULT_MOMENTUM || c->eps != DEFAULT_EPS)
         snprintf(settings, sizeof settings, ", momentum %g, eps %g", (double)c->momentum,
                  (double)c->eps);
-    snprintf(buf, size, "batchnorm %lld%s%s", (long long)channels(l), settings,
-             c->affine ? "" : " (no affine)");
+    snprintf(buf, size, "batchnorm %lld%s%s%s", (long long)channels(l), settings,
+             c->affine ? "" : " (no affine)", c->sync ? " (sync)" : "");
 }
 
 static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
@@ -107,8 +113,19 @@ static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state
 {
     const batchnorm_config *c = CG_LAYER_CONFIG(l, batchnorm_config);
     const batchnorm_state *st = state;
-    return cg_batch_norm(ctx, x[0], st->weight, st->bias, st->running_mean, st->running_var,
-                         st->num_batches_tracked, c->momentum, c->eps, cg_ctx_training(ctx));
+    return cg__batch_norm(ctx, x[0], st->weight, st->bias, st->running_mean, st->running_var,
+                          st->num_batches_tracked, c->momentum, c->eps, cg_ctx_training(ctx),
+                          c->sync);
+}
+
+bool cg__model_spec_syncs_batch_norm(const cg_model_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        const cg_layer_spec *l = &spec->layers[i];
+        if (l->type == &cg__layer_batchnorm && CG_LAYER_CONFIG(l, batchnorm_config)->sync)
+            return true;
+    }
+    return false;
 }
 
 const cg_layer_type cg__layer_batchnorm = {
