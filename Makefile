@@ -1,10 +1,11 @@
 # Thin wrapper over CMake; see README.md.
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
+VG_BUILD ?= build-valgrind
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all test sanitize install bench clean fixtures demo demo-cnn demo-lstm
+.PHONY: all test sanitize valgrind install bench clean fixtures demo demo-cnn demo-lstm
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
@@ -18,6 +19,20 @@ sanitize:
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(SAN_BUILD) --output-on-failure -j $(JOBS) -LE slow
+
+# valgrind's memcheck over the CLI tests: every cgrad command they run goes
+# through tests/valgrind/cgrad (one thread, a report per process); the run
+# passes when the tests pass and tests/valgrind/check finds no report with
+# an error (invalid access, uninitialised value, definite or indirect leak).
+# A build with -O2 -g and no -march=native, so that valgrind knows every
+# instruction and reports name lines.
+valgrind:
+	@cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(VG_BUILD) -j $(JOBS) --target cgrad_cli
+	rm -rf $(VG_BUILD)/valgrind && mkdir -p $(VG_BUILD)/valgrind
+	status=0; CG_VALGRIND_LOGS=$(abspath $(VG_BUILD))/valgrind \
+	  ctest --test-dir $(VG_BUILD) --output-on-failure -j $(JOBS) -R '^cli_' -E '^cli_(install|readme_tutorial)$$' --timeout 3600 || status=1; \
+	  tests/valgrind/check $(VG_BUILD)/valgrind || status=1; exit $$status
 
 # The main job: train the Fashion-MNIST MLP with its model file's defaults,
 # then evaluate the checkpoint on the test set.

@@ -177,6 +177,7 @@ typedef struct cli_progress {
     FILE *out;            /* epoch lines */
     FILE *bar;            /* the live bar (a terminal), or NULL */
     FILE *log;            /* JSON lines, or NULL */
+    const char *log_path; /* its name, for a write error */
     double last_draw;
     double run_start;
     int64_t samples_total;

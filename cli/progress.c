@@ -3,7 +3,9 @@
 #include "cli.h"
 #include "plot.h"
 
+#include <errno.h>
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 /* Redraws per second: enough to look live, few enough to cost nothing. */
@@ -95,6 +97,17 @@ void cli_progress_batch(void *user, const cg_progress *pr)
     p->bar_visible = true;
 }
 
+/* A log that cannot be written (a full disk) is said once; the run matters
+ * more, as with --plot. The step records since the last flush are checked
+ * here too. */
+static void check_log(cli_progress *p)
+{
+    if (fflush(p->log) == 0 && !ferror(p->log)) return;
+    fprintf(stderr, "cgrad train: --log: cannot write %s: %s; training goes on without the log\n",
+            p->log_path ? p->log_path : "the log", strerror(errno));
+    p->log = NULL;
+}
+
 static void write_log(cli_progress *p, const cg_epoch_stats *s)
 {
     /* JSON has no NaN: unknown figures are null. */
@@ -137,7 +150,7 @@ static void write_log(cli_progress *p, const cg_epoch_stats *s)
             fprintf(p->log, ",\"train_top_k_accuracy\":%.6g", s->train_top_k_accuracy);
     }
     fputs("}\n", p->log);
-    fflush(p->log);
+    check_log(p);
 }
 
 /* A plot that cannot be drawn is worth a note, not the run. */

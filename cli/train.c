@@ -888,6 +888,7 @@ static int run_training(session *s)
     cli_progress progress;
     cli_progress_init(&progress, stdout, isatty(STDERR_FILENO), s->log, s->val != NULL,
                       spec->loss == CG_LOSS_CROSS_ENTROPY || spec->loss == CG_LOSS_BCE_WITH_LOGITS);
+    progress.log_path = s->args.log;
     progress.bits_per_char = s->data.vocab != NULL;
     if (s->data.tokens && !cg_model_is_stateful(s->model)) {
         o.on_epoch_start = recut_text;

@@ -8,7 +8,6 @@ CC=${CC:-clang}
 FLAGS="-g -O1 -std=c11 -D_DEFAULT_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core -Isrc/io -Isrc/nn/layers"
 CORE="src/core/error.c src/core/tensor.c src/core/arena.c src/core/rng.c src/io/fileio.c"
 mkdir -p fuzz/bin
-$CC $FLAGS -o fuzz/bin/fuzz_safetensors fuzz/fuzz_safetensors.c src/io/safetensors.c $CORE -lcjson -lm
 if [ -d src/data ] && ls src/data/*.c >/dev/null 2>&1; then
   $CC $FLAGS -o fuzz/bin/fuzz_csv fuzz/fuzz_csv.c src/data/*.c $CORE -lcjson -lz -lm
   $CC $FLAGS -o fuzz/bin/fuzz_idx fuzz/fuzz_idx.c src/data/*.c $CORE -lcjson -lz -lm
@@ -28,3 +27,10 @@ BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 LIB_SOURCES=$(find src -name '*.c' ! -name threads.c | sort)
 $CC $FLAGS -Isrc/ops -I/usr/include/x86_64-linux-gnu/openblas-openmp -o fuzz/bin/fuzz_modelfile \
   fuzz/fuzz_modelfile.c $LIB_SOURCES -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lcjson -lz -lm
+# Checkpoints are read as the CLI reads them (cli_model_load: model, table,
+# vocabulary, weights, optimizer state), so this target links the library
+# and the CLI but main.c, without plots and on one thread.
+CLI_SOURCES=$(find cli -maxdepth 1 -name '*.c' ! -name main.c | sort)
+$CC $FLAGS -Isrc/ops -Icli -I/usr/include/x86_64-linux-gnu/openblas-openmp -o fuzz/bin/fuzz_safetensors \
+  fuzz/fuzz_safetensors.c fuzz/single_thread.c $LIB_SOURCES $CLI_SOURCES cli/render/without_cairo.c \
+  -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lcjson -lz -lm

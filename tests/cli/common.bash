@@ -9,6 +9,13 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/cgrad-cli-test.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 # Two threads everywhere: results are bit-identical only for equal thread counts.
 THREADS=(--threads 2)
+# make valgrind: every cgrad command runs under memcheck (tests/valgrind/cgrad),
+# on one thread, as valgrind runs threads one at a time anyway.
+if [[ -n ${CG_VALGRIND_LOGS:-} ]]; then
+    export CG_VALGRIND_CGRAD="$CGRAD"
+    export CGRAD="$CG_SOURCE_DIR/tests/valgrind/cgrad"
+    THREADS=(--threads 1)
+fi
 
 fail() {
     echo "FAIL: $*" >&2
