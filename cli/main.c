@@ -36,6 +36,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cli_default_wait_policy(argv);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -44,8 +44,14 @@ static void usage(FILE *out)
           "  --batch N             minibatch size (the last, partial batch is kept)\n"
           "  --lr X                learning rate (the schedule's peak)\n"
           "  --seed N              seed for initialisation, shuffling and dropout\n"
-          "  --threads N           threads to use (default: all cores); with the same seed\n"
-          "                        and thread count, runs are bit-identical\n"
+          "  --threads N           threads to use (default: OMP_NUM_THREADS if set, else all\n"
+          "                        cores); with the same seed and thread count, runs\n"
+          "                        are bit-identical\n"
+          "  --thread-policy P     adapt (default): while the cores are busy with other\n"
+          "                        work, steps run on one thread if that is faster;\n"
+          "                        fixed: always --threads; alternate: switch every\n"
+          "                        step (a check). The result is the same bits for all\n"
+          "                        three: --threads alone decides how work is divided\n"
           "  --no-shuffle          keep the data's file order\n"
           "  --init W.safetensors  start from these weights (e.g. exported from PyTorch)\n"
           "  --resume CKPT         continue a run saved with --save: weights, optimizer\n"
@@ -77,6 +83,10 @@ static void usage(FILE *out)
           "                        (.png, .svg, .pdf) after every epoch, to watch a run\n"
           "                        (epochs shorter than ten drawings are drawn in groups)\n"
           "  --allow-data-change   resume on data other than the run's (see below)\n"
+          "  --profile             at the end, print to stderr where a step's time went:\n"
+          "                        per phase (data, forward, loss, backward, checks,\n"
+          "                        clip, optimizer), per layer type (forward), per op\n"
+          "                        (backward), in ms per step\n"
           "  -h, --help            this help\n"
           "\n"
           "CSV: line 1 is a header when none of its fields is a number (csv:PATH,header=yes\n"
@@ -107,8 +117,8 @@ typedef struct train_args {
     const char *model_path, *data, *val, *init, *resume, *save, *log, *threads;
     const char *epochs, *steps, *batch, *lr, *seed, *val_split, *save_every, *keep, *top_k;
     const char *save_best, *monitor, *early_stop, *min_delta, *plot, *log_steps;
-    const char *target, *features, *classes;
-    bool no_shuffle, log_append, force, allow_data_change, restore_best;
+    const char *target, *features, *classes, *thread_policy;
+    bool no_shuffle, log_append, force, allow_data_change, restore_best, profile;
 } train_args;
 
 /* Returns -1 to go on, or an exit code. */
@@ -130,6 +140,7 @@ static int parse_args(train_args *t, int argc, char **argv)
         {"--early-stop", &t->early_stop}, {"--min-delta", &t->min_delta},
         {"--target", &t->target}, {"--features", &t->features}, {"--classes", &t->classes},
         {"--plot", &t->plot},       {"--log-steps", &t->log_steps},
+        {"--thread-policy", &t->thread_policy},
     };
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
@@ -141,7 +152,7 @@ static int parse_args(train_args *t, int argc, char **argv)
             bool *dst;
         } flags[] = {{"--no-shuffle", &t->no_shuffle}, {"--log-append", &t->log_append},
                      {"--force", &t->force}, {"--allow-data-change", &t->allow_data_change},
-                     {"--restore-best", &t->restore_best}};
+                     {"--restore-best", &t->restore_best}, {"--profile", &t->profile}};
         bool flagged = false;
         for (size_t i = 0; !flagged && i < sizeof flags / sizeof flags[0]; i++)
             if ((flagged = cli_flag(&a, flags[i].name))) *flags[i].dst = true;
@@ -844,6 +855,19 @@ static void print_group_summary(const session *s, double seconds)
            seconds);
 }
 
+static bool thread_policy(const session *s, cg_train_options *o)
+{
+    const char *p = s->args.thread_policy;
+    if (!p || strcmp(p, "adapt") == 0) o->threads = CG_THREADS_ADAPT;
+    else if (strcmp(p, "fixed") == 0) o->threads = CG_THREADS_FIXED;
+    else if (strcmp(p, "alternate") == 0) o->threads = CG_THREADS_ALTERNATE;
+    else {
+        cli_fail(EXIT_USAGE, CMD, "--thread-policy: '%s' is not adapt, fixed or alternate", p);
+        return false;
+    }
+    return true;
+}
+
 static int run_training(session *s)
 {
     const cg_model_spec *spec = s->spec;
@@ -879,12 +903,17 @@ static int run_training(session *s)
     /* From here on failures are agreed by the library: rank 0 reports. */
     cli_group_quiet(true);
     install_stop_signals();
+    if (!thread_policy(s, &o)) return EXIT_USAGE;
+    if (s->args.profile && !(o.profile = cg_profile_create()))
+        return cli_fail(EXIT_FAILURE_OTHER, CMD, "--profile: %s", cg_last_error());
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cg_status status = cg_train(s->model, s->opt, s->train, s->val, &o, &s->state);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cli_progress_clear(&progress);
     cli_progress_finish_plot(&progress);
+    if (o.profile && speaks) cg_profile_write(o.profile, stderr);
+    cg_profile_destroy(o.profile);
     if (status != CG_OK) return report_failure(s, status);
     if (s->state.stopped_early) print_early_stop(s, &o);
     double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,7 +66,8 @@ void cg_clear_error(void);
 /* ------------------------------------------------------------------------ */
 
 /* Threads used by cgrad's kernels and by BLAS (one shared OpenMP pool).
- * n <= 0 means "number of cores". */
+ * n <= 0 means OMP_NUM_THREADS when it is set to a count, else the number
+ * of cores. */
 void cg_set_num_threads(int n);
 int cg_get_num_threads(void);
 
@@ -153,6 +155,36 @@ size_t cg_ctx_arena_peak(const cg_ctx *ctx);
 size_t cg_ctx_arena_reserved(const cg_ctx *ctx);
 /* Number of ops on the tape. */
 size_t cg_ctx_tape_length(const cg_ctx *ctx);
+
+/* ---- profiling: where a training step's time goes ----
+ * Attach a profile to a context (or pass it in cg_train_options.profile)
+ * and every timed region adds to it: the phases of a training step, each
+ * layer type's forward and each op's backward. Off (NULL) costs nothing. */
+typedef struct cg_profile cg_profile;
+typedef enum cg_profile_phase {
+    CG_PHASE_DATA,       /* gathering (and augmenting) the batch */
+    CG_PHASE_FORWARD,    /* the model's forward pass */
+    CG_PHASE_LOSS,       /* the loss */
+    CG_PHASE_BACKWARD,   /* the backward pass */
+    CG_PHASE_CHECKS,     /* finiteness of gradients, running metrics */
+    CG_PHASE_CLIP,       /* gradient-norm clipping */
+    CG_PHASE_OPTIMIZER,  /* the optimizer's update */
+    CG_PHASE_SYNC,       /* data-parallel exchanges */
+    CG_PHASE_COUNT
+} cg_profile_phase;
+typedef enum cg_profile_pass { CG_PASS_FORWARD, CG_PASS_BACKWARD } cg_profile_pass;
+
+cg_profile *cg_profile_create(void);
+void cg_profile_destroy(cg_profile *p);
+/* Times this context's forward layers and backward ops into p (NULL: off). */
+void cg_ctx_set_profile(cg_ctx *ctx, cg_profile *p);
+/* Steps timed by cg_train; seconds of a phase, or of one layer type
+ * (CG_PASS_FORWARD) or op (CG_PASS_BACKWARD) by name, summed over steps. */
+int64_t cg_profile_steps(const cg_profile *p);
+double cg_profile_phase_seconds(const cg_profile *p, cg_profile_phase phase);
+double cg_profile_seconds(const cg_profile *p, cg_profile_pass pass, const char *name);
+/* A table per step: phases, then layer types and ops by time. */
+cg_status cg_profile_write(const cg_profile *p, FILE *f);
 
 /* Arena tensors: valid until the next cg_ctx_reset. */
 cg_tensor *cg_tensor_new(cg_ctx *ctx, int ndim, const int64_t *shape);   /* uninitialised */
@@ -1273,6 +1305,15 @@ double cg_dist_comm_seconds(const cg_dist *d);
  * can no longer reach an agreement point. The library never calls it. */
 void cg_dist_abort(cg_dist *d, int code);
 
+/* How many threads training steps run on (cg_train_options.threads). The
+ * planned count (cg_set_num_threads) fixes how work is divided and so every
+ * result bit; fewer threads may run it without changing a bit. */
+typedef enum cg_thread_policy {
+    CG_THREADS_ADAPT,     /* the planned count, or one while that is faster (busy cores) */
+    CG_THREADS_FIXED,     /* always the planned count */
+    CG_THREADS_ALTERNATE  /* planned and one, step after step: to test the claim above */
+} cg_thread_policy;
+
 typedef struct cg_train_options {
     int64_t epochs;             /* total; a resumed run continues up to it */
     int64_t batch;
@@ -1328,6 +1369,9 @@ typedef struct cg_train_options {
      * every rank with the same options and data, and weights equal on every
      * rank (cg_dist_broadcast_model). */
     cg_dist *dist;
+    /* Times every step's phases, layers and ops into this profile (NULL: off). */
+    cg_profile *profile;
+    cg_thread_policy threads;
 } cg_train_options;
 
 /* Options from a spec's "train" section, and its schedule with lr as the

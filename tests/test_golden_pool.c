@@ -171,6 +171,37 @@ static void ties_go_to_the_first_max(void **state)
               (float[]){NAN, NAN, NAN}, (float[]){0, 3, 0, 4});
 }
 
+/* The 2x2 stride-2 path (its own vectorised loop) against a plain scan:
+ * a small alphabet with -inf and NaN makes ties and NaN windows common, and
+ * odd sizes leave a last row and column out. */
+static void fast_2x2_path_matches_a_plain_scan(void **state)
+{
+    (void)state;
+    enum { H = 7, W = 9, HO = 3, WO = 4 };
+    const float alphabet[5] = {-INFINITY, 0.0f, 1.0f, NAN, 1.0f};
+    float x[H * W], dy[HO * WO], want_y[HO * WO], want_dx[H * W] = {0};
+    uint32_t r = 12345;
+    for (int i = 0; i < H * W; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = alphabet[(r >> 16) % 5];
+    }
+    for (int o = 0; o < HO * WO; o++) dy[o] = (float)(o + 1);
+    for (int oh = 0; oh < HO; oh++)
+        for (int ow = 0; ow < WO; ow++) {
+            int best = 2 * oh * W + 2 * ow;
+            float m = -INFINITY;
+            for (int ih = 2 * oh; ih < 2 * oh + 2; ih++)
+                for (int iw = 2 * ow; iw < 2 * ow + 2; iw++)
+                    if (x[ih * W + iw] > m || isnan(x[ih * W + iw])) {
+                        m = x[ih * W + iw];
+                        best = ih * W + iw;
+                    }
+            want_y[oh * WO + ow] = m;
+            want_dx[best] += dy[oh * WO + ow];
+        }
+    check_max(H, W, x, (int64_t[]){2, 2}, NULL, NULL, dy, want_y, want_dx);
+}
+
 /* ---- argument errors ---- */
 
 static void bad_arguments_are_errors(void **state)
@@ -242,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pooling_matches_torch),
         cmocka_unit_test(ties_go_to_the_first_max),
+        cmocka_unit_test(fast_2x2_path_matches_a_plain_scan),
         cmocka_unit_test(bad_arguments_are_errors),
         cmocka_unit_test(inference_records_nothing),
     };

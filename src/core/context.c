@@ -5,6 +5,7 @@
 
 cg_ctx *cg_ctx_create(size_t arena_bytes)
 {
+    cg__threads_init();
     cg_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
         cg_set_error(CG_ERR_NOMEM, "cg_ctx_create: out of memory");

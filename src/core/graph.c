@@ -82,6 +82,17 @@ float *cg__grad_dest(cg_ctx *ctx, cg_tensor *t, bool *accumulate)
     return g;
 }
 
+static void run_node_backward(cg_ctx *ctx, cg_node *node)
+{
+    if (!ctx->profile) {
+        node->op->backward(ctx, node);
+        return;
+    }
+    double t0 = cg__clock();
+    node->op->backward(ctx, node);
+    cg__profile_add(ctx->profile, CG_PASS_BACKWARD, node->op->name, cg__clock() - t0);
+}
+
 static cg_status run_backward(cg_ctx *ctx, cg_tensor *out, const float *seed)
 {
     if (!out) return cg_set_error(CG_ERR_ARG, "cg_backward: tensor is NULL");
@@ -106,7 +117,7 @@ static cg_status run_backward(cg_ctx *ctx, cg_tensor *out, const float *seed)
     for (size_t i = last + 1; i-- > 0;) {
         cg_node *node = ctx->tape[i];
         if (!node->out->grad_written) continue; /* does not reach the loss */
-        node->op->backward(ctx, node);
+        run_node_backward(ctx, node);
         if (ctx->backward_status != CG_OK)
             return cg_set_error(ctx->backward_status, "backward of %s: %s", node->op->name,
                                 cg_last_error());

@@ -43,6 +43,27 @@ static inline int cg__max_threads(void) { return 1; }
 static inline int cg__thread_index(void) { return 0; }
 #endif
 
+/* ---- threads: the count planned (cg_set_num_threads) fixes how work is
+ * cut; fewer may run it (core/threads.c) ---- */
+
+int cg__plan_threads(void);
+/* BLAS on one thread (once; cg_ctx_create calls it). */
+void cg__threads_init(void);
+/* Runs the following parallel loops on n threads (1 <= n <= planned). */
+void cg__use_threads(int n);
+
+/* ---- matrix products (ops/gemm.c): C[M, N] (=, or += when acc)
+ * alpha·op(A)·op(B), row-major with leading dimensions. cg__gemm cuts a
+ * large product into blocks run in parallel, by shape and planned thread
+ * count only, so its result does not depend on how many threads ran it;
+ * cg__gemm_serial is one BLAS call on this thread (inside parallel loops). */
+
+void cg__gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+              int64_t lda, const float *B, int64_t ldb, bool acc, float *C, int64_t ldc);
+void cg__gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                     int64_t ldc);
+
 /* ---- the tape ---- */
 
 struct cg_node;
@@ -78,7 +99,14 @@ struct cg_ctx {
     bool training;
     cg_status backward_status;   /* first failure inside a backward pass */
     cg_rng rng;
+    cg_profile *profile;         /* NULL: not profiling */
 };
+
+/* ---- profiling (core/profile.c) ---- */
+double cg__clock(void);   /* monotonic seconds */
+void cg__profile_add(cg_profile *p, cg_profile_pass pass, const char *name, double seconds);
+void cg__profile_phase(cg_profile *p, cg_profile_phase phase, double seconds);
+void cg__profile_step(cg_profile *p);
 
 /* Arena tensor of the given shape, data uninitialised; NULL on failure. */
 cg_tensor *cg__tensor_alloc(cg_ctx *ctx, int ndim, const int64_t *shape);

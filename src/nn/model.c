@@ -198,7 +198,12 @@ static cg_tensor *run_step(cg_ctx *ctx, const model_step *step, cg_tensor **slot
 {
     cg_tensor *in[CG_LAYER_MAX_INPUTS];
     for (int k = 0; k < step->n_inputs; k++) in[k] = slots[step->inputs[k]];
-    return step->layer->type->forward(ctx, step->layer, step->state, in, step->n_inputs);
+    const cg_layer_type *type = step->layer->type;
+    if (!ctx->profile) return type->forward(ctx, step->layer, step->state, in, step->n_inputs);
+    double t0 = cg__clock();
+    cg_tensor *y = type->forward(ctx, step->layer, step->state, in, step->n_inputs);
+    cg__profile_add(ctx->profile, CG_PASS_FORWARD, type->name, cg__clock() - t0);
+    return y;
 }
 
 static cg_tensor *forward(cg_ctx *ctx, const cg_model *model, cg_tensor *x, bool prefix)

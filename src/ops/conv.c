@@ -23,7 +23,6 @@
  * any thread count. */
 #include "activation_kernels.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -157,24 +156,34 @@ static void col2im(const conv_geom *g, float *cols, float *dx)
     }
 }
 
-/* C[M, N] (=, or += when acc) op(A)·op(B). Overwriting clears C and adds
- * (beta 1), as matmul.c does: OpenBLAS's beta = 0 path is slow on Zen. */
-static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                 const float *B, int64_t ldb, bool acc, float *C)
+/* C[M, N] (=, or += when acc) op(A)·op(B): split over threads (ops/gemm.c)
+ * when the pass itself runs on one planned thread, else one BLAS call on
+ * the calling thread of the pass's parallel loop. */
+static void gemm(bool split, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, bool acc, float *C)
 {
-    if (!acc) memset(C, 0, (size_t)(M * N) * sizeof *C);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, 1.0f, C, (int)N);
+    if (split)
+        cg__gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc, C, N);
+    else
+        cg__gemm_serial(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc, C, N);
 }
 
 static int64_t macs(const conv_geom *g) { return g->N * g->O * g->K * g->L; }
 
-/* Threads a pass over the batch may use (1: run it outside a parallel
- * region, where OpenBLAS threads the GEMMs instead). */
+/* Threads a pass over the batch is planned for (1: one loop on this thread,
+ * its GEMMs split instead). The plan, not the threads running now, decides,
+ * so the arithmetic is the same however many run (core/threads.c). */
 static int pass_threads(const conv_geom *g, int64_t units)
 {
-    int t = cg__max_threads();
+    int t = cg__plan_threads();
     return units > 1 && t > 1 && macs(g) >= CONV_PARALLEL_WORK ? t : 1;
+}
+
+/* Threads to run a pass planned for `planned` on: no more than run now. */
+static int running(int planned)
+{
+    int now = cg__max_threads();
+    return planned < now ? planned : now;
 }
 
 /* The thread's own block of n floats in work. */
@@ -224,9 +233,10 @@ static int64_t weight_slots(const conv_geom *g)
     return s > 1 ? s : 1;
 }
 
-/* part[O, K] += Σ over samples [n0, n1) of dy_n,g·cols_n,gᵀ, group by group. */
+/* part[O, K] += Σ over samples [n0, n1) of dy_n,g·cols_n,gᵀ, group by group
+ * (split: the GEMMs themselves use the threads). */
 static void weight_grad_samples(const conv_geom *g, const float *x, const float *dy, int64_t n0,
-                                int64_t n1, float *cols, float *part)
+                                int64_t n1, float *cols, float *part, bool split)
 {
     for (int64_t n = n0; n < n1; n++) {
         for (int64_t gi = 0; gi < g->G; gi++) {
@@ -236,8 +246,8 @@ static void weight_grad_samples(const conv_geom *g, const float *x, const float 
                 im2col(g, xg, cols);
                 B = cols;
             }
-            gemm(false, true, g->Og, g->K, g->L, dy + (n * g->O + gi * g->Og) * g->L, g->L, B,
-                 g->L, true, part + gi * g->Og * g->K);
+            gemm(split, false, true, g->Og, g->K, g->L, dy + (n * g->O + gi * g->Og) * g->L, g->L,
+                 B, g->L, true, part + gi * g->Og * g->K);
         }
     }
 }
@@ -252,15 +262,15 @@ static void weight_grad(cg_ctx *ctx, const conv_geom *g, const float *x, const f
     if ((!g->direct && !cols) || !part) return;
     if (S == 1) {
         if (!acc) memset(dw, 0, (size_t)WK * sizeof *dw);
-        weight_grad_samples(g, x, dy, 0, g->N, cols, dw);
+        weight_grad_samples(g, x, dy, 0, g->N, cols, dw, true);
         return;
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(running(threads))
     for (int64_t s = 0; s < S; s++) {
         float *p = part + s * WK;
         memset(p, 0, (size_t)WK * sizeof *p);
         weight_grad_samples(g, x, dy, s * g->N / S, (s + 1) * g->N / S,
-                            thread_block(cols, g->K * g->L), p);
+                            thread_block(cols, g->K * g->L), p, threads == 1);
     }
 #pragma omp parallel for schedule(static) if (S * WK > 32768)
     for (int64_t i = 0; i < WK; i++) {
@@ -278,7 +288,7 @@ static void input_grad(cg_ctx *ctx, const conv_geom *g, const float *w, const fl
     float *cols = g->direct ? NULL : backward_scratch(ctx, threads * g->K * g->L);
     if (!g->direct && !cols) return;
     int64_t HW = g->H * g->W;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(running(threads))
     for (int64_t n = 0; n < g->N; n++) {
         float *c = thread_block(cols, g->K * g->L);
         float *dxn = dx + n * g->C * HW;
@@ -287,9 +297,9 @@ static void input_grad(cg_ctx *ctx, const conv_geom *g, const float *w, const fl
             const float *wg = w + gi * g->Og * g->K, *dyg = dy + (n * g->O + gi * g->Og) * g->L;
             float *dxg = dxn + gi * g->Cg * HW;
             if (g->direct) {
-                gemm(true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, acc, dxg);
+                gemm(threads == 1, true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, acc, dxg);
             } else {
-                gemm(true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, false, c);
+                gemm(threads == 1, true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, false, c);
                 col2im(g, c, dxg);
             }
         }
@@ -324,7 +334,7 @@ static void conv_forward(const conv_geom *g, const float *x, const float *w, con
                          float *y, float *work, int threads)
 {
     int64_t HW = g->H * g->W;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(running(threads))
     for (int64_t n = 0; n < g->N; n++) {
         float *cols = thread_block(work, g->K * g->L);
         for (int64_t gi = 0; gi < g->G; gi++) {
@@ -340,7 +350,8 @@ static void conv_forward(const conv_geom *g, const float *x, const float *w, con
                 float v = b ? b[gi * g->Og + o] : 0.0f;
                 for (int64_t l = 0; l < g->L; l++) yg[o * g->L + l] = v;
             }
-            gemm(false, false, g->Og, g->L, g->K, w + gi * g->Og * g->K, g->K, B, g->L, true, yg);
+            gemm(threads == 1, false, false, g->Og, g->L, g->K, w + gi * g->Og * g->K, g->K, B,
+                 g->L, true, yg);
         }
     }
 }

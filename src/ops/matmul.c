@@ -1,9 +1,8 @@
-/* Matrix products on cblas_sgemm: plain matmul and the fused dense op.
+/* Matrix products (ops/gemm.c): plain matmul and the fused dense op.
  * Transposed operands are handled by sgemm's transpose flags, never by
  * materialising a transpose. */
 #include "activation_kernels.h"
 
-#include <cblas.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- matmul */
@@ -11,16 +10,11 @@
  *   dA = dC·op(B)ᵀ (stored transposed when A is read transposed)
  *   dB = op(A)ᵀ·dC (likewise for B) */
 
-/* C = op(A)·op(B), overwriting C (acc false) or adding to it (acc true).
- * Overwriting clears C with memset and accumulates with beta = 1: OpenBLAS's
- * beta = 0 path clears C with a generic scalar kernel on some CPUs, which
- * took 11% of an MLP training step on Zen. */
+/* C = op(A)·op(B), overwriting C (acc false) or adding to it (acc true). */
 static void gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                  int ldb, bool acc, float *C)
 {
-    if (!acc) memset(C, 0, (size_t)M * (size_t)N * sizeof(float));
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
-                N, K, 1.0f, A, lda, B, ldb, 1.0f, C, N);
+    cg__gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc, C, N);
 }
 
 static void matmul_backward(cg_ctx *ctx, cg_node *node)
@@ -151,8 +145,7 @@ cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_a
     /* z = b (broadcast over rows) + x·wᵀ: the bias is the GEMM's starting
      * value, so no separate bias pass. */
     fill_rows(y->data, b ? b->data : NULL, N, nout);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)nout, (int)nin, 1.0f,
-                x->data, (int)nin, w->data, (int)nin, 1.0f, y->data, (int)nout);
+    cg__gemm(false, true, N, nout, nin, 1.0f, x->data, nin, w->data, nin, true, y->data, nout);
     int n_in = b ? 3 : 2;
     bool record = cg__needs_grad(ctx, in, n_in);
     float *z = NULL;

@@ -140,6 +140,50 @@ static void maxpool_plane(const float *x, float *y, int32_t *arg, const pool_geo
     }
 }
 
+/* One output row of the common 2x2, stride-2, unpadded case, written so
+ * that it vectorises (the generic loop's branches cost a sixth of a W2
+ * step): the same choices as maxpool_plane, a NaN or a strictly larger
+ * value replacing the running max in scan order. */
+static inline bool take_max(float v, float *m)
+{
+    bool take = v > *m || v != v;
+    *m = take ? v : *m;
+    return take;
+}
+
+static void maxpool_row_2x2(const float *restrict r0, const float *restrict r1,
+                            float *restrict y, int32_t *restrict arg, int32_t base,
+                            int32_t W, int64_t Wo)
+{
+    for (int64_t ow = 0; ow < Wo; ow++) {
+        float m = r0[2 * ow];
+        int32_t k = 0;
+        k = take_max(r0[2 * ow + 1], &m) ? 1 : k;
+        k = take_max(r1[2 * ow], &m) ? W : k;
+        k = take_max(r1[2 * ow + 1], &m) ? W + 1 : k;
+        y[ow] = m;
+        if (arg) arg[ow] = base + 2 * (int32_t)ow + k;
+    }
+}
+
+static void maxpool_plane_2x2(const float *x, float *y, int32_t *arg, const pool_geom *g)
+{
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        const float *r0 = x + 2 * oh * g->W;
+        int32_t base = (int32_t)(2 * oh * g->W);
+        if (arg)
+            maxpool_row_2x2(r0, r0 + g->W, y + oh * g->Wo, arg + oh * g->Wo, base,
+                            (int32_t)g->W, g->Wo);
+        else
+            maxpool_row_2x2(r0, r0 + g->W, y + oh * g->Wo, NULL, base, (int32_t)g->W, g->Wo);
+    }
+}
+
+static bool is_2x2_stride_2(const pool_geom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
+}
+
 /* dx[argmax[o]] += dy[o]: the whole gradient goes to the window's max. */
 static void maxpool_backward(cg_ctx *ctx, cg_node *node)
 {
@@ -185,9 +229,11 @@ cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
         sv->argmax = argmax;
     }
     int64_t in = g.H * g.W, out = g.Ho * g.Wo;
+    void (*plane)(const float *, float *, int32_t *, const pool_geom *) =
+        is_2x2_stride_2(&g) ? maxpool_plane_2x2 : maxpool_plane;
 #pragma omp parallel for schedule(static) if (y->size * g.kh * g.kw > PAR_WORK && g.planes > 1)
     for (int64_t p = 0; p < g.planes; p++)
-        maxpool_plane(x->data + p * in, y->data + p * out, argmax ? argmax + p * out : NULL, &g);
+        plane(x->data + p * in, y->data + p * out, argmax ? argmax + p * out : NULL, &g);
     return y;
 }
 

@@ -21,7 +21,6 @@
 #include "fast_exp.h"
 #include "internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -53,9 +52,7 @@ static int gates_of(cg_rnn_cell cell)
 static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                  const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
 {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, acc ? 1.0f : 0.0f, C,
-                (int)ldc);
+    cg__gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc, C, ldc);
 }
 
 /* The step before t in walking order, or -1 at the start. */

@@ -40,15 +40,6 @@ cg_train_options cg_train_options_from_spec(const cg_model_spec *spec, float lr)
     return o;
 }
 
-/* ------------------------------------------------------------ time */
-
-double cg__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------ the run */
 
 typedef struct run {
@@ -68,6 +59,7 @@ typedef struct run {
     cg_dist *dist;        /* NULL: this process alone */
     bool stop;            /* group: some rank was asked to stop */
     cg_schedule sched;    /* o->schedule with a per-step cosine's length resolved */
+    cg__governor threads; /* how many threads run the steps */
 } run;
 
 /* A stateful model reads the data as `batch` streams, each a contiguous
@@ -172,30 +164,49 @@ static cg_status nonfinite_loss(run *r, int64_t epoch, int64_t b, float loss)
                         isnan(loss) ? "NaN" : "infinite");
 }
 
+/* Profiling: adds the time since *t to phase and restarts the clock there. */
+static void lap(const run *r, cg_profile_phase phase, double *t)
+{
+    if (!r->o->profile) return;
+    double now = cg__clock();
+    cg__profile_phase(r->o->profile, phase, now - *t);
+    *t = now;
+}
+
+static double lap_start(const run *r) { return r->o->profile ? cg__clock() : 0.0; }
+
 /* Forward and backward of batch b, leaving gradients in the parameters. */
 static cg_status forward_backward(run *r, int64_t epoch, int64_t b, int64_t first, int64_t n)
 {
     cg_ctx *ctx = r->ctx;
+    double t = lap_start(r);
     cg_ctx_reset(ctx);
+    cg_ctx_set_profile(ctx, r->o->profile);
     *cg_ctx_rng(ctx) = r->state->rng;
     cg_tensor *x = cg__gather(ctx, r->train, r->order + first, n, &r->buf);
     if (x && cg__augment_active(&r->o->augment) &&
         cg__augment_batch(ctx, &r->o->augment, x, r->order + first, r->o->seed, epoch) != CG_OK)
         return cg_last_status();
+    lap(r, CG_PHASE_DATA, &t);
     cg_tensor *out = cg_model_forward(ctx, r->model, x);
+    lap(r, CG_PHASE_FORWARD, &t);
     cg_tensor *loss = cg_model_loss(ctx, r->model, out, r->buf.labels, r->buf.targets);
     if (!loss) return cg_last_status();
     float value = loss->data[0];
     if (!isfinite(value)) return nonfinite_loss(r, epoch, b, value);
+    lap(r, CG_PHASE_LOSS, &t);
     cg_params_zero_grad(r->params);
     cg_status s = cg_backward(ctx, loss);
     if (s != CG_OK) return s;
+    lap(r, CG_PHASE_BACKWARD, &t);
     r->state->loss_sum += (double)value * (double)n;
     r->state->correct += cg_model_count_correct(r->model, out, r->buf.labels, r->buf.targets);
     cg__metric_sums_add(&r->state->sums, r->model, out, r->buf.labels, r->buf.targets,
                         r->o->top_k);
     r->state->seen += n;
-    return check_gradients(r, epoch, b);
+    s = check_gradients(r, epoch, b);
+    lap(r, CG_PHASE_CHECKS, &t);
+    return s;
 }
 
 static bool stop_requested(const run *r) { return r->o->stop && *r->o->stop; }
@@ -241,25 +252,35 @@ static cg_status train_step(run *r, int64_t epoch, int64_t b)
     bool group = cg__dist_active(r->dist);
     cg_status s = group ? forward_backward_share(r, epoch, b, first, n)
                         : forward_backward(r, epoch, b, first, n);
+    double t = lap_start(r);
     if (group) {
         s = cg_dist_agree(r->dist, s);
         if (s == CG_OK)
             s = cg__dist_step_combine(r->dist, r->state, &saved, batch_shift(r, first),
                                       stop_requested(r), &r->stop, r->params, n);
+        lap(r, CG_PHASE_SYNC, &t);
     }
     if (s != CG_OK) {
         *r->state = saved; /* the state still describes the last good weights */
         return s;
     }
-    if (r->o->clip_grad_norm > 0.0f) cg_params_clip_grad_norm(r->params, r->o->clip_grad_norm);
+    if (r->o->clip_grad_norm > 0.0f) {
+        cg_params_clip_grad_norm(r->params, r->o->clip_grad_norm);
+        lap(r, CG_PHASE_CLIP, &t);
+    }
     s = cg_optim_step(r->opt);
     if (s != CG_OK) {
         *r->state = saved;
         return s;
     }
+    lap(r, CG_PHASE_OPTIMIZER, &t);
     /* Group: every rank drew from its own stream; all move on together. */
     r->state->rng = group ? cg__dist_next_rng(&saved.rng) : *cg_ctx_rng(r->ctx);
-    if (group) cg__dist_broadcast_buffers(r->dist, r->model);
+    if (group) {
+        cg__dist_broadcast_buffers(r->dist, r->model);
+        lap(r, CG_PHASE_SYNC, &t);
+    }
+    cg__profile_step(r->o->profile);
     r->state->step++;
     r->state->batch_in_epoch = b + 1;
     return CG_OK;
@@ -449,6 +470,7 @@ static cg_status finish_epoch(run *r, int64_t epoch, float lr)
     if (r->val) {
         cg_eval_result ev;
         int64_t eb = r->o->eval_batch > 0 ? r->o->eval_batch : DEFAULT_EVAL_BATCH;
+        cg_ctx_set_profile(r->ctx, NULL); /* the profile is of training steps */
         cg_status s = cg__evaluate_group(r->ctx, r->model, r->val, eb, r->o->top_k, r->dist, &ev);
         if (s != CG_OK) return s;
         stats.val_loss = ev.loss;
@@ -529,8 +551,10 @@ static cg_status run_epoch(run *r, int64_t epoch)
         cg_status s = r->sched.per_step ? set_lr(r, r->state->step) : CG_OK;
         if (s == CG_OK) s = train_step(r, epoch, b);
         if (s != CG_OK) return s;
-        report_batch(r, epoch, t0);
         double took = cg__now() - t0;
+        cg__governor_step(&r->threads, took);
+        report_batch(r, epoch, t0);
+        took = cg__now() - t0;
         r->state->seconds += took;
         r->since_save += took;
         /* After an epoch's last batch the epoch-end save follows at once (a
@@ -616,9 +640,11 @@ cg_status cg_train(cg_model *model, cg_optim *opt, const cg_dataset *train,
     if (o->schedule.kind == CG_SCHED_PLATEAU && isnan(state->plateau.lr))
         state->plateau = cg_plateau_start(&o->schedule.plateau, o->schedule.base_lr);
     s = cg_dist_agree(r.dist, run_init(&r));
+    cg__governor_init(&r.threads, o->threads);
     for (int64_t e = state->epoch;
          s == CG_OK && e < o->epochs && !state->stopped_early && !steps_done(&r); e++)
         s = run_epoch(&r, e);
+    cg__governor_end(&r.threads);
     run_release(&r);
     return s;
 }

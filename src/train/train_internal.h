@@ -53,7 +53,28 @@ void cg__metric_sums_add(cg_metric_sums *m, const cg_model *model, const cg_tens
 void cg__metric_sums_result(const cg_metric_sums *m, int64_t samples, int top_k, double *mae,
                             double *rmse, double *r2, double *top_k_accuracy);
 
+/* ---- the thread governor (train/thread_governor.c): fewer threads while
+ * the cores are busy ---- */
+#define CG__GOV_WINDOW 8
+typedef struct cg__governor {
+    cg_thread_policy policy;
+    int plan, now, before;      /* planned, running, running before a probe */
+    bool probing;
+    int n;                      /* steps timed in this window */
+    double times[CG__GOV_WINDOW];
+    double current, baseline;   /* median step: last window; after the last decision */
+    double spent;               /* seconds in the probe so far */
+    int64_t interval;           /* steps between probes */
+    int64_t until_probe;        /* windows */
+} cg__governor;
+
+void cg__governor_init(cg__governor *g, cg_thread_policy policy);
+/* After every training step, with its wall time. */
+void cg__governor_step(cg__governor *g, double seconds);
+/* Back to the planned threads. */
+void cg__governor_end(cg__governor *g);
+
 /* Monotonic seconds. */
-double cg__now(void);
+static inline double cg__now(void) { return cg__clock(); }
 
 #endif
