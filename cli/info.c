@@ -60,10 +60,11 @@ static void inputs_text(const cg_model_spec *spec, const cg_layer_spec *l, char 
 static void print_schedule(const cg_model_spec *spec)
 {
     const cg_schedule *s = &spec->schedule;
+    const char *unit = s->per_step ? "step" : "epoch";
     printf("schedule: %s", cg_schedule_kind_name(s->kind));
-    if (s->kind == CG_SCHED_STEP) printf(", x%g every %lld epoch%s", (double)s->gamma, (long long)s->step_size,
-                                       s->step_size == 1 ? "" : "s");
-    if (s->kind == CG_SCHED_EXPONENTIAL) printf(", x%g per epoch", (double)s->gamma);
+    if (s->kind == CG_SCHED_STEP) printf(", x%g every %lld %s%s", (double)s->gamma, (long long)s->step_size,
+                                       unit, s->step_size == 1 ? "" : "s");
+    if (s->kind == CG_SCHED_EXPONENTIAL) printf(", x%g per %s", (double)s->gamma, unit);
     if (s->kind == CG_SCHED_PLATEAU) {
         const cg_plateau_config *p = &s->plateau;
         printf(", x%g once %s has not improved for %lld epochs (%s threshold %g, cooldown %lld, "
@@ -72,13 +73,13 @@ static void print_schedule(const cg_model_spec *spec)
                p->threshold_abs ? "abs" : "rel", p->threshold, (long long)p->cooldown, p->min_lr);
     }
     if (s->kind == CG_SCHED_COSINE) {
-        if (s->t_max > 0) printf(" over %lld epoch%s", (long long)s->t_max, s->t_max == 1 ? "" : "s");
+        if (s->t_max > 0) printf(" over %lld %s%s", (long long)s->t_max, unit, s->t_max == 1 ? "" : "s");
         printf(" to %g", (double)s->eta_min);
     }
     if (s->warmup > 0)
-        printf(", warm-up %lld epoch%s from %gx", (long long)s->warmup, s->warmup == 1 ? "" : "s",
+        printf(", warm-up %lld %s%s from %gx", (long long)s->warmup, unit, s->warmup == 1 ? "" : "s",
                (double)s->warmup_start_factor);
-    printf(" (per epoch)\n");
+    printf(" (per %s)\n", unit);
 }
 
 static bool is_graph(const cg_model_spec *spec)

@@ -637,6 +637,11 @@ typedef struct cg_schedule {
     int64_t warmup;         /* warm-up length; 0 for none */
     float warmup_start_factor;
     cg_plateau_config plateau; /* PLATEAU */
+    /* t counts optimizer steps (the lr changes before every step, as a torch
+     * scheduler stepped after every optimizer.step()); false: epochs. warmup
+     * and t_max then count steps; a cosine's t_max 0 becomes the run's steps
+     * after warm-up. Not for PLATEAU. */
+    bool per_step;
 } cg_schedule;
 
 bool cg_schedule_kind_from_name(const char *name, cg_schedule_kind *out);

@@ -119,6 +119,41 @@ static void round_trip_through_json(void **state)
     cg_model_spec_free(b);
 }
 
+/* "per": "step": warm-up in steps, written back as read; the unit's keys
+ * do not mix, and the plateau schedule (once an epoch) has no "per". */
+static void per_step_schedules(void **state)
+{
+    (void)state;
+    const char *text = "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 2}], "
+                       "\"schedule\": {\"type\": \"cosine\", \"per\": \"step\", "
+                       "\"warmup_steps\": 100, \"eta_min\": 0.0001}}";
+    cg_model_spec *a, *b;
+    assert_int_equal(cg_model_spec_parse(text, &a), CG_OK);
+    assert_true(a->schedule.per_step);
+    assert_int_equal(a->schedule.warmup, 100);
+    /* The cosine's length is the run's steps, known once the data are. */
+    assert_int_equal(cg_model_spec_schedule(a, 0.1f, 3).t_max, 0);
+    char *json = cg_model_spec_to_json(a);
+    assert_non_null(strstr(json, "\"per\":\"step\",\"warmup_steps\":100"));
+    assert_int_equal(cg_model_spec_parse(json, &b), CG_OK);
+    assert_true(b->schedule.per_step);
+    assert_int_equal(b->schedule.warmup, 100);
+    free(json);
+    cg_model_spec_free(a);
+    cg_model_spec_free(b);
+    const char *head = "{\"input\": [4], \"layers\": [{\"type\": \"dense\", \"units\": 2}], ";
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s\"schedule\": {\"per\": \"step\", \"warmup_epochs\": 2}}", head);
+    expect_error(bad, CG_ERR_FORMAT,
+                 "schedule.warmup_epochs: the schedule runs per step: use \"warmup_steps\"");
+    snprintf(bad, sizeof bad, "%s\"schedule\": {\"warmup_steps\": 2}}", head);
+    expect_error(bad, CG_ERR_FORMAT, "schedule.warmup_steps: \"warmup_steps\" needs \"per\": \"step\"");
+    snprintf(bad, sizeof bad, "%s\"schedule\": {\"per\": \"batch\"}}", head);
+    expect_error(bad, CG_ERR_FORMAT, "schedule.per: expected \"epoch\" or \"step\", got \"batch\"");
+    snprintf(bad, sizeof bad, "%s\"schedule\": {\"type\": \"plateau\", \"per\": \"step\"}}", head);
+    expect_error(bad, CG_ERR_FORMAT, "schedule: unknown key \"per\"");
+}
+
 static void malformed_json_names_line_and_column(void **state)
 {
     (void)state;
@@ -362,6 +397,7 @@ int main(void)
         cmocka_unit_test(parses_mlp_and_infers_shapes),
         cmocka_unit_test(defaults_when_sections_are_absent),
         cmocka_unit_test(round_trip_through_json),
+        cmocka_unit_test(per_step_schedules),
         cmocka_unit_test(malformed_json_names_line_and_column),
         cmocka_unit_test(wrong_value_types),
         cmocka_unit_test(non_positive_and_out_of_range_values),

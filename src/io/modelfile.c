@@ -255,13 +255,14 @@ static cg_status parse_optimizer(const cJSON *root, cg_json_path *p, cg_model_sp
 
 static const char *const *schedule_keys(cg_schedule_kind kind)
 {
-    static const char *const constant[] = {"type", "warmup_epochs", "warmup_start_factor", NULL};
-    static const char *const step[] = {"type", "step_size", "gamma", "warmup_epochs",
-                                       "warmup_start_factor", NULL};
-    static const char *const exponential[] = {"type", "gamma", "warmup_epochs",
-                                              "warmup_start_factor", NULL};
-    static const char *const cosine[] = {"type", "t_max", "eta_min", "warmup_epochs",
-                                         "warmup_start_factor", NULL};
+    static const char *const constant[] = {"type", "per", "warmup_epochs", "warmup_steps",
+                                           "warmup_start_factor", NULL};
+    static const char *const step[] = {"type", "per", "step_size", "gamma", "warmup_epochs",
+                                       "warmup_steps", "warmup_start_factor", NULL};
+    static const char *const exponential[] = {"type", "per", "gamma", "warmup_epochs",
+                                              "warmup_steps", "warmup_start_factor", NULL};
+    static const char *const cosine[] = {"type", "per", "t_max", "eta_min", "warmup_epochs",
+                                         "warmup_steps", "warmup_start_factor", NULL};
     switch (kind) {
     case CG_SCHED_CONSTANT: return constant;
     case CG_SCHED_STEP: return step;
@@ -345,10 +346,26 @@ static cg_status read_plateau(const cJSON *obj, cg_json_path *p, cg_plateau_conf
     return s;
 }
 
+/* "per": "epoch" (the default) or "step"; the warm-up's key names the unit. */
+static cg_status read_schedule_unit(const cJSON *obj, cg_json_path *p, cg_schedule *s)
+{
+    cg_status st = read_choice(obj, "per", p, "epoch", "step", &s->per_step);
+    const char *wrong = s->per_step ? "warmup_epochs" : "warmup_steps";
+    if (st != CG_OK || !cJSON_GetObjectItemCaseSensitive(obj, wrong)) return st;
+    size_t mark = cg__json_key(p, wrong);
+    st = cg__json_fail(p, s->per_step ? "the schedule runs per step: use \"warmup_steps\""
+                                      : "\"warmup_steps\" needs \"per\": \"step\"");
+    cg__json_restore(p, mark);
+    return st;
+}
+
 static cg_status read_schedule_fields(const cJSON *obj, cg_json_path *p, cg_schedule *s)
 {
     cg_status st;
-    if ((st = cg__json_read_int(obj, "warmup_epochs", p, 0, INT32_MAX, &s->warmup)) != CG_OK) return st;
+    if ((st = read_schedule_unit(obj, p, s)) != CG_OK) return st;
+    if ((st = cg__json_read_int(obj, s->per_step ? "warmup_steps" : "warmup_epochs", p, 0,
+                                INT32_MAX, &s->warmup)) != CG_OK)
+        return st;
     if ((st = cg__json_read_float(obj, "warmup_start_factor", p, CG_RANGE_UNIT, &s->warmup_start_factor)) !=
         CG_OK)
         return st;
@@ -648,7 +665,8 @@ cg_schedule cg_model_spec_schedule(const cg_model_spec *spec, float lr, int64_t 
 {
     cg_schedule s = spec->schedule;
     s.base_lr = lr;
-    if (s.kind == CG_SCHED_COSINE && s.t_max == 0)
+    /* Per step, the run's step count is known once the data are: cg_train. */
+    if (s.kind == CG_SCHED_COSINE && s.t_max == 0 && !s.per_step)
         s.t_max = epochs - s.warmup > 1 ? epochs - s.warmup : 1;
     return s;
 }

@@ -102,7 +102,10 @@ static cJSON *schedule_json(cg_json_writer *w, const cg_schedule *s)
         if (s->t_max > 0) cg__jw_int(w, o, "t_max", s->t_max);
         cg__jw_float(w, o, "eta_min", s->eta_min);
     }
-    cg__jw_int(w, o, "warmup_epochs", s->warmup);
+    /* "per" only when it is not the default, so files written before it
+     * existed read back unchanged. */
+    if (s->per_step) cg__jw_string(w, o, "per", "step");
+    cg__jw_int(w, o, s->per_step ? "warmup_steps" : "warmup_epochs", s->warmup);
     cg__jw_float(w, o, "warmup_start_factor", s->warmup_start_factor);
     return o;
 }

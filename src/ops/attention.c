@@ -42,14 +42,24 @@ typedef struct attn_dims {
     int64_t tile;              /* 0: plain path */
 } attn_dims;
 
-/* C (=, or += when acc) op(A)·op(B), row-major with leading dimensions. */
+/* C (=, or += when acc) op(A)·op(B), row-major with leading dimensions.
+ * Overwriting clears C here and accumulates with beta = 1: OpenBLAS's
+ * beta = 0 path runs a generic scalar kernel on Zen (2% of a Transformer
+ * step, for these small per-head products), as ops/matmul.c notes. */
 static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
 {
+    if (!acc && ldc == N)
+        memset(C, 0, (size_t)(M * N) * sizeof *C);
+    else if (!acc)
+        for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof *C);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, acc ? 1.0f : 0.0f, C,
-                (int)ldc);
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, 1.0f, C, (int)ldc);
 }
+
+/* fmaxf without its NaN rules, which keep gcc from inlining it (a call per
+ * score); a NaN score leaves m as fmaxf would. */
+static inline float max2(float m, float v) { return v > m ? v : m; }
 
 /* 24 uniform bits for element i of the stream `key` (SplitMix64, as
  * ops/dropout.c draws its masks). */
@@ -100,7 +110,7 @@ static bool softmax_row(const attn_dims *d, int64_t n, int64_t i, float *s)
     const int64_t end = key_end(d, i);
     float m = -INFINITY;
     for (int64_t j = 0; j < end; j++)
-        if (!padded(d, n, j)) m = fmaxf(m, s[j]);
+        if (!padded(d, n, j)) m = max2(m, s[j]);
     if (m == -INFINITY) {
         memset(s, 0, (size_t)d->T * sizeof *s);
         return false;
@@ -209,7 +219,7 @@ static void tiled_forward_block(const attn_dims *d, const head_view *hv, int64_t
         block_scores(d, hv, n, i0, bq, j0, bk, s);
         for (int64_t a = 0; a < bq; a++) {
             float *r = s + a * bk, mx = m[a];
-            for (int64_t b = 0; b < bk; b++) mx = fmaxf(mx, r[b]);
+            for (int64_t b = 0; b < bk; b++) mx = max2(mx, r[b]);
             if (mx == -INFINITY) {
                 memset(r, 0, (size_t)bk * sizeof *r);
                 continue;

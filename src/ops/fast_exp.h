@@ -38,26 +38,4 @@ static inline float cg__fast_sigmoidf(float x) { return 1.0f / (1.0f + cg__fast_
 
 static inline float cg__fast_tanhf(float x) { return 1.0f - 2.0f / (cg__fast_expf(2.0f * x) + 1.0f); }
 
-/* erf through erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2), z = |x|: the
- * Chebyshev fit of Numerical Recipes (§6.2, fractional error of erfc below
- * 1.2e-7 for all z); measured against double erf: absolute error below 3.7e-7. Branch
- * free: exact GELU's erf took a third of a Transformer step through libm. */
-static inline float cg__fast_erff(float x)
-{
-    float z = x < 0.0f ? -x : x;
-    float t = 1.0f / (1.0f + 0.5f * z);
-    float p = 0.17087277f;
-    p = p * t - 0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t - 1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t - 0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t - 1.26551223f;
-    float e = 1.0f - t * cg__fast_expf(p - z * z);
-    return x < 0.0f ? -e : e;
-}
-
 #endif

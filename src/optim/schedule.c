@@ -55,6 +55,9 @@ cg_status cg_schedule_check(const cg_schedule *s)
     if (s->kind == CG_SCHED_COSINE && !(s->eta_min >= 0.0f && isfinite(s->eta_min)))
         return cg_set_error(CG_ERR_ARG, "schedule cosine: eta_min must be finite and >= 0, got %g",
                             (double)s->eta_min);
+    if (s->kind == CG_SCHED_PLATEAU && s->per_step)
+        return cg_set_error(CG_ERR_ARG, "schedule plateau: per step is not supported (it "
+                                        "follows a metric measured once an epoch)");
     if (s->kind == CG_SCHED_PLATEAU && s->warmup != 0)
         return cg_set_error(CG_ERR_ARG, "schedule plateau: warmup_epochs is not supported "
                                         "(torch's ReduceLROnPlateau has no warm-up)");

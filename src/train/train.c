@@ -62,6 +62,7 @@ typedef struct run {
     cg_dist *dist;        /* NULL: this process alone */
     bool stop;            /* group: some rank was asked to stop */
     bool sync_bn;         /* group: batch norm statistics over all ranks */
+    cg_schedule sched;    /* o->schedule with a per-step cosine's length resolved */
     cg__governor threads; /* how many threads run the steps */
 } run;
 
@@ -115,6 +116,13 @@ static cg_status run_init(run *r)
         if (!r->starts) return cg_set_error(CG_ERR_NOMEM, "training: out of memory");
         stream_order(r);
         for (r->batches = 0; r->starts[r->batches] < n; r->batches++) continue;
+    }
+    /* A per-step cosine without t_max anneals over the run's steps after
+     * warm-up (torch: CosineAnnealingLR(T_max=total_steps − warmup)). */
+    r->sched = r->o->schedule;
+    if (r->sched.per_step && r->sched.kind == CG_SCHED_COSINE && r->sched.t_max == 0) {
+        int64_t steps = r->o->max_steps > 0 ? r->o->max_steps : r->o->epochs * r->batches;
+        r->sched.t_max = steps - r->sched.warmup > 1 ? steps - r->sched.warmup : 1;
     }
     cg_status s = cg__batch_buffers_init(&r->buf, r->train, r->o->batch);
     if (s == CG_OK) s = cg__dist_attach(r->dist, r->ctx, r->params);
@@ -545,16 +553,25 @@ static bool periodic_due(run *r)
     return due;
 }
 
-static cg_status run_epoch(run *r, int64_t epoch)
+/* The lr of the epoch about to start, or per step of the step: t is the
+ * epoch or the number of steps done. */
+static cg_status set_lr(run *r, int64_t t)
 {
-    float lr = r->o->schedule.kind == CG_SCHED_PLATEAU ? (float)r->state->plateau.lr
-                                                       : cg_schedule_lr(&r->o->schedule, epoch);
+    float lr = r->sched.kind == CG_SCHED_PLATEAU ? (float)r->state->plateau.lr
+                                                 : cg_schedule_lr(&r->sched, t);
     if (isnan(lr) && cg_last_status() != CG_OK) return cg_last_status(); /* invalid schedule */
     if (!isfinite(lr))
-        return cg_set_error(CG_ERR_NUMERIC, "the learning rate of epoch %lld overflows (%g)",
-                            (long long)epoch + 1, (double)lr);
+        return cg_set_error(CG_ERR_NUMERIC, "the learning rate of %s %lld overflows (%g)",
+                            r->sched.per_step ? "step" : "epoch", (long long)t + 1, (double)lr);
     cg_optim_set_lr(r->opt, lr);
     r->state->lr = lr;
+    return CG_OK;
+}
+
+static cg_status run_epoch(run *r, int64_t epoch)
+{
+    cg_status ls = set_lr(r, r->sched.per_step ? r->state->step : epoch);
+    if (ls != CG_OK) return ls;
     if (r->o->on_epoch_start) {
         cg_status s = r->o->on_epoch_start(r->o->start_user, epoch);
         if (s != CG_OK) return s;
@@ -566,7 +583,8 @@ static cg_status run_epoch(run *r, int64_t epoch)
     for (int64_t b = r->state->batch_in_epoch; b < r->batches; b++) {
         if (stop_agreed(r)) return interrupted(r);
         double t0 = cg__now();
-        cg_status s = train_step(r, epoch, b);
+        cg_status s = r->sched.per_step ? set_lr(r, r->state->step) : CG_OK;
+        if (s == CG_OK) s = train_step(r, epoch, b);
         if (s != CG_OK) return s;
         double took = cg__now() - t0;
         cg__governor_step(&r->threads, took);
@@ -583,7 +601,7 @@ static cg_status run_epoch(run *r, int64_t epoch)
             return s;
         if (steps_done(r)) break;
     }
-    return finish_epoch(r, epoch, lr);
+    return finish_epoch(r, epoch, r->state->lr);
 }
 
 static cg_status check_options(const cg_train_options *o, const cg_dataset *train)
@@ -615,7 +633,10 @@ static cg_status check_options(const cg_train_options *o, const cg_dataset *trai
         return cg_set_error(CG_ERR_ARG, "training: the batch (%lld) is the global batch and must "
                                         "divide evenly over the %d ranks",
                             (long long)o->batch, cg_dist_size(o->dist));
-    return cg_schedule_check(&o->schedule);
+    /* A per-step cosine's default length is resolved in cg_train. */
+    cg_schedule sched = o->schedule;
+    if (sched.per_step && sched.kind == CG_SCHED_COSINE && sched.t_max == 0) sched.t_max = 1;
+    return cg_schedule_check(&sched);
 }
 
 /* A monitored validation figure needs validation data. */

@@ -2,7 +2,9 @@
 # Attention models trained by cgrad from PyTorch's initial state end with
 # PyTorch's weights: a pre-norm transformer_block (causal, 2 heads) on a CSV
 # whose rows are [T, F] sequences, under AdamW with "no_decay": ["bias",
-# "norm"] (torch: two parameter groups), and an embedding + learned
+# "norm"] (torch: two parameter groups) and a per-step warm-up + cosine
+# schedule (torch: LinearLR then CosineAnnealingLR over the remaining
+# steps, stepped after every optimizer step), and an embedding + learned
 # positions + non-causal block + key padding model on CSV token ids.
 # torch_graph.py builds nn.MultiheadAttention / LayerNorm / Linear and
 # trains them as `cgrad train --no-shuffle --init` does (file order, the
@@ -53,6 +55,8 @@ cat >"$WORK/block.json" <<'JSON'
             {"type": "flatten"},
             {"type": "dense", "units": 3}],
  "optimizer": {"type": "adamw", "lr": 0.01, "weight_decay": 0.1, "no_decay": ["bias", "norm"]},
+ "schedule": {"type": "cosine", "per": "step", "warmup_steps": 4, "warmup_start_factor": 0.1,
+              "eta_min": 0.001},
  "train": {"epochs": 3, "batch": 16, "seed": 2}}
 JSON
 cat >"$WORK/ids.json" <<'JSON'

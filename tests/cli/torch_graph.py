@@ -49,6 +49,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import torch
 import torch.nn as nn
@@ -524,9 +525,34 @@ def relative_difference(a, b):
     return (a - b).abs().max().item() / (scale if scale > 0 else 1.0)
 
 
+def step_scheduler(opt, s, total_steps):
+    """A per-step schedule of the model file as torch schedulers, stepped
+    after every optimizer step (what GPT recipes do): LinearLR warm-up, then
+    the main rule, joined by SequentialLR. None for a constant lr."""
+    kind, warmup = s.get("type", "constant"), s.get("warmup_steps", 0)
+    if kind == "constant" and warmup == 0:
+        return None
+    assert s.get("per") == "step", "train: a schedule other than constant must be per step"
+    # SequentialLR calls step(0) on the scheduler it switches to and warns.
+    warnings.filterwarnings("ignore", message="The epoch parameter")
+    sched = torch.optim.lr_scheduler
+    warm = sched.LinearLR(opt, start_factor=s["warmup_start_factor"], end_factor=1.0,
+                          total_iters=warmup) if warmup else None
+    if kind == "constant":
+        main = sched.LambdaLR(opt, lambda _: 1.0)
+    elif kind == "cosine":
+        main = sched.CosineAnnealingLR(opt, T_max=s.get("t_max") or max(total_steps - warmup, 1),
+                                       eta_min=s.get("eta_min", 0.0))
+    elif kind == "step":
+        main = sched.StepLR(opt, step_size=s["step_size"], gamma=s["gamma"])
+    else:
+        assert kind == "exponential", "train: schedule %s" % kind
+        main = sched.ExponentialLR(opt, gamma=s["gamma"])
+    return sched.SequentialLR(opt, [warm, main], milestones=[warmup]) if warm else main
+
+
 def train(init, trained, csv, epochs, batch):
     model = model_of(trained)
-    assert model.get("schedule", {}).get("type", "constant") == "constant", "train: constant schedule only"
     assert model.get("train", {}).get("clip_grad_norm", 0) == 0, "train: no gradient clipping"
     net = Graph(model)
     weights, _ = load(init)
@@ -545,11 +571,16 @@ def train(init, trained, csv, epochs, batch):
     lossf = loss_fn(model.get("loss", "cross_entropy"))
     x, y = data(csv, net.input_shape)
     batch, steps = int(batch), 0
+    sched = step_scheduler(opt, model.get("schedule", {}), int(epochs) * ((len(x) + batch - 1) // batch))
+    lrs = []
     for _ in range(int(epochs)):
         for first in range(0, len(x), batch):
             opt.zero_grad()
             lossf(net(x[first:first + batch]), y[first:first + batch]).backward()
+            lrs.append(opt.param_groups[0]["lr"])
             opt.step()
+            if sched:
+                sched.step()
             steps += 1
     theirs, _ = load(trained)
     # A tied weight is saved once by cgrad, under its embedding's name.
@@ -577,6 +608,9 @@ def train(init, trained, csv, epochs, batch):
         assert diff <= 1e-3, "%s differs from torch's by %.3g (relative) after %d steps" % (name, diff, steps)
         kind = "parameters" if name in params else "buffers"
         worst[kind] = max(worst[kind], diff)
+    if sched:
+        print("%s: per-step schedule, lr %s" % (os.path.basename(trained),
+                                               " ".join("%.4g" % v for v in lrs)))
     print("%s: %d steps of torch.optim.%s match (%d tensors%s; max relative difference: "
           "parameters %.2g, buffers %.2g)" % (os.path.basename(trained), steps, type(opt).__name__,
                                               len(ours), ", %d initial buffers" % len(missing) if missing else "",
