@@ -22,11 +22,12 @@ if pkg-config --exists cairo; then
 fi
 # The model-file parser reaches name tables across the library (activations,
 # optimizers, schedules), so this target links the whole library but
-# threads.c (gcc's omp.h); OpenMP pragmas are ignored without -fopenmp.
+# threads.c (gcc's omp.h; fuzz/single_thread.c stands in); OpenMP pragmas are ignored
+# without -fopenmp.
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 LIB_SOURCES=$(find src -name '*.c' ! -name threads.c | sort)
 $CC $FLAGS -Isrc/ops -I/usr/include/x86_64-linux-gnu/openblas-openmp -o fuzz/bin/fuzz_modelfile \
-  fuzz/fuzz_modelfile.c $LIB_SOURCES -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lcjson -lz -lm
+  fuzz/fuzz_modelfile.c fuzz/single_thread.c $LIB_SOURCES -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lcjson -lz -lm
 # Checkpoints are read as the CLI reads them (cli_model_load: model, table,
 # vocabulary, weights, optimizer state), so this target links the library
 # and the CLI but main.c, without plots and on one thread.

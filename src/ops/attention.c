@@ -37,6 +37,7 @@ typedef struct attn_dims {
     bool causal;
     const float *key_mask;     /* [N, T], nonzero: ignored key; or NULL */
     uint64_t drop_key;
+    int64_t nh_base;           /* data-parallel: heads before this rank's share */
     uint32_t drop_below;       /* p·2²⁴; 0: no dropout */
     float keep_scale;          /* 1/(1−p) */
     int64_t tile;              /* 0: plain path */
@@ -74,7 +75,8 @@ static inline uint32_t hash_bits(uint64_t key, uint64_t i)
 /* Dropout factor of weight (i, j) of head nh: 0 or 1/(1−p). */
 static inline float keep(const attn_dims *d, int64_t nh, int64_t i, int64_t j)
 {
-    uint64_t at = ((uint64_t)nh * (uint64_t)d->T + (uint64_t)i) * (uint64_t)d->T + (uint64_t)j;
+    uint64_t head = (uint64_t)(nh + d->nh_base);
+    uint64_t at = (head * (uint64_t)d->T + (uint64_t)i) * (uint64_t)d->T + (uint64_t)j;
     return hash_bits(d->drop_key, at) >= d->drop_below ? d->keep_scale : 0.0f;
 }
 
@@ -390,6 +392,9 @@ static attn_dims dims_of(cg_ctx *ctx, const cg_tensor *qkv, const cg_tensor *key
         d.drop_key = (uint64_t)cg_rng_u32(&ctx->rng) << 32 | cg_rng_u32(&ctx->rng);
         d.drop_below = (uint32_t)((double)o->dropout * 16777216.0);
         d.keep_scale = 1.0f / (1.0f - o->dropout);
+        /* Counted from the whole batch's first head, so ranks sharing a
+         * batch draw what one process draws (ops/dropout.c does the same). */
+        d.nh_base = cg__share_base(&ctx->share, d.N * d.H);
     }
     return d;
 }

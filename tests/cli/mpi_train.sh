@@ -126,6 +126,25 @@ python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/tied.0.safetensors"
     "$WORK/tied.0.001.safetensors" exact || fail "buckets sum otherwise than one allreduce"
 python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/tied.1.safetensors" \
     "$WORK/tied.0.001.safetensors" rel=1e-5 || fail "tied/recurrent/dropout: 2 ranks end elsewhere"
+# Attention's dropout on its weights counts heads from the whole batch's
+# first one: 2 ranks draw what 1 process draws there too.
+cat >"$WORK/attn.json" <<'JSON'
+{"input": [12],
+ "layers": [{"type": "embedding", "vocab": 12, "dim": 8},
+            {"type": "position_embedding", "max_len": 12},
+            {"type": "attention", "heads": 2, "causal": true, "dropout": 0.3},
+            {"type": "dense", "units": 12}],
+ "loss": "cross_entropy",
+ "optimizer": {"type": "adam", "lr": 0.01},
+ "train": {"epochs": 2, "batch": 8, "seed": 6}}
+JSON
+expect_exit 0 "$CGRAD" train "$WORK/attn.json" --data "text:$WORK/cats.txt" --save "$WORK/attn.1.safetensors" \
+    "${ONE[@]}"
+expect_exit 0 mpi 2 "$CGRAD" train "$WORK/attn.json" --data "text:$WORK/cats.txt" \
+    --save "$WORK/attn.2.safetensors" "${ONE[@]}"
+python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/attn.1.safetensors" \
+    "$WORK/attn.2.safetensors" rel=1e-5 || fail "attention dropout: 2 ranks end elsewhere"
+
 export CGRAD_BUCKET_KB=0.001
 for net in dense_adam cnn_sgd; do
     data=$WORK/d.csv
