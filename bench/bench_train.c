@@ -16,6 +16,8 @@
  *   bench_train MODEL.json --data SPEC [--mode train|infer|acc] [--threads N]
  *     [--seed N] [--batch N] [--warmup N] [--steps N] [--passes N]
  *     [--samples N] [--target F] [--max-epochs N] [--name W] [--heldout 1] */
+#define _GNU_SOURCE   /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ typedef struct opts {
 
 typedef struct clock_log {
     double *t;             /* end time of step i (1-based: t[i]) */
+    void (*mark)(long long step);  /* bench/gemm_trace.c's, when it is preloaded */
     int64_t n;
     double first_step_age; /* process age at the end of step 1 */
     double target;
@@ -88,6 +91,7 @@ static void on_batch(void *user, const cg_progress *p)
     clock_log *c = user;
     if (p->step == 1) c->first_step_age = process_age();
     if (p->step < c->n) c->t[p->step] = now();
+    if (c->mark) c->mark(p->step);
 }
 
 static void on_epoch(void *user, const cg_epoch_stats *s)
@@ -219,6 +223,7 @@ static int train_mode(run *r, bool to_accuracy)
     clock_log c = {.n = total + 1, .target = r->o.target, .reached_age = -1.0};
     c.t = calloc((size_t)c.n, sizeof *c.t);
     if (!c.t) die("memory");
+    *(void **)&c.mark = dlsym(RTLD_DEFAULT, "gemm_trace_mark");
     o.on_batch = on_batch;
     o.on_epoch = to_accuracy ? on_epoch : NULL;
     o.user = &c;
