@@ -42,8 +42,11 @@ demo-lstm: all
 install: all
 	cmake --install $(BUILD)
 
+# Never part of `make test`. Options (see bench/run.sh): TORCH=pypi also runs
+# PyTorch from PyPI (installed into bench/.venv), BLAS=mkl also cgrad built on
+# MKL (build-mkl), FULL=1 adds time to accuracy, QUICK=1 a few steps of each.
 bench: all
-	bench/run.sh
+	TORCH=$(TORCH) BLAS=$(BLAS) FULL=$(FULL) QUICK=$(QUICK) JOBS=$(JOBS) bench/run.sh $(or $(RUNS),3) $(or $(THREADS),2)
 
 # Regenerate the PyTorch golden fixtures (needs python3-torch).
 fixtures:
