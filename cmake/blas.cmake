@@ -28,7 +28,7 @@ elseif(CG_BLAS STREQUAL "mkl")
   # from Debian's libmkl-dev. MKL runs on GNU OpenMP threads (see
   # cmake/mkl/openblas_compat.c), so it shares our thread pool too.
   set(CG_MKL_ROOT "${CMAKE_CURRENT_SOURCE_DIR}/bench/.venv" CACHE PATH "Where MKL is installed")
-  find_library(CG_BLAS_LIB NAMES mkl_rt libmkl_rt.so.2 libmkl_rt.so.1
+  find_library(CG_BLAS_LIB NAMES mkl_rt libmkl_rt.so.3 libmkl_rt.so.2 libmkl_rt.so.1
                HINTS ${CG_MKL_ROOT}/lib /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
   find_path(CG_MKL_INCLUDE mkl_cblas.h HINTS ${CG_MKL_ROOT}/include /usr/include/mkl)
   if(NOT CG_BLAS_LIB OR NOT CG_MKL_INCLUDE)
