@@ -9,8 +9,11 @@
  * time. Also reports, from the trace itself, the wall time the step spent
  * inside sgemm (any thread) and the traced step's own time.
  *   gemm_limit TRACE [--threads N] [--step K] [--units N] [--name W] [--shapes 1]
+ *              [--seconds S]
  * --units: samples (or tokens) per step, for the limit in samples/s;
- * --step: the step to replay (default: the last complete one). One JSON line. */
+ * --step: the step to replay (default: the last complete one); --seconds:
+ * replay for at least this long (default 1), and at least 15 times. One JSON
+ * line. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,12 +199,14 @@ int main(int argc, char **argv)
     int threads = 2, shapes = 0;
     long long k = 0, units = 0;
     const char *name = "";
+    double min_seconds = 1.0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--step")) k = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--units")) units = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--name")) name = argv[i + 1];
         else if (!strcmp(argv[i], "--shapes")) shapes = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds")) min_seconds = atof(argv[i + 1]);
         else fail("unknown option ", argv[i]);
     }
     cg_set_num_threads(threads);
@@ -224,7 +229,7 @@ int main(int argc, char **argv)
     enum { MAX_REPS = 400 };
     double times[MAX_REPS], spent = 0.0;
     int reps = 0;
-    while (reps < MAX_REPS && (reps < 15 || spent < 1.0)) {
+    while (reps < MAX_REPS && (reps < 15 || spent < min_seconds)) {
         double t0 = now();
         replay(&s, w, threads);
         times[reps] = now() - t0;
