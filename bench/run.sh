@@ -83,12 +83,14 @@ else
     echo "bench: $fortunes missing (apt-get install fortunes): W4 and W5 skipped" >&2
 fi
 
-# label CMD...: runs CMD, tags its JSON line with the label, keeps it.
+# label CMD...: runs CMD, tags its JSON line with the label, keeps it. A
+# side that fails is reported and left out; the others go on.
 label() {
     local l=$1
     shift
     sleep 1   # let the previous process's threads wind down
-    "$@" | sed "s/^{/{\"label\": \"$l\", /" | tee -a "$results"
+    "$@" | sed "s/^{/{\"label\": \"$l\", /" | tee -a "$results" ||
+        echo "bench: $l failed: $*" >&2
 }
 cgrad_side() { label cgrad "$build/bench/bench_train" "$@" --threads "$threads"; }
 mkl_side() {
