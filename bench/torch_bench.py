@@ -50,6 +50,11 @@ def process_age():
 
 def set_threads(n):
     torch.set_num_threads(n)
+    # Only where torch calls an external BLAS (Debian's build): loading the
+    # system OpenBLAS into a torch that has MKL inside would only add its
+    # thread pool.
+    if blas_name() == "mkl":
+        return
     for lib in ("libopenblas.so.0", "libblas.so.3"):
         try:
             ctypes.CDLL(lib).openblas_set_num_threads(n)
