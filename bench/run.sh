@@ -12,7 +12,9 @@
 #               PyPI's mkl and mkl-include, installed into bench/.venv)
 #   FULL=1      also time to accuracy (W1 to 88%, W2 to 91% test accuracy)
 #               and W4's held-out bits/char after 2,000 steps; slow
+#   SHORT=1     fewer steps (W1 200, W1b 50, W2 20, W4 20; for a loaded machine)
 #   QUICK=1     a few steps of everything, one run: checks that it all works
+#   NO_W5_MPI=1 stop after W1-W4 (skip bench/mpi.sh and W5)
 #   OUT=FILE    where the tables go (default bench/results-latest.md; QUICK:
 #               build/bench/results-quick.md)
 #
@@ -103,7 +105,10 @@ torch_debian() {
 torch_pypi() { label torch-pypi "$venv/bin/python" bench/torch_bench.py "$@" --threads "$threads"; }
 
 # Workload table: name | cgrad model and data | torch model | step options | units per step.
-if [[ -n $quick ]]; then
+if [[ -n ${SHORT:-} ]]; then
+    s1="--warmup 1 --steps 200" s1b="--warmup 1 --steps 50" s2="--warmup 3 --steps 20"
+    s4="--warmup 5 --steps 20" p3m="--passes 3" p3c="--passes 1 --samples 1024"
+elif [[ -n $quick ]]; then
     s1="--warmup 1 --steps 5" s1b="--warmup 1 --steps 3" s2="--warmup 1 --steps 2" s4="--warmup 1 --steps 2"
     p3m="--passes 1 --samples 512" p3c="--passes 1 --samples 256"
 else
@@ -205,7 +210,7 @@ echo
 python3 bench/summarize.py "$results" "$limits" "$work/machine.json" "$out_md"
 echo "bench: tables written to $out_md"
 rm -rf "$work"
-[[ -n $quick ]] && exit 0
+[[ -n $quick || -n ${NO_W5_MPI:-} ]] && exit 0
 
 # Data-parallel scaling (W1, W2: 1 process x 2 threads vs 2 ranks x 1
 # thread) when MPI is installed; see bench/mpi.sh.
