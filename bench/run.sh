@@ -128,6 +128,7 @@ workloads=(
 machine() {
     local flags corename torch_d="" torch_p="" mkl_v=""
     flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_bf16|avx512vnni|amx_tile)$' | tr '\n' ' ')
+    [[ $flags == *avx512f* ]] || flags+="(no AVX-512)"
     corename=$(LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 -c 'import ctypes;l=ctypes.CDLL("libopenblas.so.0");l.openblas_get_corename.restype=ctypes.c_char_p;l.openblas_get_config.restype=ctypes.c_char_p;print(l.openblas_get_config().decode(), "kernel", l.openblas_get_corename().decode())' 2>/dev/null || echo unknown)
     [[ $have_torch == 1 ]] && torch_d=$(LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 -c 'import torch;print(torch.__version__)')
     [[ $have_pypi == 1 ]] && torch_p=$("$venv/bin/python" -c 'import torch;print(torch.__version__)')
