@@ -37,7 +37,8 @@ expect_exit 2 "$bin/bench_train" "$WORK/lm.json" --data "text:$WORK/cats.txt" --
 expect_in "unknown option --bogus" "$WORK/err"
 
 # The trace needs LD_PRELOAD, which a sanitizer runtime must come before.
-if [[ -f $bin/libgemm_trace.so ]] && ! ldd "$bin/bench_train" | grep -q libasan; then
+libs=$(ldd "$bin/bench_train")
+if [[ -f $bin/libgemm_trace.so && $libs != *libasan* ]]; then
     CG_GEMM_TRACE="$WORK/trace" LD_PRELOAD="$bin/libgemm_trace.so" \
         expect_exit 0 "$bin/bench_train" "$WORK/lm.json" --data "text:$WORK/cats.txt" --warmup 2 --steps 2 \
         --threads 1
