@@ -285,11 +285,16 @@ static int infer_mode(run *r)
         d = &part;
     }
     int64_t batch = r->spec->train.batch;
+    void (*mark)(long long);
+    *(void **)&mark = dlsym(RTLD_DEFAULT, "gemm_trace_mark");
     cg_eval_result e;
     if (cg_evaluate(r->model, d, batch, &e)) die("warm-up pass");
+    if (mark) mark(0);
     double t0 = now();
-    for (int64_t p = 0; p < r->o.passes; p++)
+    for (int64_t p = 0; p < r->o.passes; p++) {
         if (cg_evaluate(r->model, d, batch, &e)) die("evaluation");
+        if (mark) mark(p + 1);   /* a pass is a "step" for gemm_limit */
+    }
     double seconds = now() - t0;
     print_head(r, "infer");
     printf("\"passes\": %lld, \"samples\": %lld, \"seconds\": %.4f, \"samples_per_s\": %.0f, "

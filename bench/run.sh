@@ -104,7 +104,8 @@ torch_debian() {
 }
 torch_pypi() { label torch-pypi "$venv/bin/python" bench/torch_bench.py "$@" --threads "$threads"; }
 
-# Workload table: name | cgrad model and data | torch model | step options | units per step.
+# Workload table: name | cgrad model and data | torch model | step options |
+# samples (W4: tokens) per step or pass | options of the traced run.
 if [[ -n ${SHORT:-} ]]; then
     s1="--warmup 1 --steps 200" s1b="--warmup 1 --steps 50" s2="--warmup 3 --steps 20"
     s4="--warmup 5 --steps 20" p3m="--passes 3" p3c="--passes 1 --samples 1024"
@@ -116,13 +117,16 @@ else
     s4="--warmup 10 --steps 100" p3m="--passes 20" p3c="--passes 2 --samples 2560"
 fi
 fm=fashion-mnist
+n3m=$( [[ $p3m == *--samples* ]] && echo "${p3m##*--samples }" || echo 10000)
+n3c=${p3c##*--samples }
+tr="--warmup 3 --steps 2"
 workloads=(
-    "W1|bench/models/w1.json --data $fm:train|W1|$s1 --batch 64|64"
-    "W1b|bench/models/w1.json --data $fm:train|W1|$s1b --batch 256|256"
-    "W2|bench/models/w2.json --data $fm:train|W2|$s2 --batch 64|64"
-    "W3-MLP|bench/models/w1.json --data $fm:test --mode infer|W1 --mode infer|$p3m --batch 256|0"
-    "W3-CNN|bench/models/w2.json --data $fm:test --mode infer|W2 --mode infer|$p3c --batch 256|0"
-    "W4|models/char_lstm.json --data text:$text|W4 --text $text|$s4 --batch 32|2048"
+    "W1|bench/models/w1.json --data $fm:train|W1|$s1 --batch 64|64|$tr --batch 64"
+    "W1b|bench/models/w1.json --data $fm:train|W1|$s1b --batch 256|256|$tr --batch 256"
+    "W2|bench/models/w2.json --data $fm:train|W2|$s2 --batch 64|64|$tr --batch 64"
+    "W3-MLP|bench/models/w1.json --data $fm:test --mode infer|W1 --mode infer|$p3m --batch 256|$n3m|--passes 2 --samples $n3m --batch 256"
+    "W3-CNN|bench/models/w2.json --data $fm:test --mode infer|W2 --mode infer|$p3c --batch 256|$n3c|--passes 2 --samples $n3c --batch 256"
+    "W4|models/char_lstm.json --data text:$text|W4 --text $text|$s4 --batch 32|2048|$tr --batch 32"
 )
 
 machine() {
@@ -153,7 +157,7 @@ PY
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads; runs=$runs; load $load_before"
 for entry in "${workloads[@]}"; do
-    IFS='|' read -r name cg tm opts units <<<"$entry"
+    IFS='|' read -r name cg tm opts units trace_opts <<<"$entry"
     [[ $name == W4 && ! -s $text ]] && continue
     for ((r = 1; r <= runs; r++)); do
         cgrad_side $cg $opts --seed "$r" --name "$name"
@@ -161,8 +165,8 @@ for entry in "${workloads[@]}"; do
         [[ $have_pypi == 1 ]] && torch_pypi $tm $opts --seed "$r" --name "$name"
         [[ $have_mkl == 1 ]] && mkl_side $cg $opts --seed "$r" --name "$name"
     done
-    # The GEMM limit: trace one short run's sgemm calls, replay its last step.
-    [[ $units == 0 ]] && continue
+    # The GEMM limit: trace one short run's sgemm calls, replay its last
+    # step (W3: its last pass).
     for side in cgrad cgrad-mkl; do
         b=$build env=()
         if [[ $side == cgrad-mkl ]]; then
@@ -171,8 +175,7 @@ for entry in "${workloads[@]}"; do
         fi
         sleep 1
         env "${env[@]}" CG_GEMM_TRACE="$work/trace" LD_PRELOAD="$PWD/$build/bench/libgemm_trace.so" \
-            "$b/bench/bench_train" $cg --warmup 3 --steps 2 --threads "$threads" --batch "${opts##*--batch }" \
-            >/dev/null
+            "$b/bench/bench_train" $cg $trace_opts --threads "$threads" >/dev/null
         env "${env[@]}" "$b/bench/gemm_limit" "$work/trace" --threads "$threads" --units "$units" \
             --name "$name" | sed "s/^{/{\"label\": \"$side\", /" | tee -a "$limits"
     done
