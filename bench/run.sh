@@ -15,6 +15,8 @@
 #   SHORT=1     fewer steps (W1 200, W1b 50, W2 20, W4 20; for a loaded machine)
 #   QUICK=1     a few steps of everything, one run: checks that it all works
 #   NO_W5_MPI=1 stop after W1-W4 (skip bench/mpi.sh and W5)
+# OMP_WAIT_POLICY, when set, applies to every side (and is reported): on a
+# loaded machine libgomp's spinning threads slow 2-thread runs many times.
 #   OUT=FILE    where the tables go (default bench/results-latest.md; QUICK:
 #               build/bench/results-quick.md)
 #
@@ -144,6 +146,8 @@ print(json.dumps({
  "CPU": "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; flags: ${flags:-no AVX2}",
  "load average before / after": "$load_before / $(cut -d' ' -f1-3 /proc/loadavg)",
  "threads": $threads, "runs per side": $runs,
+ "steps": "${SHORT:+SHORT=1 (fewer steps)}${quick:+QUICK=1 (a few steps)}" or "default",
+ "OMP_WAIT_POLICY": "${OMP_WAIT_POLICY:-unset (libgomp: spin, then sleep)}",
  "OpenBLAS": "Debian $(dpkg-query -W -f '${Version}' libopenblas0-openmp 2>/dev/null) (OpenMP build): $corename",
  "MKL": "${mkl_v:+PyPI mkl $mkl_v (libmkl_rt, GNU OpenMP threading)}" or "not used",
  "compiler": "$(cc --version | head -1); -O3 -march=native -fno-math-errno -fno-trapping-math (CMake Release)",
