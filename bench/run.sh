@@ -143,7 +143,7 @@ machine() {
 import json
 print(json.dumps({
  "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
- "CPU": "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; flags: ${flags:-no AVX2}",
+ "CPU": "$(lscpu | sed -n 's/^Model name: *//p') (family $(sed -n 's/^cpu family\s*: //p' /proc/cpuinfo | head -1), model $(sed -n 's/^model\s*: //p' /proc/cpuinfo | head -1)), $(nproc) cores, L2 $(lscpu | sed -n 's/^L2 cache: *//p'), L3 $(lscpu | sed -n 's/^L3 cache: *//p'); flags: ${flags:-no AVX2}",
  "load average before / after": "$load_before / $(cut -d' ' -f1-3 /proc/loadavg)",
  "threads": $threads, "runs per side": $runs,
  "steps": "${SHORT:+SHORT=1 (fewer steps)}${quick:+QUICK=1 (a few steps)}" or "default",
