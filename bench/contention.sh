@@ -34,12 +34,12 @@ one() {
         sed -n 's/.* \([0-9]*\) samples\/s$/\1/p' | head -1
 }
 
-# Each entry: label|environment|cgrad flags. cgrad's defaults: passive
-# waiting (cli/wait_policy.c) and --thread-policy adapt.
+# Each entry: label|environment|cgrad flags. cgrad's defaults: a short spin
+# (GOMP_SPINCOUNT=10000, cli/wait_policy.c) and --thread-policy adapt.
 configs=("1 thread|OMP_NUM_THREADS=1|"
-         "2 threads: cgrad's defaults (passive, adapt)|OMP_NUM_THREADS=2|"
-         "2 threads: passive, fixed|OMP_NUM_THREADS=2|--thread-policy fixed"
-         "2 threads: short spin (10,000), adapt|OMP_NUM_THREADS=2 GOMP_SPINCOUNT=10000|"
+         "2 threads: cgrad's defaults (short spin, adapt)|OMP_NUM_THREADS=2|"
+         "2 threads: passive, adapt|OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive|"
+         "2 threads: passive, fixed|OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive|--thread-policy fixed"
          "2 threads: libgomp's default spin, fixed|OMP_NUM_THREADS=2 GOMP_SPINCOUNT=300000|--thread-policy fixed"
          "2 threads: libgomp's default spin, adapt|OMP_NUM_THREADS=2 GOMP_SPINCOUNT=300000|")
 

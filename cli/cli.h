@@ -16,9 +16,9 @@ enum {
 
 int cmd_train(int argc, char **argv);
 
-/* Sets OpenMP's passive wait policy unless the user chose one, by running
- * the program again with it (cli/wait_policy.c); returns only when nothing
- * was re-run. */
+/* Sets a short OpenMP spin before sleeping unless the user chose a wait
+ * policy, by running the program again with it (cli/wait_policy.c);
+ * returns only when nothing was re-run. */
 void cli_default_wait_policy(char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

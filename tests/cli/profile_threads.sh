@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `train --profile`: a table per step of phases, layer types (forward) and
 # ops (backward) whose times add up; the thread count default (OMP_NUM_THREADS,
-# else every core); and OpenMP's passive wait default, which a user's own
+# else every core); and OpenMP's short-spin default, which a user's own
 # setting overrides.
 source "$(dirname "$0")/common.bash"
 
@@ -46,16 +46,17 @@ OMP_NUM_THREADS=1 expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$W
     --epochs 1 --threads 2 --profile
 expect_in ", 2 threads" "$WORK/err"
 
-# Wait policy: passive unless the user chose (libgomp reports its settings).
+# Wait: a short spin (10,000 rounds) unless the user chose (libgomp reports
+# its settings).
 if env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$CGRAD" info "$WORK/model.json" \
         2>&1 | grep -q "GOMP_SPINCOUNT"; then
     env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$CGRAD" info "$WORK/model.json" \
         >"$WORK/env" 2>&1 || fail "info failed"
-    grep -q "GOMP_SPINCOUNT = '0'" "$WORK/env" || fail "the default wait is not passive"
+    grep -q "GOMP_SPINCOUNT = '10000'" "$WORK/env" || fail "the default wait is not a short spin"
     env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose "$CGRAD" info \
         "$WORK/model.json" >"$WORK/env" 2>&1 || fail "info failed"
     grep -q "OMP_WAIT_POLICY = 'ACTIVE'" "$WORK/env" || fail "the user's wait policy was overridden"
-    grep -q "GOMP_SPINCOUNT = '0'" "$WORK/env" && fail "the user's wait policy was overridden"
+    grep -q "GOMP_SPINCOUNT = '10000'" "$WORK/env" && fail "the user's wait policy was overridden"
 else
     echo "libgomp does not report GOMP_SPINCOUNT: wait policy not checked"
 fi
