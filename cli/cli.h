@@ -92,9 +92,9 @@ cg_status cli_load_table(cg_dataset *out, const char *spec, const cg_model_spec 
 /* Writes text as one CSV field, quoted when it has to be. */
 void cli_csv_field(FILE *f, const char *text);
 /* cli_load_table with the default columns and a text model's vocabulary
- * (NULL: none). */
-cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
-                        const int32_t *vocab, int64_t vocab_size);
+ * (NULL: none); notes name the command cmd. */
+cg_status cli_load_data(cg_dataset *out, const char *cmd, const char *spec,
+                        const cg_model_spec *model, const int32_t *vocab, int64_t vocab_size);
 
 /* A text model's vocabulary travels in checkpoint metadata ("text_vocab":
  * the code points, comma-separated), so token ids mean the same in

@@ -67,10 +67,10 @@ void cli_csv_field(FILE *f, const char *text)
     fputc('"', f);
 }
 
-cg_status cli_load_data(cg_dataset *out, const char *spec, const cg_model_spec *model,
-                        const int32_t *vocab, int64_t vocab_size)
+cg_status cli_load_data(cg_dataset *out, const char *cmd, const char *spec,
+                        const cg_model_spec *model, const int32_t *vocab, int64_t vocab_size)
 {
-    cli_columns c = {.cmd = "cgrad", .vocab = vocab, .vocab_size = vocab_size};
+    cli_columns c = {.cmd = cmd, .vocab = vocab, .vocab_size = vocab_size};
     return cli_load_table(out, spec, model, &c);
 }
 

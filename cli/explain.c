@@ -298,7 +298,7 @@ static int baseline_mean(run *r, const char *spec_text)
     cg_dataset other = {0};
     const cg_dataset *from = &r->data;
     if (spec_text) {
-        if (cli_load_data(&other, spec_text, cg_model_get_spec(r->m.model), r->m.vocab,
+        if (cli_load_data(&other, CMD, spec_text, cg_model_get_spec(r->m.model), r->m.vocab,
                           r->m.vocab_size) != CG_OK)
             return cli_fail(EXIT_USAGE, CMD, "--baseline: %s", cg_last_error());
         if (other.sample_size != r->d) {
@@ -546,7 +546,7 @@ static int work(run *r, const cli_args *a)
 {
     int code = cli_model_load(&r->m, CMD, a->positional[0], r->o.model_path);
     if (code != EXIT_OK) return code;
-    if (cli_load_data(&r->data, r->o.data, cg_model_get_spec(r->m.model), r->m.vocab,
+    if (cli_load_data(&r->data, CMD, r->o.data, cg_model_get_spec(r->m.model), r->m.vocab,
                       r->m.vocab_size) != CG_OK)
         return cli_fail_lib(cg_last_status() == CG_ERR_NOMEM ? EXIT_FAILURE_OTHER : EXIT_USAGE,
                             CMD);

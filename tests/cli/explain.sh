@@ -54,6 +54,14 @@ for s in samples:
 print(sys.argv[2], "ok: the planted feature has the largest attribution in all 8 samples")
 EOF
 done
+# A checkpoint trained without a header, explained on a file with one: the
+# note names the command (it once said "cgrad cgrad: note:").
+tail -n +2 "$WORK/planted.csv" >"$WORK/bare.csv"
+expect_exit 0 "$CGRAD" train "$WORK/planted.json" --data "csv:$WORK/bare.csv" --epochs 1 \
+    --save "$WORK/bare.safetensors"
+expect_exit 0 "$CGRAD" explain "$WORK/bare.safetensors" --data "csv:$WORK/planted.csv" --index 0 \
+    -o "$WORK/bare.json.out.json"
+expect_in "cgrad explain: note: csv:$WORK/planted.csv: line 1 is a header" "$WORK/err"
 expect_exit 0 "$CGRAD" explain "$WORK/planted.safetensors" --data "csv:$WORK/planted.csv" \
     --index 3 --method grad-x-input -o "$WORK/planted.csv.out.csv"
 expect_in "index,label,predicted,target,feature,value,attribution" "$WORK/planted.csv.out.csv"
