@@ -636,6 +636,9 @@ static int report_failure(const session *s, cg_status status)
                         kept ? " was left as it was" : "nothing was saved",
                         kept ? " (the last good checkpoint)" : "");
     }
+    /* Refused before a step changed anything (e.g. synchronised batch norm
+     * with a last batch smaller than the ranks): bad input, as elsewhere. */
+    if (status == CG_ERR_ARG && s->state.step == s->first_step) return cli_fail_lib(EXIT_USAGE, CMD);
     return cli_fail_lib(EXIT_FAILURE_OTHER, CMD);
 }
 

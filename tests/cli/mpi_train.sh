@@ -219,9 +219,10 @@ if python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/bn_false.1.safet
     "$WORK/bn_false.2.safetensors" rel=1e-5 >/dev/null 2>&1; then
     fail "local batch norm statistics on 2 ranks ended where 1 process does (the test cannot tell)"
 fi
-# A rank with no sample in a batch could not take part in the sums.
+# A rank with no sample in a batch could not take part in the sums: refused
+# before the first step, as bad input (exit 2).
 make_images "$WORK/img113.csv" 113  # a last batch of 1
-expect_exit 1 mpi 2 "$CGRAD" train "$WORK/bn_true.json" --data "csv:$WORK/img113.csv" "${ONE[@]}"
+expect_exit 2 mpi 2 "$CGRAD" train "$WORK/bn_true.json" --data "csv:$WORK/img113.csv" "${ONE[@]}"
 expect_in "rank 0: training: synchronised batch norm needs a sample on every rank in every batch, but a batch of 1 sample is shared over 2 ranks" "$WORK/err"
 
 # Validation split over the ranks reports what one process reports.
