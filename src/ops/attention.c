@@ -27,7 +27,6 @@
 
 #include "fast_exp.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -43,19 +42,12 @@ typedef struct attn_dims {
     int64_t tile;              /* 0: plain path */
 } attn_dims;
 
-/* C (=, or += when acc) op(A)·op(B), row-major with leading dimensions.
- * Overwriting clears C here and accumulates with beta = 1: OpenBLAS's
- * beta = 0 path runs a generic scalar kernel on Zen (2% of a Transformer
- * step, for these small per-head products), as ops/matmul.c notes. */
+/* C (=, or += when acc) alpha·op(A)·op(B) on this thread: the per-head
+ * products run inside the heads' parallel loop (ops/gemm.c). */
 static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
 {
-    if (!acc && ldc == N)
-        memset(C, 0, (size_t)(M * N) * sizeof *C);
-    else if (!acc)
-        for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof *C);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, 1.0f, C, (int)ldc);
+    cg__gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
 }
 
 /* fmaxf without its NaN rules, which keep gcc from inlining it (a call per

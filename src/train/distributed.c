@@ -435,9 +435,9 @@ static void progress(void *user)
 {
     cg_dist *d = user;
     if (d->plan.next == d->plan.n) return; /* nothing on its way yet */
-    double t0 = cg__now();
+    double t0 = cg__clock();
     poll(d);
-    d->comm_seconds += cg__now() - t0;
+    d->comm_seconds += cg__clock() - t0;
 }
 
 /* ctx->share.grad_ready: a leaf's gradient is final. */
@@ -447,12 +447,12 @@ static void grad_ready(void *user, cg_tensor *leaf)
     bucket_plan *p = &d->plan;
     size_t i = param_index(p->params, leaf->grad);
     if (i == cg_params_count(p->params) || p->final[i]) return;
-    double t0 = cg__now();
+    double t0 = cg__clock();
     p->final[i] = true;
     bucket *b = &p->buckets[p->bucket_of[i]];
     if (--b->waiting == 0) b->ready = true;
     launch_ready(d);
-    d->comm_seconds += cg__now() - t0;
+    d->comm_seconds += cg__clock() - t0;
 }
 
 /* ctx->share.sum: synchronised batch norm's statistics. */
@@ -512,13 +512,13 @@ void cg__dist_step_begin(cg_dist *d, cg_train_state *st, cg_ctx *ctx, int64_t fi
 const cg_tensor *cg__dist_grads_finish(cg_dist *d)
 {
     bucket_plan *p = &d->plan;
-    double t0 = cg__now();
+    double t0 = cg__clock();
     for (size_t k = 0; k < p->next; k++) p->buckets[k].ready = true;
     launch_ready(d);
 #ifdef CG_HAVE_MPI
     MPI_Waitall(p->n_requests, p->requests, MPI_STATUSES_IGNORE);
 #endif
-    d->comm_seconds += cg__now() - t0;
+    d->comm_seconds += cg__clock() - t0;
     return p->first_bad < cg_params_count(p->params) ? cg_params_at(p->params, p->first_bad)
                                                      : NULL;
 }

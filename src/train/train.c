@@ -332,7 +332,7 @@ static void report_batch(run *r, int64_t epoch, double t0)
                      .samples = st->seen,
                      .step = st->step,
                      .loss = st->seen ? st->loss_sum / (double)st->seen : NAN,
-                     .seconds = st->seconds + (cg__now() - t0)};
+                     .seconds = st->seconds + (cg__clock() - t0)};
     r->o->on_batch(r->o->user, &p);
 }
 
@@ -582,14 +582,14 @@ static cg_status run_epoch(run *r, int64_t epoch)
     cg_ctx_set_grad_enabled(r->ctx, true);
     for (int64_t b = r->state->batch_in_epoch; b < r->batches; b++) {
         if (stop_agreed(r)) return interrupted(r);
-        double t0 = cg__now();
+        double t0 = cg__clock();
         cg_status s = r->sched.per_step ? set_lr(r, r->state->step) : CG_OK;
         if (s == CG_OK) s = train_step(r, epoch, b);
         if (s != CG_OK) return s;
-        double took = cg__now() - t0;
+        double took = cg__clock() - t0;
         cg__governor_step(&r->threads, took);
         report_batch(r, epoch, t0);
-        took = cg__now() - t0;
+        took = cg__clock() - t0;
         r->state->seconds += took;
         r->since_save += took;
         /* After an epoch's last batch the epoch-end save follows at once (a

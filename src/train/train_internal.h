@@ -84,7 +84,5 @@ void cg__governor_step(cg__governor *g, double seconds);
 /* Back to the planned threads. */
 void cg__governor_end(cg__governor *g);
 
-/* Monotonic seconds. */
-static inline double cg__now(void) { return cg__clock(); }
 
 #endif

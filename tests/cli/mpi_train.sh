@@ -68,14 +68,28 @@ make_images "$WORK/img.csv" 120
 SGD='{"type": "sgd", "lr": 0.05, "momentum": 0.9}'
 ADAM='{"type": "adam", "lr": 0.01}'
 
+# train_one_and_two NAME MODEL DATA_SPEC: NAME.1.safetensors by 1 process
+# (its stdout kept as NAME.1.out), NAME.2.safetensors by 2 ranks (rank 0's
+# output left in $WORK/out and $WORK/err).
+train_one_and_two() {
+    local name=$1 model=$2 data=$3
+    expect_exit 0 "$CGRAD" train "$model" --data "$data" --save "$WORK/$name.1.safetensors" "${ONE[@]}"
+    cp "$WORK/out" "$WORK/$name.1.out"
+    expect_exit 0 mpi 2 "$CGRAD" train "$model" --data "$data" --save "$WORK/$name.2.safetensors" \
+        "${ONE[@]}"
+}
+
+# ends_alike NAME WHAT: the two runs' tensors agree within 1e-5.
+ends_alike() {
+    python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/$1.1.safetensors" \
+        "$WORK/$1.2.safetensors" rel=1e-5 || fail "$2: 2 ranks end with other weights"
+}
+
 # same_weights NAME MODEL DATA: 1 process vs 2 ranks, global batch 16 (the
 # last batch of 200 and 120 samples is partial: 8 samples, 4 a rank).
 same_weights() {
     local name=$1 model=$2 data=$3
-    expect_exit 0 "$CGRAD" train "$model" --data "csv:$data" --save "$WORK/$name.1.safetensors" "${ONE[@]}"
-    cp "$WORK/out" "$WORK/$name.1.out"
-    expect_exit 0 mpi 2 "$CGRAD" train "$model" --data "csv:$data" --save "$WORK/$name.2.safetensors" \
-        "${ONE[@]}"
+    train_one_and_two "$name" "$model" "csv:$data"
     expect_in "data-parallel over 2 ranks: each takes 8 samples of every batch of 16" "$WORK/err"
     expect_in "data-parallel: 2 ranks, gradient allreduce" "$WORK/out"
     # Only rank 0 prints: one line per epoch, the same figures as one process.
@@ -83,8 +97,7 @@ same_weights() {
     diff <(grep -o "train loss [0-9.]* acc [0-9.]*%" "$WORK/$name.1.out") \
          <(grep -o "train loss [0-9.]* acc [0-9.]*%" "$WORK/out") ||
         fail "$name: 2 ranks report other losses than 1 process"
-    python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/$name.1.safetensors" \
-        "$WORK/$name.2.safetensors" rel=1e-5 || fail "$name: 2 ranks end with other weights"
+    ends_alike "$name" "$name"
 }
 
 dense_model "$WORK/dense_sgd.json" "$SGD"
@@ -140,12 +153,8 @@ cat >"$WORK/attn.json" <<'JSON'
  "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
  "train": {"epochs": 2, "batch": 8, "seed": 6}}
 JSON
-expect_exit 0 "$CGRAD" train "$WORK/attn.json" --data "text:$WORK/cats.txt" --save "$WORK/attn.1.safetensors" \
-    "${ONE[@]}"
-expect_exit 0 mpi 2 "$CGRAD" train "$WORK/attn.json" --data "text:$WORK/cats.txt" \
-    --save "$WORK/attn.2.safetensors" "${ONE[@]}"
-python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/attn.1.safetensors" \
-    "$WORK/attn.2.safetensors" rel=1e-5 || fail "attention dropout: 2 ranks end elsewhere"
+train_one_and_two attn "$WORK/attn.json" "text:$WORK/cats.txt"
+ends_alike attn "attention dropout"
 
 export CGRAD_BUCKET_KB=0.001
 for net in dense_adam cnn_sgd; do
@@ -175,12 +184,8 @@ cat >"$WORK/drop.json" <<'JSON'
  "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
  "train": {"epochs": 4, "batch": 16, "seed": 8}}
 JSON
-expect_exit 0 "$CGRAD" train "$WORK/drop.json" --data "csv:$WORK/d193.csv" --save "$WORK/drop.1.safetensors" \
-    "${ONE[@]}"
-expect_exit 0 mpi 2 "$CGRAD" train "$WORK/drop.json" --data "csv:$WORK/d193.csv" \
-    --save "$WORK/drop.2.safetensors" "${ONE[@]}"
-python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/drop.1.safetensors" \
-    "$WORK/drop.2.safetensors" rel=1e-5 || fail "dropout: 2 ranks end with other weights"
+train_one_and_two drop "$WORK/drop.json" "csv:$WORK/d193.csv"
+ends_alike drop "dropout"
 
 # Batch norm: with "sync": true the statistics are the whole batch's, so 2
 # ranks train (and keep running statistics) as 1 process does; without it
@@ -205,10 +210,7 @@ JSON
 }
 for sync in true false; do
     bn_model "$WORK/bn_$sync.json" $sync
-    expect_exit 0 "$CGRAD" train "$WORK/bn_$sync.json" --data "csv:$WORK/img.csv" \
-        --save "$WORK/bn_$sync.1.safetensors" "${ONE[@]}"
-    expect_exit 0 mpi 2 "$CGRAD" train "$WORK/bn_$sync.json" --data "csv:$WORK/img.csv" \
-        --save "$WORK/bn_$sync.2.safetensors" "${ONE[@]}"
+    train_one_and_two "bn_$sync" "$WORK/bn_$sync.json" "csv:$WORK/img.csv"
 done
 python3 "$CG_SOURCE_DIR/tests/cli/compare_tensors.py" "$WORK/bn_true.1.safetensors" \
     "$WORK/bn_true.2.safetensors" rel=1e-5 || fail "synchronised batch norm: 2 ranks end elsewhere"
