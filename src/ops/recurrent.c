@@ -24,16 +24,22 @@
 #include <math.h>
 #include <string.h>
 
-/* Elementwise passes thread over the batch from this many values: a step
- * of the W4 model (32 x 1024 gates) takes microseconds, less than waking a
- * second thread on a loaded machine costs. */
-#define PARALLEL_VALUES (1 << 18)
+/* The steps thread over slices of the hidden units, one per planned
+ * thread: a slice's owner computes its units' gate pre-activations (its
+ * rows of every gate of W_hh) and their cell update, so a step needs one
+ * barrier and no separate gate pass. Slices follow the planned thread count
+ * only, never the running one, so the bits do not depend on how many
+ * threads ran them; a step below this many multiply-adds stays on one
+ * thread (waking a second costs more than it saves). */
+#define SLICE_MACS ((int64_t)1 << 17)
+#define SLICE_ALIGN 8
 
 /* node->iarg slots. */
 enum { RNN_CELL, RNN_REVERSE, RNN_BIAS };
 
 typedef struct rnn_dims {
     int64_t N, T, F, H, G;    /* G·H gate rows: 1, 4 (lstm) or 3 (gru) gates */
+    int64_t width, slices;    /* hidden units per slice, and how many slices */
 } rnn_dims;
 
 /* What backward needs beyond the inputs and y. */
@@ -46,6 +52,25 @@ typedef struct rnn_saved {
 static int gates_of(cg_rnn_cell cell)
 {
     return cell == CG_CELL_LSTM ? 4 : cell == CG_CELL_GRU ? 3 : 1;
+}
+
+static rnn_dims dims_of(int64_t N, int64_t T, int64_t F, int64_t H, int64_t G)
+{
+    rnn_dims d = {N, T, F, H, G, H, 1};
+    int64_t p = cg__plan_threads();
+    if (p < 2 || N * G * H * H < SLICE_MACS) return d;
+    int64_t w = ((H + p - 1) / p + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
+    if (w >= H) return d;
+    d.width = w;
+    d.slices = (H + w - 1) / w;
+    return d;
+}
+
+/* Hidden units lo..hi of slice k. */
+static inline void slice_bounds(const rnn_dims *d, int64_t k, int64_t *lo, int64_t *hi)
+{
+    *lo = k * d->width;
+    *hi = *lo + d->width < d->H ? *lo + d->width : d->H;
 }
 
 /* C (ldc) = op(A)·op(B), adding to C when acc. */
@@ -75,70 +100,90 @@ static inline const float *state_before(const float *seq, const float *init, con
 typedef struct rnn_step {
     rnn_dims d;
     cg_rnn_cell cell;
-    int64_t t, tp;            /* this step and the one before (-1: none) */
     float *xg;                /* [N, T, G·H]: W_ih x, overwritten by the gates */
-    const float *hg;          /* [N, G·H]: W_hh h of this step */
+    const float *w_hh;        /* W_hh's rows slice by slice: [G·width, H] each */
+    float *hg;                /* slice by slice, [N, G·width] each: W_hh h of this step */
     const float *b_ih, *b_hh; /* [G·H] (zeros without biases) */
     float *y, *extra;
     const float *h0, *c0, *zeros;
 } rnn_step;
 
-/* The cells of one sample row at one step. Pointers are restrict so the
- * loops vectorise: g holds the gate pre-activations and becomes the gates. */
-static void rnn_cell(bool relu, const float *restrict g, float *restrict h, int64_t H)
+/* The cells of one sample row at one step, over w units of one slice: gate
+ * q of unit j is at g[q·gs + j] (input projection, overwritten by the
+ * gate), hg[q·hs + j] (hidden projection) and b[q·gs + j]. Pointers are
+ * restrict so the loops vectorise. */
+static void rnn_cell(bool relu, const float *restrict g, const float *restrict hg,
+                     const float *restrict b_ih, const float *restrict b_hh, float *restrict h,
+                     int64_t w)
 {
-    for (int64_t j = 0; j < H; j++) h[j] = relu ? (g[j] > 0.0f ? g[j] : 0.0f) : cg__fast_tanhf(g[j]);
+    for (int64_t j = 0; j < w; j++) {
+        float v = g[j] + (hg[j] + b_ih[j] + b_hh[j]);
+        h[j] = relu ? (v > 0.0f ? v : 0.0f) : cg__fast_tanhf(v);
+    }
 }
 
-static void lstm_cell(float *restrict g, const float *restrict cp, float *restrict c,
-                      float *restrict h, int64_t H)
+static void lstm_cell(float *restrict g, int64_t gs, const float *restrict hg, int64_t hs,
+                      const float *restrict b_ih, const float *restrict b_hh,
+                      const float *restrict cp, float *restrict c, float *restrict h, int64_t w)
 {
-    for (int64_t j = 0; j < H; j++) {
-        float i = cg__fast_sigmoidf(g[j]), f = cg__fast_sigmoidf(g[H + j]);
-        float gg = cg__fast_tanhf(g[2 * H + j]), o = cg__fast_sigmoidf(g[3 * H + j]);
-        g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
+    for (int64_t j = 0; j < w; j++) {
+        float pre[4];
+        for (int q = 0; q < 4; q++) pre[q] = g[q * gs + j] + (hg[q * hs + j] + b_ih[q * gs + j] + b_hh[q * gs + j]);
+        float i = cg__fast_sigmoidf(pre[0]), f = cg__fast_sigmoidf(pre[1]);
+        float gg = cg__fast_tanhf(pre[2]), o = cg__fast_sigmoidf(pre[3]);
+        g[j] = i, g[gs + j] = f, g[2 * gs + j] = gg, g[3 * gs + j] = o;
         c[j] = f * cp[j] + i * gg;
         h[j] = o * cg__fast_tanhf(c[j]);
     }
 }
 
 /* hn keeps W_hn h + b_hn, which r multiplies. */
-static void gru_cell(float *restrict g, const float *restrict hg, const float *restrict b_ih,
-                     const float *restrict b_hh, const float *restrict hp, float *restrict hn,
-                     float *restrict h, int64_t H)
+static void gru_cell(float *restrict g, int64_t gs, const float *restrict hg, int64_t hs,
+                     const float *restrict b_ih, const float *restrict b_hh,
+                     const float *restrict hp, float *restrict hn, float *restrict h, int64_t w)
 {
-    for (int64_t j = 0; j < H; j++) {
+    for (int64_t j = 0; j < w; j++) {
         float r = cg__fast_sigmoidf(g[j] + b_ih[j] + hg[j] + b_hh[j]);
-        float z = cg__fast_sigmoidf(g[H + j] + b_ih[H + j] + hg[H + j] + b_hh[H + j]);
-        hn[j] = hg[2 * H + j] + b_hh[2 * H + j];
-        float nn = cg__fast_tanhf(g[2 * H + j] + b_ih[2 * H + j] + r * hn[j]);
-        g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
+        float z = cg__fast_sigmoidf(g[gs + j] + b_ih[gs + j] + hg[hs + j] + b_hh[gs + j]);
+        hn[j] = hg[2 * hs + j] + b_hh[2 * gs + j];
+        float nn = cg__fast_tanhf(g[2 * gs + j] + b_ih[2 * gs + j] + r * hn[j]);
+        g[j] = r, g[gs + j] = z, g[2 * gs + j] = nn;
         h[j] = (1.0f - z) * nn + z * hp[j];
     }
 }
 
-static void add_projections(float *restrict g, const float *restrict hg,
-                            const float *restrict b_ih, const float *restrict b_hh, int64_t n)
+static void cells_of_row(const rnn_step *s, int64_t n, int64_t t, int64_t tp, int64_t lo,
+                         int64_t w, const float *hg)
 {
-    for (int64_t j = 0; j < n; j++) g[j] += hg[j] + b_ih[j] + b_hh[j];
+    const int64_t H = s->d.H, at = n * s->d.T + t;
+    float *g = s->xg + at * s->d.G * H + lo, *h = s->y + at * H + lo;
+    const float *b_ih = s->b_ih + lo, *b_hh = s->b_hh + lo;
+    if (s->cell == CG_CELL_GRU)
+        gru_cell(g, H, hg, w, b_ih, b_hh, state_before(s->y, s->h0, s->zeros, &s->d, n, tp) + lo,
+                 s->extra + at * H + lo, h, w);
+    else if (s->cell == CG_CELL_LSTM)
+        lstm_cell(g, H, hg, w, b_ih, b_hh,
+                  state_before(s->extra, s->c0, s->zeros, &s->d, n, tp) + lo,
+                  s->extra + at * H + lo, h, w);
+    else
+        rnn_cell(s->cell == CG_CELL_RNN_RELU, g, hg, b_ih, b_hh, h, w);
 }
 
-static void step_row(const rnn_step *s, int64_t n)
+/* Step t for the hidden units of one slice, every sample row. */
+static void step_slice(const rnn_step *s, int64_t t, int64_t tp, int64_t k)
 {
-    const int64_t H = s->d.H, GH = s->d.G * H, at = n * s->d.T + s->t;
-    float *g = s->xg + at * GH, *h = s->y + at * H;
-    const float *hg = s->hg + n * GH;
-    if (s->cell == CG_CELL_GRU) {
-        const float *hp = state_before(s->y, s->h0, s->zeros, &s->d, n, s->tp);
-        gru_cell(g, hg, s->b_ih, s->b_hh, hp, s->extra + at * H, h, H);
-        return;
-    }
-    add_projections(g, hg, s->b_ih, s->b_hh, GH);
-    if (s->cell == CG_CELL_LSTM)
-        lstm_cell(g, state_before(s->extra, s->c0, s->zeros, &s->d, n, s->tp), s->extra + at * H,
-                  h, H);
+    const rnn_dims *d = &s->d;
+    int64_t lo, hi;
+    slice_bounds(d, k, &lo, &hi);
+    const int64_t w = hi - lo, Gw = d->G * w;
+    float *hg = s->hg + d->N * d->G * lo;
+    const float *hp = tp >= 0 ? s->y + tp * d->H : s->h0;
+    if (hp)
+        cg__gemm_serial(false, true, d->N, Gw, d->H, 1.0f, hp, tp >= 0 ? d->T * d->H : d->H,
+                        s->w_hh + d->G * lo * d->H, d->H, false, hg, Gw);
     else
-        rnn_cell(s->cell == CG_CELL_RNN_RELU, g, h, H);
+        memset(hg, 0, (size_t)(d->N * Gw) * sizeof *hg);
+    for (int64_t n = 0; n < d->N; n++) cells_of_row(s, n, t, tp, lo, w, hg + n * Gw);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -156,72 +201,90 @@ static void step_row(const rnn_step *s, int64_t n)
 typedef struct rnn_back {
     rnn_dims d;
     cg_rnn_cell cell;
-    int64_t t, tp;
-    const float *gates, *extra, *y, *dy;
+    const float *gates, *extra, *y, *dy, *w_hh;
     const float *h0, *c0, *zeros;
     float *dg, *dgh;          /* [N, T, G·H]: input side, hidden side (same for rnn, lstm) */
     float *dh, *dc;           /* [N, H] carried */
 } rnn_back;
 
+/* As the forward cells: w units of one slice, gate q of unit j at
+ * g[q·gs + j] (and dg, dgh). */
 static void rnn_cell_back(bool relu, const float *restrict h, const float *restrict dy,
-                          float *restrict dh, float *restrict dg, int64_t H)
+                          float *restrict dh, float *restrict dg, int64_t w)
 {
-    for (int64_t j = 0; j < H; j++) {
+    for (int64_t j = 0; j < w; j++) {
         float v = dh[j] + dy[j];
         dg[j] = relu ? (h[j] > 0.0f ? v : 0.0f) : v * (1.0f - h[j] * h[j]);
         dh[j] = 0.0f;
     }
 }
 
-static void lstm_cell_back(const float *restrict g, const float *restrict c,
+static void lstm_cell_back(const float *restrict g, int64_t gs, const float *restrict c,
                            const float *restrict cp, const float *restrict dy,
-                           float *restrict dh, float *restrict dc, float *restrict dg, int64_t H)
+                           float *restrict dh, float *restrict dc, float *restrict dg, int64_t w)
 {
-    for (int64_t j = 0; j < H; j++) {
-        float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+    for (int64_t j = 0; j < w; j++) {
+        float i = g[j], f = g[gs + j], gg = g[2 * gs + j], o = g[3 * gs + j];
         float v = dh[j] + dy[j], tc = cg__fast_tanhf(c[j]);
         float dct = dc[j] + v * o * (1.0f - tc * tc);
         dg[j] = dct * gg * i * (1.0f - i);
-        dg[H + j] = dct * cp[j] * f * (1.0f - f);
-        dg[2 * H + j] = dct * i * (1.0f - gg * gg);
-        dg[3 * H + j] = v * tc * o * (1.0f - o);
+        dg[gs + j] = dct * cp[j] * f * (1.0f - f);
+        dg[2 * gs + j] = dct * i * (1.0f - gg * gg);
+        dg[3 * gs + j] = v * tc * o * (1.0f - o);
         dc[j] = dct * f;
         dh[j] = 0.0f;
     }
 }
 
-static void gru_cell_back(const float *restrict g, const float *restrict hn,
+static void gru_cell_back(const float *restrict g, int64_t gs, const float *restrict hn,
                           const float *restrict hp, const float *restrict dy, float *restrict dh,
-                          float *restrict dg, float *restrict dgh, int64_t H)
+                          float *restrict dg, float *restrict dgh, int64_t w)
 {
-    for (int64_t j = 0; j < H; j++) {
-        float r = g[j], z = g[H + j], nn = g[2 * H + j];
+    for (int64_t j = 0; j < w; j++) {
+        float r = g[j], z = g[gs + j], nn = g[2 * gs + j];
         float v = dh[j] + dy[j];
         float dn = v * (1.0f - z) * (1.0f - nn * nn);
         float dr = dn * hn[j] * r * (1.0f - r);
         float dz = v * (hp[j] - nn) * z * (1.0f - z);
         dg[j] = dgh[j] = dr;
-        dg[H + j] = dgh[H + j] = dz;
-        dg[2 * H + j] = dn;
-        dgh[2 * H + j] = dn * r;
+        dg[gs + j] = dgh[gs + j] = dz;
+        dg[2 * gs + j] = dn;
+        dgh[2 * gs + j] = dn * r;
         dh[j] = v * z;
     }
 }
 
-static void back_row(const rnn_back *b, int64_t n)
+static void back_row(const rnn_back *b, int64_t n, int64_t t, int64_t tp, int64_t lo, int64_t w)
 {
-    const int64_t H = b->d.H, GH = b->d.G * H, at = n * b->d.T + b->t;
-    const float *g = b->gates + at * GH, *dy = b->dy + at * H;
-    float *dg = b->dg + at * GH, *dh = b->dh + n * H;
+    const int64_t H = b->d.H, GH = b->d.G * H, at = n * b->d.T + t;
+    const float *g = b->gates + at * GH + lo, *dy = b->dy + at * H + lo;
+    float *dg = b->dg + at * GH + lo, *dh = b->dh + n * H + lo;
     if (b->cell == CG_CELL_LSTM)
-        lstm_cell_back(g, b->extra + at * H,
-                       state_before(b->extra, b->c0, b->zeros, &b->d, n, b->tp), dy, dh,
-                       b->dc + n * H, dg, H);
+        lstm_cell_back(g, H, b->extra + at * H + lo,
+                       state_before(b->extra, b->c0, b->zeros, &b->d, n, tp) + lo, dy, dh,
+                       b->dc + n * H + lo, dg, w);
     else if (b->cell == CG_CELL_GRU)
-        gru_cell_back(g, b->extra + at * H, state_before(b->y, b->h0, b->zeros, &b->d, n, b->tp),
-                      dy, dh, dg, b->dgh + at * GH, H);
+        gru_cell_back(g, H, b->extra + at * H + lo,
+                      state_before(b->y, b->h0, b->zeros, &b->d, n, tp) + lo, dy, dh, dg,
+                      b->dgh + at * GH + lo, w);
     else
-        rnn_cell_back(b->cell == CG_CELL_RNN_RELU, b->y + at * H, dy, dh, dg, H);
+        rnn_cell_back(b->cell == CG_CELL_RNN_RELU, b->y + at * H + lo, dy, dh, dg, w);
+}
+
+/* Step t for the hidden units of one slice: first the gradient reaching
+ * them from the step walked before (tn, -1 at the end of the sequence),
+ *   dh[:, lo:hi] (+)= dgates_hidden(tn) · W_hh[:, lo:hi],
+ * which needs every slice's gate gradients of tn, then their cells. */
+static void back_slice(const rnn_back *b, int64_t t, int64_t tp, int64_t tn, int64_t k)
+{
+    const rnn_dims *d = &b->d;
+    int64_t lo, hi;
+    slice_bounds(d, k, &lo, &hi);
+    const int64_t GH = d->G * d->H;
+    if (tn >= 0)
+        cg__gemm_serial(false, false, d->N, hi - lo, GH, 1.0f, b->dgh + tn * GH, d->T * GH,
+                        b->w_hh + lo, d->H, b->cell == CG_CELL_GRU, b->dh + lo, d->H);
+    for (int64_t n = 0; n < d->N; n++) back_row(b, n, t, tp, lo, hi - lo);
 }
 
 /* h before every step, [N, T, H]: the left operand of dW_hh's one GEMM. */
@@ -272,13 +335,12 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
 {
     cg_tensor *x = node->inputs[0], *w_hh = node->inputs[2], *y = node->out;
     const rnn_saved *sv = node->saved;
-    rnn_dims d = {x->shape[0], x->shape[1], x->shape[2], y->shape[2], 0};
     cg_rnn_cell cell = (cg_rnn_cell)node->iarg[RNN_CELL];
     bool reverse = node->iarg[RNN_REVERSE];
-    d.G = gates_of(cell);
+    rnn_dims d = dims_of(x->shape[0], x->shape[1], x->shape[2], y->shape[2], gates_of(cell));
     const int64_t GH = d.G * d.H;
     rnn_back b = {.d = d, .cell = cell, .gates = sv->gates, .extra = sv->extra, .y = y->data,
-                  .dy = y->grad, .h0 = sv->h0, .c0 = sv->c0};
+                  .dy = y->grad, .w_hh = w_hh->data, .h0 = sv->h0, .c0 = sv->c0};
     b.dg = cg__scratch(ctx, d.N * d.T * GH);
     b.dgh = cell == CG_CELL_GRU ? cg__scratch(ctx, d.N * d.T * GH) : b.dg;
     b.dh = cg__scratch(ctx, d.N * d.H);
@@ -292,16 +354,15 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
     memset(b.dh, 0, (size_t)(d.N * d.H) * sizeof *b.dh);
     memset(b.dc, 0, (size_t)(d.N * d.H) * sizeof *b.dc);
     b.zeros = zeros;
+    /* One barrier a step: the end of the slice loop. The initial state's
+     * gradient is not wanted: it is a constant (zeros, or a carried state
+     * detached from its graph). */
+#pragma omp parallel if (d.slices > 1)
     for (int64_t k = d.T - 1; k >= 0; k--) {
-        b.t = reverse ? d.T - 1 - k : k;
-        b.tp = prev_step(b.t, d.T, reverse);
-#pragma omp parallel for schedule(static) if (d.N * GH >= PARALLEL_VALUES)
-        for (int64_t n = 0; n < d.N; n++) back_row(&b, n);
-        /* The gradient of the initial state is not wanted: it is a
-         * constant (zeros, or a carried state detached from its graph). */
-        if (k > 0)
-            gemm(false, false, d.N, d.H, GH, b.dgh + b.t * GH, d.T * GH, w_hh->data, d.H,
-                 cell == CG_CELL_GRU, b.dh, d.H);
+        int64_t t = reverse ? d.T - 1 - k : k, tn = k + 1 < d.T ? (reverse ? t - 1 : t + 1) : -1;
+#pragma omp for schedule(static)
+        for (int64_t s = 0; s < d.slices; s++)
+            back_slice(&b, t, prev_step(t, d.T, reverse), tn, s);
     }
     weight_grads(ctx, node, &d, b.dg, b.dgh);
 }
@@ -369,22 +430,34 @@ static float *copy_state(cg_ctx *ctx, const float *src, int64_t n, bool *failed)
     return dst;
 }
 
-static void run_steps(rnn_step *s, const float *w_hh, bool reverse, float *hg)
+/* W_hh's rows regrouped slice by slice, so that a slice's gates of every
+ * kind are one [G·width, H] block: one product per slice and step. With one
+ * slice that is W_hh itself. */
+static const float *rows_by_slice(cg_ctx *ctx, const rnn_dims *d, const float *w_hh)
+{
+    if (d->slices == 1) return w_hh;
+    float *out = cg__scratch(ctx, d->G * d->H * d->H);
+    if (!out) return NULL;
+    for (int64_t k = 0; k < d->slices; k++) {
+        int64_t lo, hi;
+        slice_bounds(d, k, &lo, &hi);
+        for (int64_t q = 0; q < d->G; q++)
+            memcpy(out + (d->G * lo + q * (hi - lo)) * d->H, w_hh + (q * d->H + lo) * d->H,
+                   (size_t)((hi - lo) * d->H) * sizeof *out);
+    }
+    return out;
+}
+
+/* One barrier a step: the end of the slice loop, after which every unit's
+ * h of step t is there for step t + 1. */
+static void run_steps(const rnn_step *s, bool reverse)
 {
     const rnn_dims *d = &s->d;
-    const int64_t GH = d->G * d->H;
+#pragma omp parallel if (d->slices > 1)
     for (int64_t k = 0; k < d->T; k++) {
-        s->t = reverse ? d->T - 1 - k : k;
-        s->tp = prev_step(s->t, d->T, reverse);
-        const float *hp = s->tp >= 0 ? s->y + s->tp * d->H : s->h0;
-        if (hp)
-            gemm(false, true, d->N, GH, d->H, hp, s->tp >= 0 ? d->T * d->H : d->H, w_hh, d->H,
-                 false, hg, GH);
-        else
-            memset(hg, 0, (size_t)(d->N * GH) * sizeof *hg);
-        s->hg = hg;
-#pragma omp parallel for schedule(static) if (d->N * GH >= PARALLEL_VALUES)
-        for (int64_t n = 0; n < d->N; n++) step_row(s, n);
+        int64_t t = reverse ? d->T - 1 - k : k, tp = prev_step(t, d->T, reverse);
+#pragma omp for schedule(static)
+        for (int64_t sl = 0; sl < d->slices; sl++) step_slice(s, t, tp, sl);
     }
 }
 
@@ -407,7 +480,7 @@ cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *
     cg_tensor *in[5] = {x, w_ih, w_hh, b_ih, b_hh};
     if (cg__null_input(cell_name(cell), in, 3)) return NULL;
     if (!args_ok(ctx, cell, x, w_ih, w_hh, b_ih, b_hh)) return NULL;
-    rnn_dims d = {x->shape[0], x->shape[1], x->shape[2], w_hh->shape[1], gates_of(cell)};
+    rnn_dims d = dims_of(x->shape[0], x->shape[1], x->shape[2], w_hh->shape[1], gates_of(cell));
     const int64_t GH = d.G * d.H, rows = d.N * d.T;
     cg_tensor *y = cg__tensor_alloc(ctx, 3, (int64_t[]){d.N, d.T, d.H});
     bool failed = !y;
@@ -417,13 +490,14 @@ cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *
     sv.c0 = cell == CG_CELL_LSTM ? copy_state(ctx, carry ? carry->c0 : NULL, d.N * d.H, &failed)
                                  : NULL;
     float *hg = cg__scratch(ctx, d.N * GH), *zeros = cg__scratch(ctx, GH);
-    if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !zeros) return NULL;
+    const float *w_rows = rows_by_slice(ctx, &d, w_hh->data);
+    if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !zeros || !w_rows) return NULL;
     memset(zeros, 0, (size_t)GH * sizeof *zeros);
     gemm(false, true, rows, GH, d.F, x->data, d.F, w_ih->data, d.F, false, sv.gates, GH);
-    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .b_ih = b_ih ? b_ih->data : zeros,
+    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .w_hh = w_rows, .hg = hg, .b_ih = b_ih ? b_ih->data : zeros,
                   .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra,
                   .h0 = sv.h0, .c0 = sv.c0, .zeros = zeros};
-    run_steps(&s, w_hh->data, reverse, hg);
+    run_steps(&s, reverse);
     write_final_state(&s, reverse, carry);
     int n_in = b_ih ? 5 : 3;
     if (cg__needs_grad(ctx, in, n_in)) {
