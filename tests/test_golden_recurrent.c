@@ -157,6 +157,70 @@ static void carried_state_continues_the_sequence(void **state)
     }
 }
 
+/* The steps run in slices of hidden units, one per planned thread
+ * (ops/recurrent.c); a layer large enough to be cut, in three uneven
+ * slices, must give one slice's output and gradients, for every cell,
+ * both directions and a carried initial state. */
+enum { SL_N = 96, SL_T = 5, SL_F = 6, SL_H = 40, SL_TENSORS = 6 };
+
+/* Output and gradients of x, w_ih, w_hh, b_ih, b_hh, concatenated into out;
+ * returns how many floats. */
+static int64_t run_sliced(int threads, int cell, bool reverse, float *out)
+{
+    const int64_t G = cell == CG_CELL_LSTM ? 4 : cell == CG_CELL_GRU ? 3 : 1;
+    cg_set_num_threads(threads);
+    cg_ctx *ctx = cg_ctx_create(0);
+    cg_rng rng;
+    cg_rng_seed(&rng, 11);
+    cg_tensor *t[SL_TENSORS - 1] = {
+        cg_tensor_new(ctx, 3, (int64_t[]){SL_N, SL_T, SL_F}),
+        cg_tensor_new(ctx, 2, (int64_t[]){G * SL_H, SL_F}),
+        cg_tensor_new(ctx, 2, (int64_t[]){G * SL_H, SL_H}),
+        cg_tensor_new(ctx, 1, (int64_t[]){G * SL_H}),
+        cg_tensor_new(ctx, 1, (int64_t[]){G * SL_H})};
+    for (int i = 0; i < SL_TENSORS - 1; i++) {
+        cg_init_uniform(t[i], -0.4f, 0.4f, &rng);
+        cg_tensor_set_requires_grad(t[i], true);
+    }
+    static float h0[SL_N * SL_H], c0[SL_N * SL_H], seed[SL_N * SL_T * SL_H];
+    for (int i = 0; i < SL_N * SL_H; i++) h0[i] = 0.5f * sinf(0.37f * i), c0[i] = cosf(0.11f * i);
+    for (int i = 0; i < SL_N * SL_T * SL_H; i++) seed[i] = sinf(0.013f * i);
+    cg_rnn_carry carry = {.h0 = h0, .c0 = c0};
+    cg_tensor *y = cg_recurrent(ctx, (cg_rnn_cell)cell, t[0], t[1], t[2], t[3], t[4], reverse, &carry);
+    assert_non_null(y);
+    assert_int_equal(cg_backward_seeded(ctx, y, seed), CG_OK);
+    int64_t n = 0;
+    memcpy(out, y->data, (size_t)y->size * sizeof *out);
+    n += y->size;
+    for (int i = 0; i < SL_TENSORS - 1; i++) {
+        memcpy(out + n, t[i]->grad, (size_t)t[i]->size * sizeof *out);
+        n += t[i]->size;
+    }
+    cg_ctx_destroy(ctx);
+    cg_set_num_threads(0);
+    return n;
+}
+
+static void sliced_steps_match_one_slice(void **state)
+{
+    (void)state;
+    enum { MAX = SL_N * SL_T * (SL_H + SL_F) + 2 * 4 * SL_H * (SL_F + SL_H + 1) };
+    static float one[MAX], three[MAX];
+    for (int cell = CG_CELL_RNN_TANH; cell <= CG_CELL_GRU; cell++)
+        for (int reverse = 0; reverse <= 1; reverse++) {
+            int64_t n = run_sliced(1, cell, reverse, one);
+            assert_int_equal(run_sliced(3, cell, reverse, three), n);
+            float big = 0.0f, worst = 0.0f;
+            for (int64_t i = 0; i < n; i++) {
+                big = fmaxf(big, fabsf(one[i]));
+                worst = fmaxf(worst, fabsf(one[i] - three[i]));
+            }
+            if (worst > 1e-5f * big)
+                fail_msg("cell %d reverse %d: sliced result differs by %g (largest value %g)",
+                         cell, reverse, worst, big);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +229,7 @@ int main(void)
         cmocka_unit_test(out_of_range_token_names_its_sample),
         cmocka_unit_test(recurrent_op_argument_errors),
         cmocka_unit_test(carried_state_continues_the_sequence),
+        cmocka_unit_test(sliced_steps_match_one_slice),
     };
     return cmocka_run_group_tests(tests, load_fixture, fx_free);
 }
