@@ -20,6 +20,7 @@
  * GEMM each over all steps, because every step's gate gradients are kept. */
 #include "fast_exp.h"
 #include "internal.h"
+#include "panel_gemm.h"
 
 #include <math.h>
 #include <string.h>
@@ -32,7 +33,7 @@
  * threads ran them; a step below this many multiply-adds stays on one
  * thread (waking a second costs more than it saves). */
 #define SLICE_MACS ((int64_t)1 << 17)
-#define SLICE_ALIGN 8
+#define SLICE_ALIGN CG_PANEL
 
 /* node->iarg slots. */
 enum { RNN_CELL, RNN_REVERSE, RNN_BIAS };
@@ -65,6 +66,10 @@ static rnn_dims dims_of(int64_t N, int64_t T, int64_t F, int64_t H, int64_t G)
     d.slices = (H + w - 1) / w;
     return d;
 }
+
+/* A slice's units in whole panels: the columns a gate takes in the step's
+ * product, so that every gate starts a panel. */
+static inline int64_t padded(int64_t w) { return (w + CG_PANEL - 1) / CG_PANEL * CG_PANEL; }
 
 /* Hidden units lo..hi of slice k. */
 static inline void slice_bounds(const rnn_dims *d, int64_t k, int64_t *lo, int64_t *hi)
@@ -101,8 +106,9 @@ typedef struct rnn_step {
     rnn_dims d;
     cg_rnn_cell cell;
     float *xg;                /* [N, T, G·H]: W_ih x, overwritten by the gates */
-    const float *w_hh;        /* W_hh's rows slice by slice: [G·width, H] each */
-    float *hg;                /* slice by slice, [N, G·width] each: W_hh h of this step */
+    const float *w_hh;
+    float *panels;            /* slice by slice: W_hhᵀ's columns of its units, gate by gate */
+    float *hg;                /* slice by slice, [N, G·padded(width)]: W_hh h of this step */
     const float *b_ih, *b_hh; /* [G·H] (zeros without biases) */
     float *y, *extra;
     const float *h0, *c0, *zeros;
@@ -152,21 +158,36 @@ static void gru_cell(float *restrict g, int64_t gs, const float *restrict hg, in
     }
 }
 
+/* hg: the row's hidden projections, gate q of unit j at hg[q·padded(w) + j]. */
 static void cells_of_row(const rnn_step *s, int64_t n, int64_t t, int64_t tp, int64_t lo,
                          int64_t w, const float *hg)
 {
+    const int64_t hs = padded(w);
     const int64_t H = s->d.H, at = n * s->d.T + t;
     float *g = s->xg + at * s->d.G * H + lo, *h = s->y + at * H + lo;
     const float *b_ih = s->b_ih + lo, *b_hh = s->b_hh + lo;
     if (s->cell == CG_CELL_GRU)
-        gru_cell(g, H, hg, w, b_ih, b_hh, state_before(s->y, s->h0, s->zeros, &s->d, n, tp) + lo,
+        gru_cell(g, H, hg, hs, b_ih, b_hh, state_before(s->y, s->h0, s->zeros, &s->d, n, tp) + lo,
                  s->extra + at * H + lo, h, w);
     else if (s->cell == CG_CELL_LSTM)
-        lstm_cell(g, H, hg, w, b_ih, b_hh,
+        lstm_cell(g, H, hg, hs, b_ih, b_hh,
                   state_before(s->extra, s->c0, s->zeros, &s->d, n, tp) + lo,
                   s->extra + at * H + lo, h, w);
     else
         rnn_cell(s->cell == CG_CELL_RNN_RELU, g, hg, b_ih, b_hh, h, w);
+}
+
+/* Packs slice k's rows of every gate of W_hh: its step product is then
+ * one panel product, [N, H]·[H, G·padded(w)]. */
+static void pack_slice(const rnn_step *s, int64_t k)
+{
+    const rnn_dims *d = &s->d;
+    int64_t lo, hi;
+    slice_bounds(d, k, &lo, &hi);
+    float *panels = s->panels + k * d->G * cg__panel_floats(d->width, d->H);
+    for (int64_t q = 0; q < d->G; q++)
+        cg__panel_pack(true, hi - lo, d->H, s->w_hh + (q * d->H + lo) * d->H, d->H,
+                       panels + q * cg__panel_floats(hi - lo, d->H));
 }
 
 /* Step t for the hidden units of one slice, every sample row. */
@@ -175,15 +196,15 @@ static void step_slice(const rnn_step *s, int64_t t, int64_t tp, int64_t k)
     const rnn_dims *d = &s->d;
     int64_t lo, hi;
     slice_bounds(d, k, &lo, &hi);
-    const int64_t w = hi - lo, Gw = d->G * w;
-    float *hg = s->hg + d->N * d->G * lo;
+    const int64_t cols = d->G * padded(hi - lo);
+    float *hg = s->hg + k * d->N * d->G * padded(d->width);
     const float *hp = tp >= 0 ? s->y + tp * d->H : s->h0;
     if (hp)
-        cg__gemm_serial(false, true, d->N, Gw, d->H, 1.0f, hp, tp >= 0 ? d->T * d->H : d->H,
-                        s->w_hh + d->G * lo * d->H, d->H, false, hg, Gw);
+        cg__panel_gemm(d->N, cols, d->H, hp, tp >= 0 ? d->T * d->H : d->H,
+                       s->panels + k * d->G * cg__panel_floats(d->width, d->H), false, hg, cols);
     else
-        memset(hg, 0, (size_t)(d->N * Gw) * sizeof *hg);
-    for (int64_t n = 0; n < d->N; n++) cells_of_row(s, n, t, tp, lo, w, hg + n * Gw);
+        memset(hg, 0, (size_t)(d->N * cols) * sizeof *hg);
+    for (int64_t n = 0; n < d->N; n++) cells_of_row(s, n, t, tp, lo, hi - lo, hg + n * cols);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -203,6 +224,7 @@ typedef struct rnn_back {
     cg_rnn_cell cell;
     const float *gates, *extra, *y, *dy, *w_hh;
     const float *h0, *c0, *zeros;
+    float *panels;            /* slice by slice: W_hh's columns of its units */
     float *dg, *dgh;          /* [N, T, G·H]: input side, hidden side (same for rnn, lstm) */
     float *dh, *dc;           /* [N, H] carried */
 } rnn_back;
@@ -271,6 +293,18 @@ static void back_row(const rnn_back *b, int64_t n, int64_t t, int64_t tp, int64_
         rnn_cell_back(b->cell == CG_CELL_RNN_RELU, b->y + at * H + lo, dy, dh, dg, w);
 }
 
+static float *back_panels(const rnn_back *b, int64_t k)
+{
+    return b->panels + k * cg__panel_floats(b->d.width, b->d.G * b->d.H);
+}
+
+static void pack_back_slice(const rnn_back *b, int64_t k)
+{
+    int64_t lo, hi;
+    slice_bounds(&b->d, k, &lo, &hi);
+    cg__panel_pack(false, hi - lo, b->d.G * b->d.H, b->w_hh + lo, b->d.H, back_panels(b, k));
+}
+
 /* Step t for the hidden units of one slice: first the gradient reaching
  * them from the step walked before (tn, -1 at the end of the sequence),
  *   dh[:, lo:hi] (+)= dgates_hidden(tn) · W_hh[:, lo:hi],
@@ -282,8 +316,8 @@ static void back_slice(const rnn_back *b, int64_t t, int64_t tp, int64_t tn, int
     slice_bounds(d, k, &lo, &hi);
     const int64_t GH = d->G * d->H;
     if (tn >= 0)
-        cg__gemm_serial(false, false, d->N, hi - lo, GH, 1.0f, b->dgh + tn * GH, d->T * GH,
-                        b->w_hh + lo, d->H, b->cell == CG_CELL_GRU, b->dh + lo, d->H);
+        cg__panel_gemm(d->N, hi - lo, GH, b->dgh + tn * GH, d->T * GH, back_panels(b, k),
+                       b->cell == CG_CELL_GRU, b->dh + lo, d->H);
     for (int64_t n = 0; n < d->N; n++) back_row(b, n, t, tp, lo, hi - lo);
 }
 
@@ -346,7 +380,8 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
     b.dh = cg__scratch(ctx, d.N * d.H);
     b.dc = cg__scratch(ctx, d.N * d.H);
     float *zeros = cg__scratch(ctx, d.H);
-    if (!b.dg || !b.dgh || !b.dh || !b.dc || !zeros) {
+    b.panels = cg__scratch(ctx, d.slices * cg__panel_floats(d.width, GH));
+    if (!b.dg || !b.dgh || !b.dh || !b.dc || !zeros || !b.panels) {
         if (ctx->backward_status == CG_OK) ctx->backward_status = cg_last_status();
         return;
     }
@@ -358,11 +393,16 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
      * gradient is not wanted: it is a constant (zeros, or a carried state
      * detached from its graph). */
 #pragma omp parallel if (d.slices > 1)
-    for (int64_t k = d.T - 1; k >= 0; k--) {
-        int64_t t = reverse ? d.T - 1 - k : k, tn = k + 1 < d.T ? (reverse ? t - 1 : t + 1) : -1;
+    {
 #pragma omp for schedule(static)
-        for (int64_t s = 0; s < d.slices; s++)
-            back_slice(&b, t, prev_step(t, d.T, reverse), tn, s);
+        for (int64_t s = 0; s < d.slices; s++) pack_back_slice(&b, s);
+        for (int64_t k = d.T - 1; k >= 0; k--) {
+            int64_t t = reverse ? d.T - 1 - k : k;
+            int64_t tn = k + 1 < d.T ? (reverse ? t - 1 : t + 1) : -1;
+#pragma omp for schedule(static)
+            for (int64_t s = 0; s < d.slices; s++)
+                back_slice(&b, t, prev_step(t, d.T, reverse), tn, s);
+        }
     }
     weight_grads(ctx, node, &d, b.dg, b.dgh);
 }
@@ -430,34 +470,21 @@ static float *copy_state(cg_ctx *ctx, const float *src, int64_t n, bool *failed)
     return dst;
 }
 
-/* W_hh's rows regrouped slice by slice, so that a slice's gates of every
- * kind are one [G·width, H] block: one product per slice and step. With one
- * slice that is W_hh itself. */
-static const float *rows_by_slice(cg_ctx *ctx, const rnn_dims *d, const float *w_hh)
-{
-    if (d->slices == 1) return w_hh;
-    float *out = cg__scratch(ctx, d->G * d->H * d->H);
-    if (!out) return NULL;
-    for (int64_t k = 0; k < d->slices; k++) {
-        int64_t lo, hi;
-        slice_bounds(d, k, &lo, &hi);
-        for (int64_t q = 0; q < d->G; q++)
-            memcpy(out + (d->G * lo + q * (hi - lo)) * d->H, w_hh + (q * d->H + lo) * d->H,
-                   (size_t)((hi - lo) * d->H) * sizeof *out);
-    }
-    return out;
-}
-
 /* One barrier a step: the end of the slice loop, after which every unit's
- * h of step t is there for step t + 1. */
+ * h of step t is there for step t + 1. Each thread packs the slices it
+ * then runs (a static schedule gives it the same ones every loop). */
 static void run_steps(const rnn_step *s, bool reverse)
 {
     const rnn_dims *d = &s->d;
 #pragma omp parallel if (d->slices > 1)
-    for (int64_t k = 0; k < d->T; k++) {
-        int64_t t = reverse ? d->T - 1 - k : k, tp = prev_step(t, d->T, reverse);
+    {
 #pragma omp for schedule(static)
-        for (int64_t sl = 0; sl < d->slices; sl++) step_slice(s, t, tp, sl);
+        for (int64_t sl = 0; sl < d->slices; sl++) pack_slice(s, sl);
+        for (int64_t k = 0; k < d->T; k++) {
+            int64_t t = reverse ? d->T - 1 - k : k, tp = prev_step(t, d->T, reverse);
+#pragma omp for schedule(static)
+            for (int64_t sl = 0; sl < d->slices; sl++) step_slice(s, t, tp, sl);
+        }
     }
 }
 
@@ -489,12 +516,13 @@ cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *
     sv.h0 = copy_state(ctx, carry ? carry->h0 : NULL, d.N * d.H, &failed);
     sv.c0 = cell == CG_CELL_LSTM ? copy_state(ctx, carry ? carry->c0 : NULL, d.N * d.H, &failed)
                                  : NULL;
-    float *hg = cg__scratch(ctx, d.N * GH), *zeros = cg__scratch(ctx, GH);
-    const float *w_rows = rows_by_slice(ctx, &d, w_hh->data);
-    if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !zeros || !w_rows) return NULL;
+    float *hg = cg__scratch(ctx, d.slices * d.N * d.G * padded(d.width));
+    float *panels = cg__scratch(ctx, d.slices * d.G * cg__panel_floats(d.width, d.H));
+    float *zeros = cg__scratch(ctx, GH);
+    if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !panels || !zeros) return NULL;
     memset(zeros, 0, (size_t)GH * sizeof *zeros);
     gemm(false, true, rows, GH, d.F, x->data, d.F, w_ih->data, d.F, false, sv.gates, GH);
-    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .w_hh = w_rows, .hg = hg, .b_ih = b_ih ? b_ih->data : zeros,
+    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .w_hh = w_hh->data, .panels = panels, .hg = hg, .b_ih = b_ih ? b_ih->data : zeros,
                   .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra,
                   .h0 = sv.h0, .c0 = sv.c0, .zeros = zeros};
     run_steps(&s, reverse);
