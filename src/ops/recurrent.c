@@ -190,21 +190,28 @@ static void pack_slice(const rnn_step *s, int64_t k)
                        panels + q * cg__panel_floats(hi - lo, d->H));
 }
 
-/* Step t for the hidden units of one slice, every sample row. */
-static void step_slice(const rnn_step *s, int64_t t, int64_t tp, int64_t k)
+/* Step t for the hidden units of one slice, every sample row: the product
+ * reads h before the step from hp [N, H] (NULL: zeros), and the slice's
+ * units of h after it go to hn besides y. A contiguous copy, because y's
+ * rows lie T·H apart: 64 KiB for W4, so every row falls into the same few
+ * cache sets and the product's reads of them missed every cache. */
+static void step_slice(const rnn_step *s, int64_t t, int64_t tp, const float *hp, float *hn,
+                       int64_t k)
 {
     const rnn_dims *d = &s->d;
     int64_t lo, hi;
     slice_bounds(d, k, &lo, &hi);
-    const int64_t cols = d->G * padded(hi - lo);
+    const int64_t w = hi - lo, cols = d->G * padded(w);
     float *hg = s->hg + k * d->N * d->G * padded(d->width);
-    const float *hp = tp >= 0 ? s->y + tp * d->H : s->h0;
     if (hp)
-        cg__panel_gemm(d->N, cols, d->H, hp, tp >= 0 ? d->T * d->H : d->H,
+        cg__panel_gemm(d->N, cols, d->H, hp, d->H,
                        s->panels + k * d->G * cg__panel_floats(d->width, d->H), false, hg, cols);
     else
         memset(hg, 0, (size_t)(d->N * cols) * sizeof *hg);
-    for (int64_t n = 0; n < d->N; n++) cells_of_row(s, n, t, tp, lo, hi - lo, hg + n * cols);
+    for (int64_t n = 0; n < d->N; n++) {
+        cells_of_row(s, n, t, tp, lo, w, hg + n * cols);
+        memcpy(hn + n * d->H + lo, s->y + (n * d->T + t) * d->H + lo, (size_t)w * sizeof *hn);
+    }
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -306,19 +313,27 @@ static void pack_back_slice(const rnn_back *b, int64_t k)
 }
 
 /* Step t for the hidden units of one slice: first the gradient reaching
- * them from the step walked before (tn, -1 at the end of the sequence),
- *   dh[:, lo:hi] (+)= dgates_hidden(tn) · W_hh[:, lo:hi],
- * which needs every slice's gate gradients of tn, then their cells. */
-static void back_slice(const rnn_back *b, int64_t t, int64_t tp, int64_t tn, int64_t k)
+ * them from the step walked before,
+ *   dh[:, lo:hi] (+)= dgates_hidden(before) · W_hh[:, lo:hi],
+ * which needs every slice's gate gradients of that step (dgp [N, G·H],
+ * NULL at the end of the sequence), then their cells, whose gate gradients
+ * go to dgn besides dgh (contiguous, as h in forward). */
+static void back_slice(const rnn_back *b, int64_t t, int64_t tp, const float *dgp, float *dgn,
+                       int64_t k)
 {
     const rnn_dims *d = &b->d;
     int64_t lo, hi;
     slice_bounds(d, k, &lo, &hi);
-    const int64_t GH = d->G * d->H;
-    if (tn >= 0)
-        cg__panel_gemm(d->N, hi - lo, GH, b->dgh + tn * GH, d->T * GH, back_panels(b, k),
-                       b->cell == CG_CELL_GRU, b->dh + lo, d->H);
-    for (int64_t n = 0; n < d->N; n++) back_row(b, n, t, tp, lo, hi - lo);
+    const int64_t GH = d->G * d->H, w = hi - lo;
+    if (dgp)
+        cg__panel_gemm(d->N, w, GH, dgp, GH, back_panels(b, k), b->cell == CG_CELL_GRU,
+                       b->dh + lo, d->H);
+    for (int64_t n = 0; n < d->N; n++) {
+        back_row(b, n, t, tp, lo, w);
+        for (int64_t q = 0; q < d->G; q++)
+            memcpy(dgn + n * GH + q * d->H + lo, b->dgh + (n * d->T + t) * GH + q * d->H + lo,
+                   (size_t)w * sizeof *dgn);
+    }
 }
 
 /* h before every step, [N, T, H]: the left operand of dW_hh's one GEMM. */
@@ -381,7 +396,9 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
     b.dc = cg__scratch(ctx, d.N * d.H);
     float *zeros = cg__scratch(ctx, d.H);
     b.panels = cg__scratch(ctx, d.slices * cg__panel_floats(d.width, GH));
-    if (!b.dg || !b.dgh || !b.dh || !b.dc || !zeros || !b.panels) {
+    const int64_t NGH = d.N * GH;
+    float *dgbuf = cg__scratch(ctx, 2 * NGH);
+    if (!b.dg || !b.dgh || !b.dh || !b.dc || !zeros || !b.panels || !dgbuf) {
         if (ctx->backward_status == CG_OK) ctx->backward_status = cg_last_status();
         return;
     }
@@ -398,10 +415,10 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
         for (int64_t s = 0; s < d.slices; s++) pack_back_slice(&b, s);
         for (int64_t k = d.T - 1; k >= 0; k--) {
             int64_t t = reverse ? d.T - 1 - k : k;
-            int64_t tn = k + 1 < d.T ? (reverse ? t - 1 : t + 1) : -1;
+            const float *dgp = k + 1 < d.T ? dgbuf + (k + 1) % 2 * NGH : NULL;
 #pragma omp for schedule(static)
             for (int64_t s = 0; s < d.slices; s++)
-                back_slice(&b, t, prev_step(t, d.T, reverse), tn, s);
+                back_slice(&b, t, prev_step(t, d.T, reverse), dgp, dgbuf + k % 2 * NGH, s);
         }
     }
     weight_grads(ctx, node, &d, b.dg, b.dgh);
@@ -471,19 +488,23 @@ static float *copy_state(cg_ctx *ctx, const float *src, int64_t n, bool *failed)
 }
 
 /* One barrier a step: the end of the slice loop, after which every unit's
- * h of step t is there for step t + 1. Each thread packs the slices it
- * then runs (a static schedule gives it the same ones every loop). */
-static void run_steps(const rnn_step *s, bool reverse)
+ * h of step t is there for step t + 1 (in hbuf, two [N, H] halves used in
+ * turn). Each thread packs the slices it then runs (a static schedule
+ * gives it the same ones every loop). */
+static void run_steps(const rnn_step *s, bool reverse, float *hbuf)
 {
     const rnn_dims *d = &s->d;
+    const int64_t NH = d->N * d->H;
 #pragma omp parallel if (d->slices > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t sl = 0; sl < d->slices; sl++) pack_slice(s, sl);
         for (int64_t k = 0; k < d->T; k++) {
             int64_t t = reverse ? d->T - 1 - k : k, tp = prev_step(t, d->T, reverse);
+            const float *hp = k > 0 ? hbuf + (k + 1) % 2 * NH : s->h0;
 #pragma omp for schedule(static)
-            for (int64_t sl = 0; sl < d->slices; sl++) step_slice(s, t, tp, sl);
+            for (int64_t sl = 0; sl < d->slices; sl++)
+                step_slice(s, t, tp, hp, hbuf + k % 2 * NH, sl);
         }
     }
 }
@@ -518,14 +539,15 @@ cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *
                                  : NULL;
     float *hg = cg__scratch(ctx, d.slices * d.N * d.G * padded(d.width));
     float *panels = cg__scratch(ctx, d.slices * d.G * cg__panel_floats(d.width, d.H));
-    float *zeros = cg__scratch(ctx, GH);
-    if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !panels || !zeros) return NULL;
+    float *zeros = cg__scratch(ctx, GH), *hbuf = cg__scratch(ctx, 2 * d.N * d.H);
+    if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !panels || !zeros || !hbuf)
+        return NULL;
     memset(zeros, 0, (size_t)GH * sizeof *zeros);
     gemm(false, true, rows, GH, d.F, x->data, d.F, w_ih->data, d.F, false, sv.gates, GH);
-    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .w_hh = w_hh->data, .panels = panels, .hg = hg, .b_ih = b_ih ? b_ih->data : zeros,
-                  .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra,
+    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .w_hh = w_hh->data, .panels = panels,
+                  .hg = hg, .b_ih = b_ih ? b_ih->data : zeros, .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra,
                   .h0 = sv.h0, .c0 = sv.c0, .zeros = zeros};
-    run_steps(&s, reverse);
+    run_steps(&s, reverse, hbuf);
     write_final_state(&s, reverse, carry);
     int n_in = b_ih ? 5 : 3;
     if (cg__needs_grad(ctx, in, n_in)) {
