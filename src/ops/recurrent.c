@@ -375,9 +375,16 @@ static void weight_grads(cg_ctx *ctx, cg_node *node, const rnn_dims *d, const fl
         gemm(true, false, GH, d->H, rows, dgh, GH, hprev, d->H, acc, dw, d->H);
     }
     if (!node->iarg[RNN_BIAS]) return;
-    float *db = cg__grad_dest(ctx, node->inputs[3], &acc);
+    bool acc_hh;
+    float *db = cg__grad_dest(ctx, node->inputs[3], &acc), *db_hh;
     if (db) cg__sum_rows(db, dg, 1.0f, rows, GH, acc);
-    if ((db = cg__grad_dest(ctx, node->inputs[4], &acc))) cg__sum_rows(db, dgh, 1.0f, rows, GH, acc);
+    if (!(db_hh = cg__grad_dest(ctx, node->inputs[4], &acc_hh))) return;
+    /* Both biases have the same gradient but in gru's n gate: when db
+     * holds just the sum, take it instead of a second pass over [N·T, G·H]. */
+    if (db && !acc && dgh == dg)
+        for (int64_t j = 0; j < GH; j++) db_hh[j] = (acc_hh ? db_hh[j] : 0.0f) + db[j];
+    else
+        cg__sum_rows(db_hh, dgh, 1.0f, rows, GH, acc_hh);
 }
 
 static void recurrent_backward(cg_ctx *ctx, cg_node *node)
