@@ -157,11 +157,11 @@ static void carried_state_continues_the_sequence(void **state)
     }
 }
 
-/* The steps run in slices of hidden units, one per planned thread
+/* The steps run in slices of batch rows, one per planned thread
  * (ops/recurrent.c); a layer large enough to be cut, in three uneven
  * slices, must give one slice's output and gradients, for every cell,
  * both directions and a carried initial state. */
-enum { SL_N = 96, SL_T = 5, SL_F = 6, SL_H = 40, SL_TENSORS = 6 };
+enum { SL_N = 97, SL_T = 5, SL_F = 6, SL_H = 40, SL_TENSORS = 6 };
 
 /* Output and gradients of x, w_ih, w_hh, b_ih, b_hh, concatenated into out;
  * returns how many floats. */

@@ -13,11 +13,21 @@
  * y[:, t] is still the state after reading x[:, t].
  *
  * Cost is in GEMMs: the input projections of all N·T steps are one GEMM
- * before the loop, each step adds one recurrent GEMM [N, H]·W_hhᵀ, and the
- * gates are one fused elementwise pass that overwrites the projections with
- * the activated gates backward needs. Backward walks the steps in reverse
- * with one GEMM per step for dh; the weight gradients and dx are then one
- * GEMM each over all steps, because every step's gate gradients are kept. */
+ * before the loop, each step adds one recurrent product [N, H]·W_hhᵀ, and
+ * the gates are one fused elementwise pass that overwrites the projections
+ * with the activated gates backward needs. Backward walks the steps in
+ * reverse with one product per step for dh; the weight gradients and dx are
+ * then one GEMM each over all steps, because every step's gate gradients
+ * are kept. The per-step products use W_hh packed once (ops/panel_gemm.c):
+ * OpenBLAS would repack all of it at every step.
+ *
+ * Threads: the recurrence couples the steps of one sample only, so the
+ * batch is cut into slices of rows, one per planned thread, and each slice
+ * walks all its steps alone: no barrier inside the time loop (two per step
+ * when a thread owned hidden units instead, and every barrier waits for the
+ * slowest thread, which on a busy machine is the one the scheduler just
+ * took off its core). A row's results do not depend on the slice it is in,
+ * so they are the same for any thread count, planned or running. */
 #include "fast_exp.h"
 #include "internal.h"
 #include "panel_gemm.h"
@@ -25,22 +35,16 @@
 #include <math.h>
 #include <string.h>
 
-/* The steps thread over slices of the hidden units, one per planned
- * thread: a slice's owner computes its units' gate pre-activations (its
- * rows of every gate of W_hh) and their cell update, so a step needs one
- * barrier and no separate gate pass. Slices follow the planned thread count
- * only, never the running one, so the bits do not depend on how many
- * threads ran them; a step below this many multiply-adds stays on one
+/* Batch rows per slice: a step below this many multiply-adds stays on one
  * thread (waking a second costs more than it saves). */
 #define SLICE_MACS ((int64_t)1 << 17)
-#define SLICE_ALIGN CG_PANEL
 
 /* node->iarg slots. */
 enum { RNN_CELL, RNN_REVERSE, RNN_BIAS };
 
 typedef struct rnn_dims {
     int64_t N, T, F, H, G;    /* G·H gate rows: 1, 4 (lstm) or 3 (gru) gates */
-    int64_t width, slices;    /* hidden units per slice, and how many slices */
+    int64_t rows, slices;     /* batch rows per slice, and how many slices */
 } rnn_dims;
 
 /* What backward needs beyond the inputs and y. */
@@ -57,25 +61,31 @@ static int gates_of(cg_rnn_cell cell)
 
 static rnn_dims dims_of(int64_t N, int64_t T, int64_t F, int64_t H, int64_t G)
 {
-    rnn_dims d = {N, T, F, H, G, H, 1};
+    rnn_dims d = {N, T, F, H, G, N, 1};
     int64_t p = cg__plan_threads();
-    if (p < 2 || N * G * H * H < SLICE_MACS) return d;
-    int64_t w = ((H + p - 1) / p + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
-    if (w >= H) return d;
-    d.width = w;
-    d.slices = (H + w - 1) / w;
+    if (p < 2 || N < 2 || N * G * H * H < SLICE_MACS) return d;
+    d.rows = (N + p - 1) / p;
+    d.slices = (N + d.rows - 1) / d.rows;
     return d;
 }
 
-/* A slice's units in whole panels: the columns a gate takes in the step's
- * product, so that every gate starts a panel. */
-static inline int64_t padded(int64_t w) { return (w + CG_PANEL - 1) / CG_PANEL * CG_PANEL; }
-
-/* Hidden units lo..hi of slice k. */
-static inline void slice_bounds(const rnn_dims *d, int64_t k, int64_t *lo, int64_t *hi)
+/* Batch rows n0..n1 of slice k. */
+static inline void slice_rows(const rnn_dims *d, int64_t k, int64_t *n0, int64_t *n1)
 {
-    *lo = k * d->width;
-    *hi = *lo + d->width < d->H ? *lo + d->width : d->H;
+    *n0 = k * d->rows;
+    *n1 = *n0 + d->rows < d->N ? *n0 + d->rows : d->N;
+}
+
+/* Packs the n columns of B (or Bᵀ's rows) from panel p on, across the
+ * threads of the enclosing parallel region. */
+static void pack_shared(bool tb, int64_t n, int64_t K, const float *B, int64_t ldb, float *panels)
+{
+    const int64_t count = (n + CG_PANEL - 1) / CG_PANEL;
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < count; p++) {
+        int64_t c0 = p * CG_PANEL, nc = n - c0 < CG_PANEL ? n - c0 : CG_PANEL;
+        cg__panel_pack(tb, nc, K, tb ? B + c0 * ldb : B + c0, ldb, panels + c0 * K);
+    }
 }
 
 /* C (ldc) = op(A)·op(B), adding to C when acc. */
@@ -105,112 +115,97 @@ static inline const float *state_before(const float *seq, const float *init, con
 typedef struct rnn_step {
     rnn_dims d;
     cg_rnn_cell cell;
+    bool reverse;
     float *xg;                /* [N, T, G·H]: W_ih x, overwritten by the gates */
-    const float *w_hh;
-    float *panels;            /* slice by slice: W_hhᵀ's columns of its units, gate by gate */
-    float *hg;                /* slice by slice, [N, G·padded(width)]: W_hh h of this step */
+    const float *panels;      /* W_hhᵀ packed */
+    float *hg;                /* [N, G·H]: W_hh h of this step */
+    float *hbuf;              /* [2, N, H]: h of the last two steps, contiguous */
     const float *b_ih, *b_hh; /* [G·H] (zeros without biases) */
     float *y, *extra;
     const float *h0, *c0, *zeros;
 } rnn_step;
 
-/* The cells of one sample row at one step, over w units of one slice: gate
- * q of unit j is at g[q·gs + j] (input projection, overwritten by the
- * gate), hg[q·hs + j] (hidden projection) and b[q·gs + j]. Pointers are
- * restrict so the loops vectorise. */
+/* The cells of one sample row at one step: g holds W_ih x (and becomes the
+ * gates), hg W_hh h, gate q of unit j at [q·H + j]. Pointers are restrict
+ * so the loops vectorise. */
 static void rnn_cell(bool relu, const float *restrict g, const float *restrict hg,
                      const float *restrict b_ih, const float *restrict b_hh, float *restrict h,
-                     int64_t w)
+                     int64_t H)
 {
-    for (int64_t j = 0; j < w; j++) {
+    for (int64_t j = 0; j < H; j++) {
         float v = g[j] + (hg[j] + b_ih[j] + b_hh[j]);
         h[j] = relu ? (v > 0.0f ? v : 0.0f) : cg__fast_tanhf(v);
     }
 }
 
-static void lstm_cell(float *restrict g, int64_t gs, const float *restrict hg, int64_t hs,
-                      const float *restrict b_ih, const float *restrict b_hh,
-                      const float *restrict cp, float *restrict c, float *restrict h, int64_t w)
+static void lstm_cell(float *restrict g, const float *restrict hg, const float *restrict b_ih,
+                      const float *restrict b_hh, const float *restrict cp, float *restrict c,
+                      float *restrict h, int64_t H)
 {
-    for (int64_t j = 0; j < w; j++) {
+    for (int64_t j = 0; j < H; j++) {
         float pre[4];
-        for (int q = 0; q < 4; q++) pre[q] = g[q * gs + j] + (hg[q * hs + j] + b_ih[q * gs + j] + b_hh[q * gs + j]);
+        for (int q = 0; q < 4; q++)
+            pre[q] = g[q * H + j] + (hg[q * H + j] + b_ih[q * H + j] + b_hh[q * H + j]);
         float i = cg__fast_sigmoidf(pre[0]), f = cg__fast_sigmoidf(pre[1]);
         float gg = cg__fast_tanhf(pre[2]), o = cg__fast_sigmoidf(pre[3]);
-        g[j] = i, g[gs + j] = f, g[2 * gs + j] = gg, g[3 * gs + j] = o;
+        g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
         c[j] = f * cp[j] + i * gg;
         h[j] = o * cg__fast_tanhf(c[j]);
     }
 }
 
 /* hn keeps W_hn h + b_hn, which r multiplies. */
-static void gru_cell(float *restrict g, int64_t gs, const float *restrict hg, int64_t hs,
-                     const float *restrict b_ih, const float *restrict b_hh,
-                     const float *restrict hp, float *restrict hn, float *restrict h, int64_t w)
+static void gru_cell(float *restrict g, const float *restrict hg, const float *restrict b_ih,
+                     const float *restrict b_hh, const float *restrict hp, float *restrict hn,
+                     float *restrict h, int64_t H)
 {
-    for (int64_t j = 0; j < w; j++) {
+    for (int64_t j = 0; j < H; j++) {
         float r = cg__fast_sigmoidf(g[j] + b_ih[j] + hg[j] + b_hh[j]);
-        float z = cg__fast_sigmoidf(g[gs + j] + b_ih[gs + j] + hg[hs + j] + b_hh[gs + j]);
-        hn[j] = hg[2 * hs + j] + b_hh[2 * gs + j];
-        float nn = cg__fast_tanhf(g[2 * gs + j] + b_ih[2 * gs + j] + r * hn[j]);
-        g[j] = r, g[gs + j] = z, g[2 * gs + j] = nn;
+        float z = cg__fast_sigmoidf(g[H + j] + b_ih[H + j] + hg[H + j] + b_hh[H + j]);
+        hn[j] = hg[2 * H + j] + b_hh[2 * H + j];
+        float nn = cg__fast_tanhf(g[2 * H + j] + b_ih[2 * H + j] + r * hn[j]);
+        g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
         h[j] = (1.0f - z) * nn + z * hp[j];
     }
 }
 
-/* hg: the row's hidden projections, gate q of unit j at hg[q·padded(w) + j]. */
-static void cells_of_row(const rnn_step *s, int64_t n, int64_t t, int64_t tp, int64_t lo,
-                         int64_t w, const float *hg)
+static void cells_of_row(const rnn_step *s, int64_t n, int64_t t, int64_t tp, const float *hg)
 {
-    const int64_t hs = padded(w);
     const int64_t H = s->d.H, at = n * s->d.T + t;
-    float *g = s->xg + at * s->d.G * H + lo, *h = s->y + at * H + lo;
-    const float *b_ih = s->b_ih + lo, *b_hh = s->b_hh + lo;
+    float *g = s->xg + at * s->d.G * H, *h = s->y + at * H;
     if (s->cell == CG_CELL_GRU)
-        gru_cell(g, H, hg, hs, b_ih, b_hh, state_before(s->y, s->h0, s->zeros, &s->d, n, tp) + lo,
-                 s->extra + at * H + lo, h, w);
+        gru_cell(g, hg, s->b_ih, s->b_hh, state_before(s->y, s->h0, s->zeros, &s->d, n, tp),
+                 s->extra + at * H, h, H);
     else if (s->cell == CG_CELL_LSTM)
-        lstm_cell(g, H, hg, hs, b_ih, b_hh,
-                  state_before(s->extra, s->c0, s->zeros, &s->d, n, tp) + lo,
-                  s->extra + at * H + lo, h, w);
+        lstm_cell(g, hg, s->b_ih, s->b_hh, state_before(s->extra, s->c0, s->zeros, &s->d, n, tp),
+                  s->extra + at * H, h, H);
     else
-        rnn_cell(s->cell == CG_CELL_RNN_RELU, g, hg, b_ih, b_hh, h, w);
+        rnn_cell(s->cell == CG_CELL_RNN_RELU, g, hg, s->b_ih, s->b_hh, h, H);
 }
 
-/* Packs slice k's rows of every gate of W_hh: its step product is then
- * one panel product, [N, H]·[H, G·padded(w)]. */
-static void pack_slice(const rnn_step *s, int64_t k)
+/* Every step of the batch rows of slice k. The product reads h before the
+ * step from hbuf, a contiguous copy the cells write besides y: y's rows lie
+ * T·H apart (64 KiB for W4), so they all fall into the same few cache sets
+ * and reading them there missed every cache. */
+static void slice_steps(const rnn_step *s, int64_t k)
 {
     const rnn_dims *d = &s->d;
-    int64_t lo, hi;
-    slice_bounds(d, k, &lo, &hi);
-    float *panels = s->panels + k * d->G * cg__panel_floats(d->width, d->H);
-    for (int64_t q = 0; q < d->G; q++)
-        cg__panel_pack(true, hi - lo, d->H, s->w_hh + (q * d->H + lo) * d->H, d->H,
-                       panels + q * cg__panel_floats(hi - lo, d->H));
-}
-
-/* Step t for the hidden units of one slice, every sample row: the product
- * reads h before the step from hp [N, H] (NULL: zeros), and the slice's
- * units of h after it go to hn besides y. A contiguous copy, because y's
- * rows lie T·H apart: 64 KiB for W4, so every row falls into the same few
- * cache sets and the product's reads of them missed every cache. */
-static void step_slice(const rnn_step *s, int64_t t, int64_t tp, const float *hp, float *hn,
-                       int64_t k)
-{
-    const rnn_dims *d = &s->d;
-    int64_t lo, hi;
-    slice_bounds(d, k, &lo, &hi);
-    const int64_t w = hi - lo, cols = d->G * padded(w);
-    float *hg = s->hg + k * d->N * d->G * padded(d->width);
-    if (hp)
-        cg__panel_gemm(d->N, cols, d->H, hp, d->H,
-                       s->panels + k * d->G * cg__panel_floats(d->width, d->H), false, hg, cols);
-    else
-        memset(hg, 0, (size_t)(d->N * cols) * sizeof *hg);
-    for (int64_t n = 0; n < d->N; n++) {
-        cells_of_row(s, n, t, tp, lo, w, hg + n * cols);
-        memcpy(hn + n * d->H + lo, s->y + (n * d->T + t) * d->H + lo, (size_t)w * sizeof *hn);
+    const int64_t H = d->H, GH = d->G * H;
+    int64_t n0, n1;
+    slice_rows(d, k, &n0, &n1);
+    float *hg = s->hg + n0 * GH;
+    for (int64_t step = 0; step < d->T; step++) {
+        int64_t t = s->reverse ? d->T - 1 - step : step, tp = prev_step(t, d->T, s->reverse);
+        const float *hp = step > 0 ? s->hbuf + (step + 1) % 2 * d->N * H : s->h0;
+        float *hn = s->hbuf + step % 2 * d->N * H;
+        if (hp)
+            cg__panel_gemm(n1 - n0, GH, H, hp + n0 * H, H, s->panels, false, hg, GH);
+        else
+            memset(hg, 0, (size_t)((n1 - n0) * GH) * sizeof *hg);
+        for (int64_t n = n0; n < n1; n++) {
+            cells_of_row(s, n, t, tp, hg + (n - n0) * GH);
+            memcpy(hn + n * H, s->y + (n * d->T + t) * H, (size_t)H * sizeof *hn);
+        }
     }
 }
 
@@ -229,110 +224,99 @@ static void step_slice(const rnn_step *s, int64_t t, int64_t tp, const float *hp
 typedef struct rnn_back {
     rnn_dims d;
     cg_rnn_cell cell;
-    const float *gates, *extra, *y, *dy, *w_hh;
+    bool reverse;
+    const float *gates, *extra, *y, *dy;
     const float *h0, *c0, *zeros;
-    float *panels;            /* slice by slice: W_hh's columns of its units */
+    const float *panels;      /* W_hh packed */
     float *dg, *dgh;          /* [N, T, G·H]: input side, hidden side (same for rnn, lstm) */
+    float *dgbuf;             /* [2, N, G·H]: dgh of the last two steps, contiguous */
     float *dh, *dc;           /* [N, H] carried */
 } rnn_back;
 
-/* As the forward cells: w units of one slice, gate q of unit j at
- * g[q·gs + j] (and dg, dgh). */
 static void rnn_cell_back(bool relu, const float *restrict h, const float *restrict dy,
-                          float *restrict dh, float *restrict dg, int64_t w)
+                          float *restrict dh, float *restrict dg, int64_t H)
 {
-    for (int64_t j = 0; j < w; j++) {
+    for (int64_t j = 0; j < H; j++) {
         float v = dh[j] + dy[j];
         dg[j] = relu ? (h[j] > 0.0f ? v : 0.0f) : v * (1.0f - h[j] * h[j]);
         dh[j] = 0.0f;
     }
 }
 
-static void lstm_cell_back(const float *restrict g, int64_t gs, const float *restrict c,
+static void lstm_cell_back(const float *restrict g, const float *restrict c,
                            const float *restrict cp, const float *restrict dy,
-                           float *restrict dh, float *restrict dc, float *restrict dg, int64_t w)
+                           float *restrict dh, float *restrict dc, float *restrict dg, int64_t H)
 {
-    for (int64_t j = 0; j < w; j++) {
-        float i = g[j], f = g[gs + j], gg = g[2 * gs + j], o = g[3 * gs + j];
+    for (int64_t j = 0; j < H; j++) {
+        float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
         float v = dh[j] + dy[j], tc = cg__fast_tanhf(c[j]);
         float dct = dc[j] + v * o * (1.0f - tc * tc);
         dg[j] = dct * gg * i * (1.0f - i);
-        dg[gs + j] = dct * cp[j] * f * (1.0f - f);
-        dg[2 * gs + j] = dct * i * (1.0f - gg * gg);
-        dg[3 * gs + j] = v * tc * o * (1.0f - o);
+        dg[H + j] = dct * cp[j] * f * (1.0f - f);
+        dg[2 * H + j] = dct * i * (1.0f - gg * gg);
+        dg[3 * H + j] = v * tc * o * (1.0f - o);
         dc[j] = dct * f;
         dh[j] = 0.0f;
     }
 }
 
-static void gru_cell_back(const float *restrict g, int64_t gs, const float *restrict hn,
+static void gru_cell_back(const float *restrict g, const float *restrict hn,
                           const float *restrict hp, const float *restrict dy, float *restrict dh,
-                          float *restrict dg, float *restrict dgh, int64_t w)
+                          float *restrict dg, float *restrict dgh, int64_t H)
 {
-    for (int64_t j = 0; j < w; j++) {
-        float r = g[j], z = g[gs + j], nn = g[2 * gs + j];
+    for (int64_t j = 0; j < H; j++) {
+        float r = g[j], z = g[H + j], nn = g[2 * H + j];
         float v = dh[j] + dy[j];
         float dn = v * (1.0f - z) * (1.0f - nn * nn);
         float dr = dn * hn[j] * r * (1.0f - r);
         float dz = v * (hp[j] - nn) * z * (1.0f - z);
         dg[j] = dgh[j] = dr;
-        dg[gs + j] = dgh[gs + j] = dz;
-        dg[2 * gs + j] = dn;
-        dgh[2 * gs + j] = dn * r;
+        dg[H + j] = dgh[H + j] = dz;
+        dg[2 * H + j] = dn;
+        dgh[2 * H + j] = dn * r;
         dh[j] = v * z;
     }
 }
 
-static void back_row(const rnn_back *b, int64_t n, int64_t t, int64_t tp, int64_t lo, int64_t w)
+static void back_row(const rnn_back *b, int64_t n, int64_t t, int64_t tp)
 {
     const int64_t H = b->d.H, GH = b->d.G * H, at = n * b->d.T + t;
-    const float *g = b->gates + at * GH + lo, *dy = b->dy + at * H + lo;
-    float *dg = b->dg + at * GH + lo, *dh = b->dh + n * H + lo;
+    const float *g = b->gates + at * GH, *dy = b->dy + at * H;
+    float *dg = b->dg + at * GH, *dh = b->dh + n * H;
     if (b->cell == CG_CELL_LSTM)
-        lstm_cell_back(g, H, b->extra + at * H + lo,
-                       state_before(b->extra, b->c0, b->zeros, &b->d, n, tp) + lo, dy, dh,
-                       b->dc + n * H + lo, dg, w);
+        lstm_cell_back(g, b->extra + at * H,
+                       state_before(b->extra, b->c0, b->zeros, &b->d, n, tp), dy, dh,
+                       b->dc + n * H, dg, H);
     else if (b->cell == CG_CELL_GRU)
-        gru_cell_back(g, H, b->extra + at * H + lo,
-                      state_before(b->y, b->h0, b->zeros, &b->d, n, tp) + lo, dy, dh, dg,
-                      b->dgh + at * GH + lo, w);
+        gru_cell_back(g, b->extra + at * H, state_before(b->y, b->h0, b->zeros, &b->d, n, tp),
+                      dy, dh, dg, b->dgh + at * GH, H);
     else
-        rnn_cell_back(b->cell == CG_CELL_RNN_RELU, b->y + at * H + lo, dy, dh, dg, w);
+        rnn_cell_back(b->cell == CG_CELL_RNN_RELU, b->y + at * H, dy, dh, dg, H);
 }
 
-static float *back_panels(const rnn_back *b, int64_t k)
-{
-    return b->panels + k * cg__panel_floats(b->d.width, b->d.G * b->d.H);
-}
-
-static void pack_back_slice(const rnn_back *b, int64_t k)
-{
-    int64_t lo, hi;
-    slice_bounds(&b->d, k, &lo, &hi);
-    cg__panel_pack(false, hi - lo, b->d.G * b->d.H, b->w_hh + lo, b->d.H, back_panels(b, k));
-}
-
-/* Step t for the hidden units of one slice: first the gradient reaching
- * them from the step walked before,
- *   dh[:, lo:hi] (+)= dgates_hidden(before) · W_hh[:, lo:hi],
- * which needs every slice's gate gradients of that step (dgp [N, G·H],
- * NULL at the end of the sequence), then their cells, whose gate gradients
- * go to dgn besides dgh (contiguous, as h in forward). */
-static void back_slice(const rnn_back *b, int64_t t, int64_t tp, const float *dgp, float *dgn,
-                       int64_t k)
+/* Every step of the batch rows of slice k, walking back: first the
+ * gradient reaching h from the step walked before,
+ *   dh (+)= dgates_hidden(that step) · W_hh,
+ * from dgbuf (a contiguous copy, as h in forward), then the cells. The
+ * initial state's gradient is not wanted: it is a constant (zeros, or a
+ * carried state detached from its graph). */
+static void slice_back_steps(const rnn_back *b, int64_t k)
 {
     const rnn_dims *d = &b->d;
-    int64_t lo, hi;
-    slice_bounds(d, k, &lo, &hi);
-    const int64_t GH = d->G * d->H, w = hi - lo;
-    if (dgp)
-        cg__panel_gemm(d->N, w, GH, dgp, GH, back_panels(b, k), b->cell == CG_CELL_GRU,
-                       b->dh + lo, d->H);
-    for (int64_t n = 0; n < d->N; n++) {
-        back_row(b, n, t, tp, lo, w);
-        for (int64_t q = 0; q < d->G; q++)
-            memcpy(dgn + n * GH + q * d->H + lo, b->dgh + (n * d->T + t) * GH + q * d->H + lo,
-                   (size_t)w * sizeof *dgn);
+    const int64_t GH = d->G * d->H;
+    int64_t n0, n1;
+    slice_rows(d, k, &n0, &n1);
+    for (int64_t step = d->T - 1; step >= 0; step--) {
+        int64_t t = b->reverse ? d->T - 1 - step : step;
+        int64_t tp = prev_step(t, d->T, b->reverse);
+        float *dgn = b->dgbuf + step % 2 * d->N * GH;
+        if (step + 1 < d->T)
+            cg__panel_gemm(n1 - n0, d->H, GH, b->dgbuf + ((step + 1) % 2 * d->N + n0) * GH, GH,
+                           b->panels, b->cell == CG_CELL_GRU, b->dh + n0 * d->H, d->H);
+        for (int64_t n = n0; n < n1; n++) {
+            back_row(b, n, t, tp);
+            memcpy(dgn + n * GH, b->dgh + (n * d->T + t) * GH, (size_t)GH * sizeof *dgn);
+        }
     }
 }
 
@@ -392,20 +376,17 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
     cg_tensor *x = node->inputs[0], *w_hh = node->inputs[2], *y = node->out;
     const rnn_saved *sv = node->saved;
     cg_rnn_cell cell = (cg_rnn_cell)node->iarg[RNN_CELL];
-    bool reverse = node->iarg[RNN_REVERSE];
     rnn_dims d = dims_of(x->shape[0], x->shape[1], x->shape[2], y->shape[2], gates_of(cell));
     const int64_t GH = d.G * d.H;
-    rnn_back b = {.d = d, .cell = cell, .gates = sv->gates, .extra = sv->extra, .y = y->data,
-                  .dy = y->grad, .w_hh = w_hh->data, .h0 = sv->h0, .c0 = sv->c0};
+    rnn_back b = {.d = d, .cell = cell, .reverse = node->iarg[RNN_REVERSE], .gates = sv->gates,
+                  .extra = sv->extra, .y = y->data, .dy = y->grad, .h0 = sv->h0, .c0 = sv->c0};
     b.dg = cg__scratch(ctx, d.N * d.T * GH);
     b.dgh = cell == CG_CELL_GRU ? cg__scratch(ctx, d.N * d.T * GH) : b.dg;
+    b.dgbuf = cg__scratch(ctx, 2 * d.N * GH);
     b.dh = cg__scratch(ctx, d.N * d.H);
     b.dc = cg__scratch(ctx, d.N * d.H);
-    float *zeros = cg__scratch(ctx, d.H);
-    b.panels = cg__scratch(ctx, d.slices * cg__panel_floats(d.width, GH));
-    const int64_t NGH = d.N * GH;
-    float *dgbuf = cg__scratch(ctx, 2 * NGH);
-    if (!b.dg || !b.dgh || !b.dh || !b.dc || !zeros || !b.panels || !dgbuf) {
+    float *zeros = cg__scratch(ctx, d.H), *panels = cg__scratch(ctx, cg__panel_floats(d.H, GH));
+    if (!b.dg || !b.dgh || !b.dgbuf || !b.dh || !b.dc || !zeros || !panels) {
         if (ctx->backward_status == CG_OK) ctx->backward_status = cg_last_status();
         return;
     }
@@ -413,20 +394,12 @@ static void recurrent_backward(cg_ctx *ctx, cg_node *node)
     memset(b.dh, 0, (size_t)(d.N * d.H) * sizeof *b.dh);
     memset(b.dc, 0, (size_t)(d.N * d.H) * sizeof *b.dc);
     b.zeros = zeros;
-    /* One barrier a step: the end of the slice loop. The initial state's
-     * gradient is not wanted: it is a constant (zeros, or a carried state
-     * detached from its graph). */
+    b.panels = panels;
 #pragma omp parallel if (d.slices > 1)
     {
+        pack_shared(false, d.H, GH, w_hh->data, d.H, panels);
 #pragma omp for schedule(static)
-        for (int64_t s = 0; s < d.slices; s++) pack_back_slice(&b, s);
-        for (int64_t k = d.T - 1; k >= 0; k--) {
-            int64_t t = reverse ? d.T - 1 - k : k;
-            const float *dgp = k + 1 < d.T ? dgbuf + (k + 1) % 2 * NGH : NULL;
-#pragma omp for schedule(static)
-            for (int64_t s = 0; s < d.slices; s++)
-                back_slice(&b, t, prev_step(t, d.T, reverse), dgp, dgbuf + k % 2 * NGH, s);
-        }
+        for (int64_t k = 0; k < d.slices; k++) slice_back_steps(&b, k);
     }
     weight_grads(ctx, node, &d, b.dg, b.dgh);
 }
@@ -494,25 +467,15 @@ static float *copy_state(cg_ctx *ctx, const float *src, int64_t n, bool *failed)
     return dst;
 }
 
-/* One barrier a step: the end of the slice loop, after which every unit's
- * h of step t is there for step t + 1 (in hbuf, two [N, H] halves used in
- * turn). Each thread packs the slices it then runs (a static schedule
- * gives it the same ones every loop). */
-static void run_steps(const rnn_step *s, bool reverse, float *hbuf)
+/* W_hhᵀ packed by all threads, then each slice's steps. */
+static void run_steps(const rnn_step *s, const float *w_hh, float *panels)
 {
     const rnn_dims *d = &s->d;
-    const int64_t NH = d->N * d->H;
 #pragma omp parallel if (d->slices > 1)
     {
+        pack_shared(true, d->G * d->H, d->H, w_hh, d->H, panels);
 #pragma omp for schedule(static)
-        for (int64_t sl = 0; sl < d->slices; sl++) pack_slice(s, sl);
-        for (int64_t k = 0; k < d->T; k++) {
-            int64_t t = reverse ? d->T - 1 - k : k, tp = prev_step(t, d->T, reverse);
-            const float *hp = k > 0 ? hbuf + (k + 1) % 2 * NH : s->h0;
-#pragma omp for schedule(static)
-            for (int64_t sl = 0; sl < d->slices; sl++)
-                step_slice(s, t, tp, hp, hbuf + k % 2 * NH, sl);
-        }
+        for (int64_t k = 0; k < d->slices; k++) slice_steps(s, k);
     }
 }
 
@@ -544,17 +507,17 @@ cg_tensor *cg_recurrent(cg_ctx *ctx, cg_rnn_cell cell, cg_tensor *x, cg_tensor *
     sv.h0 = copy_state(ctx, carry ? carry->h0 : NULL, d.N * d.H, &failed);
     sv.c0 = cell == CG_CELL_LSTM ? copy_state(ctx, carry ? carry->c0 : NULL, d.N * d.H, &failed)
                                  : NULL;
-    float *hg = cg__scratch(ctx, d.slices * d.N * d.G * padded(d.width));
-    float *panels = cg__scratch(ctx, d.slices * d.G * cg__panel_floats(d.width, d.H));
+    float *hg = cg__scratch(ctx, d.N * GH), *panels = cg__scratch(ctx, cg__panel_floats(GH, d.H));
     float *zeros = cg__scratch(ctx, GH), *hbuf = cg__scratch(ctx, 2 * d.N * d.H);
     if (failed || !sv.gates || (d.G > 1 && !sv.extra) || !hg || !panels || !zeros || !hbuf)
         return NULL;
     memset(zeros, 0, (size_t)GH * sizeof *zeros);
     gemm(false, true, rows, GH, d.F, x->data, d.F, w_ih->data, d.F, false, sv.gates, GH);
-    rnn_step s = {.d = d, .cell = cell, .xg = sv.gates, .w_hh = w_hh->data, .panels = panels,
-                  .hg = hg, .b_ih = b_ih ? b_ih->data : zeros, .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra,
-                  .h0 = sv.h0, .c0 = sv.c0, .zeros = zeros};
-    run_steps(&s, reverse, hbuf);
+    rnn_step s = {.d = d, .cell = cell, .reverse = reverse, .xg = sv.gates, .panels = panels,
+                  .hg = hg, .hbuf = hbuf, .b_ih = b_ih ? b_ih->data : zeros,
+                  .b_hh = b_hh ? b_hh->data : zeros, .y = y->data, .extra = sv.extra, .h0 = sv.h0,
+                  .c0 = sv.c0, .zeros = zeros};
+    run_steps(&s, w_hh->data, panels);
     write_final_state(&s, reverse, carry);
     int n_in = b_ih ? 5 : 3;
     if (cg__needs_grad(ctx, in, n_in)) {
