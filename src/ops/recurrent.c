@@ -325,6 +325,7 @@ static void fill_previous_states(const rnn_dims *d, bool reverse, const float *y
                                  float *hprev)
 {
     const size_t row = (size_t)d->H * sizeof(float);
+#pragma omp parallel for schedule(static) if (d->slices > 1)
     for (int64_t n = 0; n < d->N; n++)
         for (int64_t t = 0; t < d->T; t++) {
             int64_t tp = prev_step(t, d->T, reverse);
