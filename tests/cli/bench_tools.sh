@@ -43,10 +43,12 @@ if [[ -f $bin/libgemm_trace.so && $libs != *libasan* ]]; then
         expect_exit 0 "$bin/bench_train" "$WORK/lm.json" --data "text:$WORK/cats.txt" --warmup 2 --steps 2 \
         --threads 1
     [[ $(grep -c '^S ' "$WORK/trace") == 4 ]] || fail "trace: expected 4 step marks"
-    grep -q '^G 0 1 ' "$WORK/trace" || fail "trace: no NT call (the LSTM's recurrent product)"
+    grep -q '^G 0 1 ' "$WORK/trace" || fail "trace: no NT call (the LSTM's input projection)"
     expect_exit 0 "$bin/gemm_limit" "$WORK/trace" --threads 1 --units 128 --name W4 --seconds 0
     sed 's/^{/{"label": "cgrad", /' "$WORK/out" >"$WORK/limits.jsonl"
-    [[ $(field calls "$WORK/out") -gt 16 ]] || fail "gemm_limit replayed $(field calls "$WORK/out") calls"
+    # A step's sgemm calls: the dense layer's 3 and the LSTM's 4 outside its
+    # time loop (its per-step products run on ops/panel_gemm.c, untraced).
+    [[ $(field calls "$WORK/out") -ge 7 ]] || fail "gemm_limit replayed $(field calls "$WORK/out") calls"
     expect_exit 1 "$bin/gemm_limit" "$WORK/cats.txt"
     expect_in "fewer than two step marks" "$WORK/err"
 else
