@@ -23,11 +23,11 @@
  *
  * Threads: the recurrence couples the steps of one sample only, so the
  * batch is cut into slices of rows, one per planned thread, and each slice
- * walks all its steps alone: no barrier inside the time loop (two per step
- * when a thread owned hidden units instead, and every barrier waits for the
- * slowest thread, which on a busy machine is the one the scheduler just
- * took off its core). A row's results do not depend on the slice it is in,
- * so they are the same for any thread count, planned or running. */
+ * walks all its steps alone: no barrier inside the time loop (threads
+ * owning hidden units instead need one per step, and every barrier waits
+ * for the slowest thread, which on a busy machine is the one the scheduler
+ * just took off its core). A row's results do not depend on the slice it is
+ * in, so the loop's are the same for any thread count, planned or running. */
 #include "fast_exp.h"
 #include "internal.h"
 #include "panel_gemm.h"
@@ -35,7 +35,7 @@
 #include <math.h>
 #include <string.h>
 
-/* Batch rows per slice: a step below this many multiply-adds stays on one
+/* A step below this many multiply-adds keeps the batch in one slice, on one
  * thread (waking a second costs more than it saves). */
 #define SLICE_MACS ((int64_t)1 << 17)
 
