@@ -186,7 +186,8 @@ static int64_t run_sliced(int threads, int cell, bool reverse, float *out)
     for (int i = 0; i < SL_N * SL_H; i++) h0[i] = 0.5f * sinf(0.37f * i), c0[i] = cosf(0.11f * i);
     for (int i = 0; i < SL_N * SL_T * SL_H; i++) seed[i] = sinf(0.013f * i);
     cg_rnn_carry carry = {.h0 = h0, .c0 = c0};
-    cg_tensor *y = cg_recurrent(ctx, (cg_rnn_cell)cell, t[0], t[1], t[2], t[3], t[4], reverse, &carry);
+    cg_tensor *y =
+        cg_recurrent(ctx, (cg_rnn_cell)cell, t[0], t[1], t[2], t[3], t[4], reverse, &carry);
     assert_non_null(y);
     assert_int_equal(cg_backward_seeded(ctx, y, seed), CG_OK);
     int64_t n = 0;

@@ -1,8 +1,9 @@
 /* ops/panel_gemm.c, the recurrent layers' product from a packed operand,
  * against a double-precision loop: every edge of its 6 x 16 tile (rows and
  * columns short of a whole tile, a single row or column, K of 1), a
- * transposed and a plain right operand, leading dimensions wider than the
- * rows, and accumulation into C, whose padding must stay untouched. */
+ * transposed and a plain right operand, rows in equal tiles and not,
+ * leading dimensions wider than the rows, and accumulation into C, whose
+ * padding must stay untouched. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,7 +36,9 @@ static void check_shape(int64_t M, int64_t N, int64_t K, bool tb, bool acc)
         for (int64_t j = 0; j < ldc; j++) {
             float got = C[i * ldc + j];
             if (j >= N) { /* the padding of C */
-                if (got != C0[i * ldc + j]) fail_msg("%lldx%lldx%lld: C's padding written", (long long)M, (long long)N, (long long)K);
+                if (got != C0[i * ldc + j])
+                    fail_msg("%lldx%lldx%lld: C's padding written", (long long)M,
+                             (long long)N, (long long)K);
                 continue;
             }
             double want = acc ? C0[i * ldc + j] : 0.0;
@@ -51,7 +54,8 @@ static void check_shape(int64_t M, int64_t N, int64_t K, bool tb, bool acc)
 static void products_match_a_plain_loop(void **state)
 {
     (void)state;
-    const int64_t Ms[] = {1, 5, 6, 7, 13, 32}, Ns[] = {1, 15, 16, 17, 40}, Ks[] = {1, 3, 70};
+    const int64_t Ms[] = {1, 5, 6, 7, 11, 13, 16, 32}, Ns[] = {1, 15, 16, 17, 40};
+    const int64_t Ks[] = {1, 3, 70};
     for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++)
         for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
             for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
