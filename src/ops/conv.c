@@ -22,6 +22,8 @@
  * and the slots are then added in order: results are bitwise the same for
  * any thread count. */
 #include "activation_kernels.h"
+#include "conv.h"
+#include "pool_kernels.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -329,30 +331,57 @@ const cg_op_def cg_op_conv2d = {"conv2d", conv2d_backward};
 
 /* ---------------------------------------------------------------- forward */
 
-/* y_n,g = W_g·cols_n,g + b_g for every sample and group. */
-static void conv_forward(const conv_geom *g, const float *x, const float *w, const float *b,
-                         float *y, float *work, int threads)
+/* What the forward pass does to a sample's output while it is in cache. */
+typedef struct conv_epilogue {
+    bool relu;                   /* the fused activation is ReLU (else none here) */
+    const cg__pool_geom *pool;   /* max pooling of the sample's planes, or NULL */
+    float *pooled;               /* its output [N, O, Ho, Wo] */
+    int32_t *argmax;             /* where each max was, when recorded; or NULL */
+} conv_epilogue;
+
+typedef struct conv_buffers {
+    float *work;                 /* per thread: one im2col [K, L] */
+    float *y;                    /* per thread: one sample's [O, L], when y is not stored */
+} conv_buffers;
+
+/* y_n,g = W_g·cols_n,g + b_g for every group of one sample. */
+static void conv_sample(const conv_geom *g, const float *xn, const float *w, const float *b,
+                        float *yn, float *cols, bool split)
 {
     int64_t HW = g->H * g->W;
+    for (int64_t gi = 0; gi < g->G; gi++) {
+        const float *xg = xn + gi * g->Cg * HW, *B = xg;
+        float *yg = yn + gi * g->Og * g->L;
+        if (!g->direct) {
+            im2col(g, xg, cols);
+            B = cols;
+        }
+        /* The bias is the GEMM's starting value: no separate pass. */
+        for (int64_t o = 0; o < g->Og; o++) {
+            float v = b ? b[gi * g->Og + o] : 0.0f;
+            for (int64_t l = 0; l < g->L; l++) yg[o * g->L + l] = v;
+        }
+        gemm(split, false, false, g->Og, g->L, g->K, w + gi * g->Og * g->K, g->K, B, g->L, true,
+             yg);
+    }
+}
+
+/* Every sample's convolution, then its epilogue while it is in cache. */
+static void conv_forward(const conv_geom *g, const float *x, const float *w, const float *b,
+                         float *y, const conv_buffers *buf, const conv_epilogue *ep, int threads)
+{
+    int64_t OL = g->O * g->L, KL = g->K * g->L;
+    int64_t pooled = ep->pool ? g->O * ep->pool->Ho * ep->pool->Wo : 0;
 #pragma omp parallel for schedule(static) num_threads(running(threads))
     for (int64_t n = 0; n < g->N; n++) {
-        float *cols = thread_block(work, g->K * g->L);
-        for (int64_t gi = 0; gi < g->G; gi++) {
-            const float *xg = x + (n * g->C + gi * g->Cg) * HW;
-            float *yg = y + (n * g->O + gi * g->Og) * g->L;
-            const float *B = xg;
-            if (!g->direct) {
-                im2col(g, xg, cols);
-                B = cols;
-            }
-            /* The bias is the GEMM's starting value: no separate pass. */
-            for (int64_t o = 0; o < g->Og; o++) {
-                float v = b ? b[gi * g->Og + o] : 0.0f;
-                for (int64_t l = 0; l < g->L; l++) yg[o * g->L + l] = v;
-            }
-            gemm(threads == 1, false, false, g->Og, g->L, g->K, w + gi * g->Og * g->K, g->K, B,
-                 g->L, true, yg);
-        }
+        float *yn = buf->y ? thread_block(buf->y, OL) : y + n * OL;
+        conv_sample(g, x + n * g->C * g->H * g->W, w, b, yn, thread_block(buf->work, KL),
+                    threads == 1);
+        if (ep->relu)
+            for (int64_t i = 0; i < OL; i++) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
+        if (ep->pool)
+            cg__maxpool_planes(ep->pool, yn, ep->pooled + n * pooled,
+                               ep->argmax ? ep->argmax + n * pooled : NULL, g->O);
     }
 }
 
@@ -453,38 +482,100 @@ static bool conv_setup(const cg_tensor *x, const cg_tensor *w, const cg_tensor *
     return true;
 }
 
-cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
-                     const cg_conv2d_params *params)
+/* The maxpool2d settings cg__conv2d_maxpool applies to the output. */
+typedef struct pool_args {
+    const int64_t *kernel, *stride, *padding;
+} pool_args;
+
+/* The pooling's geometry over the convolution's output [N, O, OH, OW]. */
+static bool pool_setup(const conv_geom *g, const pool_args *pa, cg__pool_geom *pg)
+{
+    cg_tensor shape = {.ndim = 4, .shape = {g->N, g->O, g->OH, g->OW}};
+    return cg__maxpool_geometry(&shape, pa->kernel, pa->stride, pa->padding, pg);
+}
+
+/* Records the convolution (and its pooling, pool_out: its output). */
+static bool conv_record(cg_ctx *ctx, cg_tensor **in, int n_in, cg_tensor *y,
+                        const conv_saved *saved, cg_tensor *pool_out, const cg__pool_geom *pg,
+                        int32_t *argmax)
+{
+    conv_saved *sv = cg_arena_alloc(&ctx->arena, sizeof *sv);
+    if (!sv) return false;
+    *sv = *saved;
+    cg_node *node = cg__record(ctx, &cg_op_conv2d, y, in, n_in);
+    if (!node) return false;
+    node->saved = sv;
+    return !pool_out || cg__maxpool_record(ctx, y, pool_out, pg, argmax);
+}
+
+/* cg_conv2d, then max pooling when pa is not NULL (cg__conv2d_maxpool). */
+static cg_tensor *conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                         const cg_conv2d_params *params, const pool_args *pa)
 {
     cg_tensor *in[3] = {x, weight, bias};
     if (cg__null_input("conv2d", in, 2)) return NULL;
     static const cg_conv2d_params defaults;
     conv_geom g;
+    cg__pool_geom pg;
     const cg_conv2d_params *p = params ? params : &defaults;
-    if (!conv_setup(x, weight, bias, p, &g)) return NULL;
-    cg_tensor *y = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, g.OH, g.OW});
-    if (!y) return NULL;
-    int threads = pass_threads(&g, g.N);
-    float *work = NULL;
-    if (!g.direct && !(work = cg__scratch(ctx, threads * g.K * g.L))) return NULL;
-    conv_forward(&g, x->data, weight->data, bias ? bias->data : NULL, y->data, work, threads);
-    int n_in = bias ? 3 : 2;
-    bool record = cg__needs_grad(ctx, in, n_in);
+    if (!conv_setup(x, weight, bias, p, &g) || (pa && !pool_setup(&g, pa, &pg))) return NULL;
     cg_activation act = p->activation;
+    bool fused = act == CG_ACT_NONE || act == CG_ACT_RELU;
+    if (pa && !fused) {
+        cg_set_error(CG_ERR_ARG, "conv2d: pooling is fused after ReLU or no activation only");
+        return NULL;
+    }
+    if (!ctx) {
+        cg_set_error(CG_ERR_ARG, "context is NULL"); /* as cg__tensor_alloc says it */
+        return NULL;
+    }
+    int n_in = bias ? 3 : 2, threads = pass_threads(&g, g.N);
+    bool record = cg__needs_grad(ctx, in, n_in);
+    conv_buffers buf = {0};
+    conv_epilogue ep = {.relu = act == CG_ACT_RELU};
+    /* Unrecorded pooling needs each sample's output only while it pools it. */
+    cg_tensor *y = NULL, *out;
+    if (pa && !record)
+        buf.y = cg__scratch(ctx, threads * g.O * g.L);
+    else
+        y = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, g.OH, g.OW});
+    if (!y && !buf.y) return NULL;
+    out = y;
+    if (pa) {
+        out = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, pg.Ho, pg.Wo});
+        if (!out) return NULL;
+        ep.pool = &pg;
+        ep.pooled = out->data;
+        size_t bytes = (size_t)out->size * sizeof *ep.argmax;
+        if (record && !(ep.argmax = cg_arena_alloc(&ctx->arena, bytes))) return NULL;
+    }
+    if (!g.direct && !(buf.work = cg__scratch(ctx, threads * g.K * g.L))) return NULL;
+    conv_forward(&g, x->data, weight->data, bias ? bias->data : NULL, y ? y->data : NULL, &buf,
+                 &ep, threads);
     float *z = NULL;
-    if (record && cg__act_grad_needs_input(act)) {
-        /* The derivative needs the pre-activation: keep z. */
-        if (!(z = cg__scratch(ctx, y->size))) return NULL;
-        memcpy(z, y->data, (size_t)y->size * sizeof *z);
+    if (!fused) {
+        if (record && cg__act_grad_needs_input(act)) {
+            /* The derivative needs the pre-activation: keep z. */
+            if (!(z = cg__scratch(ctx, y->size))) return NULL;
+            memcpy(z, y->data, (size_t)y->size * sizeof *z);
+        }
+        cg__act_forward(act, y->data, NULL, y->data, g.N * g.O, g.L);
     }
-    if (act != CG_ACT_NONE) cg__act_forward(act, y->data, NULL, y->data, g.N * g.O, g.L);
-    if (record) {
-        conv_saved *sv = cg_arena_alloc(&ctx->arena, sizeof *sv);
-        if (!sv) return NULL;
-        *sv = (conv_saved){g, act, z};
-        cg_node *node = cg__record(ctx, &cg_op_conv2d, y, in, n_in);
-        if (!node) return NULL;
-        node->saved = sv;
-    }
-    return y;
+    conv_saved sv = {g, act, z};
+    if (record && !conv_record(ctx, in, n_in, y, &sv, pa ? out : NULL, &pg, ep.argmax))
+        return NULL;
+    return out;
+}
+
+cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                     const cg_conv2d_params *params)
+{
+    return conv2d(ctx, x, weight, bias, params, NULL);
+}
+
+cg_tensor *cg__conv2d_maxpool(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                              const cg_conv2d_params *params, const int64_t kernel[2],
+                              const int64_t stride[2], const int64_t padding[2])
+{
+    return conv2d(ctx, x, weight, bias, params, &(pool_args){kernel, stride, padding});
 }
