@@ -235,6 +235,17 @@ static int64_t weight_slots(const conv_geom *g)
     return s > 1 ? s : 1;
 }
 
+/* dw (=, or +=) the S slot sums part[S, WK], added in slot order. */
+static void add_slots(const float *part, int64_t S, int64_t WK, float *dw, bool acc)
+{
+#pragma omp parallel for schedule(static) if (S * WK > 32768)
+    for (int64_t i = 0; i < WK; i++) {
+        float v = acc ? dw[i] : 0.0f;
+        for (int64_t s = 0; s < S; s++) v += part[s * WK + i];
+        dw[i] = v;
+    }
+}
+
 /* part[O, K] += Σ over samples [n0, n1) of dy_n,g·cols_n,gᵀ, group by group
  * (split: the GEMMs themselves use the threads). */
 static void weight_grad_samples(const conv_geom *g, const float *x, const float *dy, int64_t n0,
@@ -274,12 +285,7 @@ static void weight_grad(cg_ctx *ctx, const conv_geom *g, const float *x, const f
         weight_grad_samples(g, x, dy, s * g->N / S, (s + 1) * g->N / S,
                             thread_block(cols, g->K * g->L), p, threads == 1);
     }
-#pragma omp parallel for schedule(static) if (S * WK > 32768)
-    for (int64_t i = 0; i < WK; i++) {
-        float v = acc ? dw[i] : 0.0f;
-        for (int64_t s = 0; s < S; s++) v += part[s * WK + i];
-        dw[i] = v;
-    }
+    add_slots(part, S, WK, dw, acc);
 }
 
 /* dx_n (=, or +=) col2im(W_gᵀ·dy_n,g) for every sample and group. */
@@ -328,6 +334,121 @@ static void conv2d_backward(cg_ctx *ctx, cg_node *node)
 }
 
 const cg_op_def cg_op_conv2d = {"conv2d", conv2d_backward};
+
+/* ------------------------------------------------ conv2d + maxpool2d, backward */
+
+/* What the fused op keeps: no convolution output, only where each max was
+ * (its value is the op's output, and ReLU's derivative there is [max > 0]). */
+typedef struct conv_pool_saved {
+    conv_geom g;
+    cg__pool_geom pg;
+    bool relu;
+    const int32_t *argmax;     /* [N, O, Ho, Wo], an index into its [OH, OW] plane */
+} conv_pool_saved;
+
+/* Gradients a backward pass writes and where they go. */
+typedef struct conv_grads {
+    const float *x, *w, *p, *dp;   /* input, weight, pooled output and its gradient */
+    float *dx, *part;          /* dx, or NULL; the slot's weight sum, or NULL */
+    double *sums;              /* Σ_l dz[n, o, l] per (n, o), or NULL */
+    bool acc_x, split;
+} conv_grads;
+
+/* dz_n[O, L] of one sample: the pooled gradient routed to each window's max
+ * (summed in output order where windows overlap) times ReLU's derivative,
+ * as maxpool2d's backward followed by conv2d's activation step computes it. */
+static void unpool_sample(const conv_pool_saved *sv, const float *dp, const float *p,
+                          const int32_t *arg, float *dz)
+{
+    int64_t L = sv->g.L, P = sv->pg.Ho * sv->pg.Wo;
+    memset(dz, 0, (size_t)(sv->g.O * L) * sizeof *dz);
+    for (int64_t o = 0; o < sv->g.O; o++)
+        for (int64_t q = o * P; q < (o + 1) * P; q++)
+            if (!sv->relu || p[q] > 0.0f) dz[o * L + arg[q]] += dp[q];
+}
+
+/* Sample n's share of every gradient, while its dz is in cache. */
+static void conv_pool_sample(const conv_pool_saved *sv, const conv_grads *gr, int64_t n, float *dz,
+                             float *cols)
+{
+    const conv_geom *g = &sv->g;
+    int64_t P = g->O * sv->pg.Ho * sv->pg.Wo, HW = g->H * g->W;
+    unpool_sample(sv, gr->dp + n * P, gr->p + n * P, sv->argmax + n * P, dz);
+    if (gr->sums)
+        for (int64_t o = 0; o < g->O; o++) gr->sums[n * g->O + o] = row_sum(dz + o * g->L, g->L);
+    float *dxn = gr->dx ? gr->dx + n * g->C * HW : NULL;
+    if (dxn && !g->direct && !gr->acc_x) memset(dxn, 0, (size_t)(g->C * HW) * sizeof *dxn);
+    for (int64_t gi = 0; gi < g->G; gi++) {
+        const float *xg = gr->x + (n * g->C + gi * g->Cg) * HW, *dzg = dz + gi * g->Og * g->L;
+        const float *wg = gr->w + gi * g->Og * g->K;
+        if (gr->part) {
+            const float *B = xg;
+            if (!g->direct) {
+                im2col(g, xg, cols);
+                B = cols;
+            }
+            gemm(gr->split, false, true, g->Og, g->K, g->L, dzg, g->L, B, g->L, true,
+                 gr->part + gi * g->Og * g->K);
+        }
+        if (!dxn) continue;
+        float *dxg = dxn + gi * g->Cg * HW;
+        if (g->direct) {
+            gemm(gr->split, true, false, g->K, g->L, g->Og, wg, g->K, dzg, g->L, gr->acc_x, dxg);
+        } else {
+            gemm(gr->split, true, false, g->K, g->L, g->Og, wg, g->K, dzg, g->L, false, cols);
+            col2im(g, cols, dxg);
+        }
+    }
+}
+
+/* db[o] (=, or +=) Σ_n sums[n, o], in sample order as bias_grad adds them. */
+static void bias_from_sums(const conv_geom *g, const double *sums, float *db, bool acc)
+{
+    for (int64_t o = 0; o < g->O; o++) {
+        double s = 0.0;
+        for (int64_t n = 0; n < g->N; n++) s += sums[n * g->O + o];
+        db[o] = acc ? db[o] + (float)s : (float)s;
+    }
+}
+
+/* The weight gradient's slots (weight_grad's) run in parallel, each over
+ * its samples in order, and every sample does its whole backward pass at
+ * once: the gradients are those of conv2d and maxpool2d's own backward
+ * passes, bit for bit, without a full-size dy ever being stored. */
+static void conv2d_maxpool_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0], *w = node->inputs[1];
+    cg_tensor *b = node->n_inputs > 2 ? node->inputs[2] : NULL;
+    const conv_pool_saved *sv = node->saved;
+    const conv_geom *g = &sv->g;
+    bool acc_w = false, acc_b = false;
+    conv_grads gr = {.x = x->data, .w = w->data, .p = node->out->data, .dp = node->out->grad};
+    float *db = b ? cg__grad_dest(ctx, b, &acc_b) : NULL, *dw = cg__grad_dest(ctx, w, &acc_w);
+    gr.dx = cg__grad_dest(ctx, x, &gr.acc_x);
+    int64_t S = weight_slots(g), WK = g->O * g->K;
+    int threads = pass_threads(g, S);
+    float *dz = backward_scratch(ctx, threads * g->O * g->L);
+    float *cols = g->direct ? NULL : backward_scratch(ctx, threads * g->K * g->L);
+    float *part = dw && S > 1 ? backward_scratch(ctx, S * WK) : dw;
+    /* Two floats a double: the arena aligns every block for any type. */
+    gr.sums = db ? (double *)(void *)backward_scratch(ctx, 2 * g->N * g->O) : NULL;
+    if (!dz || (!g->direct && !cols) || (dw && !part) || (db && !gr.sums)) return;
+    if (dw && S == 1 && !acc_w) memset(dw, 0, (size_t)WK * sizeof *dw);
+    gr.split = threads == 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(running(threads))
+    for (int64_t s = 0; s < S; s++) {
+        conv_grads mine = gr;
+        mine.part = dw ? (S == 1 ? dw : part + s * WK) : NULL;
+        if (mine.part && S > 1) memset(mine.part, 0, (size_t)WK * sizeof *mine.part);
+        for (int64_t n = s * g->N / S; n < (s + 1) * g->N / S; n++)
+            conv_pool_sample(sv, &mine, n, thread_block(dz, g->O * g->L),
+                             thread_block(cols, g->K * g->L));
+    }
+    if (dw && S > 1) add_slots(part, S, WK, dw, acc_w);
+    if (db) bias_from_sums(g, gr.sums, db, acc_b);
+}
+
+const cg_op_def cg_op_conv2d_maxpool = {"conv2d_maxpool", conv2d_maxpool_backward};
 
 /* ---------------------------------------------------------------- forward */
 
@@ -494,18 +615,16 @@ static bool pool_setup(const conv_geom *g, const pool_args *pa, cg__pool_geom *p
     return cg__maxpool_geometry(&shape, pa->kernel, pa->stride, pa->padding, pg);
 }
 
-/* Records the convolution (and its pooling, pool_out: its output). */
-static bool conv_record(cg_ctx *ctx, cg_tensor **in, int n_in, cg_tensor *y,
-                        const conv_saved *saved, cg_tensor *pool_out, const cg__pool_geom *pg,
-                        int32_t *argmax)
+/* Records op with out and a copy of the `size` bytes at saved. */
+static bool record_op(cg_ctx *ctx, const cg_op_def *op, cg_tensor **in, int n_in,
+                      cg_tensor *out, const void *saved, size_t size)
 {
-    conv_saved *sv = cg_arena_alloc(&ctx->arena, sizeof *sv);
+    void *sv = cg_arena_alloc(&ctx->arena, size);
     if (!sv) return false;
-    *sv = *saved;
-    cg_node *node = cg__record(ctx, &cg_op_conv2d, y, in, n_in);
-    if (!node) return false;
-    node->saved = sv;
-    return !pool_out || cg__maxpool_record(ctx, y, pool_out, pg, argmax);
+    memcpy(sv, saved, size);
+    cg_node *node = cg__record(ctx, op, out, in, n_in);
+    if (node) node->saved = sv;
+    return node != NULL;
 }
 
 /* cg_conv2d, then max pooling when pa is not NULL (cg__conv2d_maxpool). */
@@ -533,9 +652,10 @@ static cg_tensor *conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
     bool record = cg__needs_grad(ctx, in, n_in);
     conv_buffers buf = {0};
     conv_epilogue ep = {.relu = act == CG_ACT_RELU};
-    /* Unrecorded pooling needs each sample's output only while it pools it. */
+    /* Pooling needs each sample's output only while it pools it (and its
+     * backward pass only the argmax). */
     cg_tensor *y = NULL, *out;
-    if (pa && !record)
+    if (pa)
         buf.y = cg__scratch(ctx, threads * g.O * g.L);
     else
         y = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, g.OH, g.OW});
@@ -561,10 +681,13 @@ static cg_tensor *conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
         }
         cg__act_forward(act, y->data, NULL, y->data, g.N * g.O, g.L);
     }
+    if (!record) return out;
+    if (pa) {
+        conv_pool_saved sv = {g, pg, ep.relu, ep.argmax};
+        return record_op(ctx, &cg_op_conv2d_maxpool, in, n_in, out, &sv, sizeof sv) ? out : NULL;
+    }
     conv_saved sv = {g, act, z};
-    if (record && !conv_record(ctx, in, n_in, y, &sv, pa ? out : NULL, &pg, ep.argmax))
-        return NULL;
-    return out;
+    return record_op(ctx, &cg_op_conv2d, in, n_in, y, &sv, sizeof sv) ? y : NULL;
 }
 
 cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,

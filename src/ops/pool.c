@@ -236,14 +236,6 @@ void cg__maxpool_planes(const pool_geom *g, const float *x, float *y, int32_t *a
         plane(x + p * in, y + p * out, argmax ? argmax + p * out : NULL, g);
 }
 
-bool cg__maxpool_record(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const pool_geom *g,
-                        int32_t *argmax)
-{
-    pool_saved *sv = record(ctx, &cg_op_maxpool2d, y, x, g);
-    if (sv) sv->argmax = argmax;
-    return sv != NULL;
-}
-
 cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
                         const int64_t stride[2], const int64_t padding[2])
 {
@@ -262,7 +254,9 @@ cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
         int32_t *arg = argmax ? argmax + p * out : NULL;
         cg__maxpool_planes(&g, x->data + p * in, y->data + p * out, arg, 1);
     }
-    if (grad && !cg__maxpool_record(ctx, x, y, &g, argmax)) return NULL;
+    pool_saved *sv = grad ? record(ctx, &cg_op_maxpool2d, y, x, &g) : NULL;
+    if (grad && !sv) return NULL;
+    if (sv) sv->argmax = argmax;
     return y;
 }
 

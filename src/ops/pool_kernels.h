@@ -1,7 +1,6 @@
 /* Max pooling as pieces, for an op that pools its own output while it is
  * still in cache (conv.c's conv2d + maxpool2d, one pass per sample): the
- * geometry check, the planes of one sample, and the maxpool2d node that a
- * later backward pass reads. The result is the op's, bit for bit. */
+ * geometry check and the planes of one sample, bit for bit the op's. */
 #ifndef CG_POOL_KERNELS_H
 #define CG_POOL_KERNELS_H
 
@@ -21,9 +20,5 @@ bool cg__maxpool_geometry(const cg_tensor *x, const int64_t kernel[2], const int
  * on the calling thread. */
 void cg__maxpool_planes(const cg__pool_geom *g, const float *x, float *y, int32_t *argmax,
                         int64_t planes);
-/* Records y = maxpool2d(x) with the argmax the planes were pooled with; false
- * with the error set. */
-bool cg__maxpool_record(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const cg__pool_geom *g,
-                        int32_t *argmax);
 
 #endif
