@@ -70,12 +70,14 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
  * |off| edge columns of each row, which fell outside the input. */
 static bool block_rows(const conv_geom *g) { return g->sh == 1 && g->sw == 1 && g->OW == g->W; }
 
-/* The |off| columns of each of n rows [W] that read outside the input. */
+/* The |off| columns of each of n rows [W] that read outside the input,
+ * column by column: row by row, gcc made each row's one or two zeros a
+ * memset call, thousands per sample. */
 static void clear_edges(float *rows, int64_t n, int64_t W, int64_t off)
 {
     int64_t from = off < 0 ? 0 : W - off, to = off < 0 ? -off : W;
-    for (int64_t q = 0; q < n; q++)
-        for (int64_t k = from; k < to; k++) rows[q * W + k] = 0.0f;
+    for (int64_t k = from; k < to; k++)
+        for (int64_t q = 0; q < n; q++) rows[q * W + k] = 0.0f;
 }
 
 /* cols[K, L] of x: the Cg channels [H, W] of one sample and group. */

@@ -174,15 +174,29 @@ static void maxpool_row_2x2_value(const float *restrict r0, const float *restric
     }
 }
 
-static void maxpool_plane_2x2(const float *x, float *y, int32_t *arg, const pool_geom *g)
+/* Whole vectors per row for maxpool_planes_2x2. */
+#define POOL_VEC 8
+
+/* `planes` planes, 2x2 stride 2. Rows are short (14 and 7 outputs in W2)
+ * and a vector loop's tail then costs more than its body, so every row
+ * but the last few runs a whole number of vectors: its extra outputs spill
+ * into the rows after it, which are written again in their turn (reads
+ * stay inside x's planes, writes inside y's). */
+static void maxpool_planes_2x2(const pool_geom *g, const float *x, float *y, int32_t *arg,
+                               int64_t planes)
 {
     int32_t W = (int32_t)g->W, Wo = (int32_t)g->Wo;
-    for (int64_t oh = 0; oh < g->Ho; oh++) {
-        const float *r0 = x + 2 * oh * g->W;
-        if (arg)
-            maxpool_row_2x2(r0, r0 + W, y + oh * Wo, arg + oh * Wo, (int32_t)(2 * oh * W), W, Wo);
-        else
-            maxpool_row_2x2_value(r0, r0 + W, y + oh * Wo, Wo);
+    int32_t whole = (Wo + POOL_VEC - 1) / POOL_VEC * POOL_VEC;
+    int64_t in = g->H * g->W, out = g->Ho * g->Wo, in_end = planes * in, out_end = planes * out;
+    for (int64_t p = 0; p < planes; p++) {
+        for (int64_t oh = 0; oh < g->Ho; oh++) {
+            int64_t i0 = p * in + 2 * oh * W, o0 = p * out + oh * Wo;
+            int32_t n = i0 + W + 2 * whole <= in_end && o0 + whole <= out_end ? whole : Wo;
+            if (arg)
+                maxpool_row_2x2(x + i0, x + i0 + W, y + o0, arg + o0, (int32_t)(2 * oh * W), W, n);
+            else
+                maxpool_row_2x2_value(x + i0, x + i0 + W, y + o0, n);
+        }
     }
 }
 
@@ -230,10 +244,12 @@ void cg__maxpool_planes(const pool_geom *g, const float *x, float *y, int32_t *a
                         int64_t planes)
 {
     int64_t in = g->H * g->W, out = g->Ho * g->Wo;
-    void (*plane)(const float *, float *, int32_t *, const pool_geom *) =
-        is_2x2_stride_2(g) ? maxpool_plane_2x2 : maxpool_plane;
+    if (is_2x2_stride_2(g)) {
+        maxpool_planes_2x2(g, x, y, argmax, planes);
+        return;
+    }
     for (int64_t p = 0; p < planes; p++)
-        plane(x + p * in, y + p * out, argmax ? argmax + p * out : NULL, g);
+        maxpool_plane(x + p * in, y + p * out, argmax ? argmax + p * out : NULL, g);
 }
 
 cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
