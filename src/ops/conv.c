@@ -364,9 +364,15 @@ static void unpool_sample(const conv_pool_saved *sv, const float *dp, const floa
 {
     int64_t L = sv->g.L, P = sv->pg.Ho * sv->pg.Wo;
     memset(dz, 0, (size_t)(sv->g.O * L) * sizeof *dz);
-    for (int64_t o = 0; o < sv->g.O; o++)
-        for (int64_t q = o * P; q < (o + 1) * P; q++)
-            if (!sv->relu || p[q] > 0.0f) dz[o * L + arg[q]] += dp[q];
+    /* Without a branch (ReLU zeros half the maxima, unpredictably): adding
+     * +0 where the max was not positive changes nothing, dz never being -0. */
+    for (int64_t o = 0; o < sv->g.O; o++) {
+        float *d = dz + o * L;
+        if (sv->relu)
+            for (int64_t q = o * P; q < (o + 1) * P; q++) d[arg[q]] += p[q] > 0.0f ? dp[q] : 0.0f;
+        else
+            for (int64_t q = o * P; q < (o + 1) * P; q++) d[arg[q]] += dp[q];
+    }
 }
 
 /* Sample n's share of every gradient, while its dz is in cache. */
