@@ -12,6 +12,13 @@
  *   db[o] = Σ_n Σ_l dy[n, o, l]
  * A 1x1 kernel with stride 1 and no padding needs no im2col: cols is x.
  *
+ * Each sample's output gets its bias (the GEMM's starting value), ReLU and,
+ * in cg__conv2d_maxpool, its max pooling while it is in cache. That fused
+ * op (conv2d_maxpool) stores no convolution output: its backward pass
+ * rebuilds each sample's dy from the pooled gradient and the argmax, then
+ * does that sample's bias sums and both GEMMs, the same arithmetic in the
+ * same order as conv2d + maxpool2d.
+ *
  * Threads: samples are split across OpenMP threads, each with its own
  * im2col buffer taken from the arena before the parallel region (nothing is
  * allocated per sample, and nothing at all once the arena has grown). The
@@ -635,6 +642,19 @@ static bool record_op(cg_ctx *ctx, const cg_op_def *op, cg_tensor **in, int n_in
     return node != NULL;
 }
 
+/* An activation the forward loop does not fuse, over the whole output;
+ * *z: the pre-activation when a recorded derivative needs it. */
+static bool activate_after(cg_ctx *ctx, cg_activation act, bool record, cg_tensor *y, float **z)
+{
+    if (record && cg__act_grad_needs_input(act)) {
+        if (!(*z = cg__scratch(ctx, y->size))) return false;
+        memcpy(*z, y->data, (size_t)y->size * sizeof **z);
+    }
+    cg__act_forward(act, y->data, NULL, y->data, y->shape[0] * y->shape[1],
+                    y->shape[2] * y->shape[3]);
+    return true;
+}
+
 /* cg_conv2d, then max pooling when pa is not NULL (cg__conv2d_maxpool). */
 static cg_tensor *conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
                          const cg_conv2d_params *params, const pool_args *pa)
@@ -681,14 +701,7 @@ static cg_tensor *conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor
     conv_forward(&g, x->data, weight->data, bias ? bias->data : NULL, y ? y->data : NULL, &buf,
                  &ep, threads);
     float *z = NULL;
-    if (!fused) {
-        if (record && cg__act_grad_needs_input(act)) {
-            /* The derivative needs the pre-activation: keep z. */
-            if (!(z = cg__scratch(ctx, y->size))) return NULL;
-            memcpy(z, y->data, (size_t)y->size * sizeof *z);
-        }
-        cg__act_forward(act, y->data, NULL, y->data, g.N * g.O, g.L);
-    }
+    if (!fused && !activate_after(ctx, act, record, y, &z)) return NULL;
     if (!record) return out;
     if (pa) {
         conv_pool_saved sv = {g, pg, ep.relu, ep.argmax};
