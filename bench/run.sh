@@ -12,21 +12,21 @@
 #               PyPI's mkl and mkl-include, installed into bench/.venv)
 #   FULL=1      also time to accuracy (W1 to 88%, W2 to 91% test accuracy)
 #               and W4's held-out bits/char after 2,000 steps; slow
-#   SHORT=1     fewer steps (W1 200, W1b 50, W2 20, W4 20; for a loaded machine)
+#   SHORT=1     fewer steps (W1 200, W1b 50, W2 20, W4 20, W5 10; for a loaded machine)
 #   QUICK=1     a few steps of everything, one run: checks that it all works
-#   NO_W5_MPI=1 stop after W1-W4 (skip bench/mpi.sh and W5)
+#   NO_W5_MPI=1 skip W5 (the char GPT) and bench/mpi.sh
 # OMP_WAIT_POLICY, when set, applies to every side (and is reported): on a
 # loaded machine libgomp's spinning threads slow 2-thread runs many times.
 #   OUT=FILE    where the tables go (default bench/results-latest.md; QUICK:
 #               build/bench/results-quick.md)
 #
 # What each side times (bench/bench_train.c, bench/torch_bench.py):
-#   W1, W1b, W2, W4: optimizer steps after a warm-up (W1/W1b: steps 2-901 /
-#     2-221 of epoch 1, W2: 6-105, W4: 11-110), the clock read after every
+#   W1, W1b, W2, W4, W5: optimizer steps after a warm-up (W1/W1b: steps
+#     2-901 / 2-221 of epoch 1, W2: 6-105, W4: 11-110, W5: 6-45), the clock read after every
 #     step. cgrad: everything cg_train does (batch gather, forward, loss,
 #     backward, NaN check, clipping, optimizer). PyTorch: forward, loss,
 #     zero_grad, backward, clipping, step; its images are permuted before
-#     the timer (its strongest setup), its W4 windows gathered inside it.
+#     the timer (its strongest setup), its W4/W5 windows gathered inside it.
 #   W3: evaluation-mode passes over test images in batches of 256 (forward,
 #     loss, argmax), one untimed pass first. Weights are the initial ones.
 #   start-up: process start (/proc/self/stat) to the end of the first step.
@@ -110,13 +110,14 @@ torch_pypi() { label torch-pypi "$venv/bin/python" bench/torch_bench.py "$@" --t
 # samples (W4: tokens) per step or pass | options of the traced run.
 if [[ -n ${SHORT:-} ]]; then
     s1="--warmup 1 --steps 200" s1b="--warmup 1 --steps 50" s2="--warmup 3 --steps 20"
-    s4="--warmup 5 --steps 20" p3m="--passes 3" p3c="--passes 1 --samples 1024"
+    s4="--warmup 5 --steps 20" s5="--warmup 2 --steps 10" p3m="--passes 3" p3c="--passes 1 --samples 1024"
 elif [[ -n $quick ]]; then
     s1="--warmup 1 --steps 5" s1b="--warmup 1 --steps 3" s2="--warmup 1 --steps 2" s4="--warmup 1 --steps 2"
+    s5="--warmup 1 --steps 2"
     p3m="--passes 1 --samples 512" p3c="--passes 1 --samples 256"
 else
     s1="--warmup 1 --steps 900" s1b="--warmup 1 --steps 220" s2="--warmup 5 --steps 100"
-    s4="--warmup 10 --steps 100" p3m="--passes 20" p3c="--passes 2 --samples 2560"
+    s4="--warmup 10 --steps 100" s5="--warmup 5 --steps 40" p3m="--passes 20" p3c="--passes 2 --samples 2560"
 fi
 fm=fashion-mnist
 n3m=$( [[ $p3m == *--samples* ]] && echo "${p3m##*--samples }" || echo 10000)
@@ -129,6 +130,7 @@ workloads=(
     "W3-MLP|bench/models/w1.json --data $fm:test --mode infer|W1 --mode infer|$p3m --batch 256|$n3m|--passes 2 --samples $n3m --batch 256"
     "W3-CNN|bench/models/w2.json --data $fm:test --mode infer|W2 --mode infer|$p3c --batch 256|$n3c|--passes 2 --samples $n3c --batch 256"
     "W4|models/char_lstm.json --data text:$text|W4 --text $text|$s4 --batch 32|2048|$tr --batch 32"
+    "W5|models/char_gpt.json --data text:$text|W5 --text $text --model-file models/char_gpt.json|$s5 --batch 32|2048|$tr --batch 32"
 )
 
 machine() {
@@ -162,7 +164,8 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads; runs=$runs; load $load_before"
 for entry in "${workloads[@]}"; do
     IFS='|' read -r name cg tm opts units trace_opts <<<"$entry"
-    [[ $name == W4 && ! -s $text ]] && continue
+    [[ $name == W[45] && ! -s $text ]] && continue
+    [[ $name == W5 && -n ${NO_W5_MPI:-} ]] && continue
     for ((r = 1; r <= runs; r++)); do
         cgrad_side $cg $opts --seed "$r" --name "$name"
         [[ $have_torch == 1 ]] && torch_debian $tm $opts --seed "$r" --name "$name"
@@ -225,46 +228,4 @@ rm -rf "$work"
 if command -v mpirun >/dev/null; then
   echo
   BUILD=$build bench/mpi.sh "$runs"
-fi
-
-# W5: the character-level GPT (models/char_gpt.json) on the fortunes text,
-# training tokens/s over W5_STEPS optimizer steps (default 30), cgrad vs
-# PyTorch (bench/torch_gpt.py, the same torch.nn model), alternating.
-fortunes=/usr/share/games/fortunes
-if [[ -d $fortunes ]]; then
-  text=$(mktemp)
-  trap 'rm -f "$results" "$text"' EXIT
-  cat $(ls -d "$fortunes"/* | grep -v '\.dat$\|\.u8$') >"$text"
-  w5=$(mktemp)
-  for ((r = 1; r <= runs; r++)); do
-    sleep 1
-    "$build/cgrad" train models/char_gpt.json --data "text:$text" --steps "${W5_STEPS:-30}" \
-      --threads "$threads" --seed "$r" --val-split 0.001 2>/dev/null \
-      | sed -n 's/.* \([0-9.]*\) samples\/s.*/{"impl": "cgrad", "samples_per_s": \1}/p' | tee -a "$w5"
-    if [[ $have_torch == 1 ]]; then
-      sleep 1
-      LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 bench/torch_gpt.py models/char_gpt.json "$text" \
-        --steps "${W5_STEPS:-30}" --threads "$threads" --seed "$r" | tee -a "$w5"
-    fi
-  done
-  python3 - "$w5" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-T = 64
-med = {}
-for impl in ("cgrad", "pytorch"):
-    v = [r["samples_per_s"] * T if "samples_per_s" in r else r["train_tokens_per_s"]
-         for r in rows if r["impl"].startswith(impl)]
-    if v:
-        med[impl] = statistics.median(v)
-        print(f"W5 (char GPT, batch 32 x 64) | {impl} | median {med[impl]:,.0f} tokens/s | {min(v):,.0f}–{max(v):,.0f}")
-if len(med) == 2:
-    print(f"W5: cgrad / PyTorch = {med['cgrad'] / med['pytorch']:.2f}x")
-PY
-  rm -f "$w5"
-  # What the step would reach if it were only its GEMMs at OpenBLAS's rate.
-  LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 bench/gemm_limit.py --threads "$threads" 2>/dev/null \
-    || echo "bench: numpy not importable by /usr/bin/python3: no GEMM limit" >&2
-else
-  echo "bench: $fortunes missing (apt-get install fortunes): W5 skipped" >&2
 fi

@@ -1,10 +1,11 @@
 """PyTorch side of cgrad's benchmark (bench/run.sh), workloads W1-W4 of
-WORKLOADS.md, measured the way bench/bench_train.c measures cgrad:
+WORKLOADS.md and W5 (the character GPT of models/char_gpt.json, issue 15),
+measured the way bench/bench_train.c measures cgrad:
 
   train  optimizer steps WARMUP+1 .. WARMUP+STEPS timed, the clock read after
          every optimizer step (forward, loss, zero_grad, backward, clipping,
          step; W1/W2 slice a batch of data permuted before the timer, W4
-         gathers its batch of random windows inside it)
+         and W5 gather their batch of random windows inside it)
   infer  eval mode under torch.inference_mode(): forward, loss and argmax over
          the test samples in batches, PASSES passes timed after one untimed
   acc    whole epochs with test accuracy after each until TARGET is reached;
@@ -17,9 +18,14 @@ step. Runs under either Python: Debian's /usr/bin/python3 with python3-torch
 threads equal to torch's) or a virtual environment with PyPI's torch.
 Prints one JSON line.
 
-  torch_bench.py {W1,W2,W4} [--mode train|infer|acc] [--threads N] [--seed N]
+W5 builds the torch.nn module of the model file (--model-file) with
+tests/cli/torch_graph.py, as the training-equality tests do, and takes the
+model file's optimizer (AdamW with its no_decay groups) and clipping.
+
+  torch_bench.py {W1,W2,W4,W5} [--mode train|infer|acc] [--threads N] [--seed N]
       [--batch N] [--warmup N] [--steps N] [--passes N] [--samples N]
       [--target F] [--max-epochs N] [--text PATH] [--heldout]
+      [--model-file MODEL.json]
 """
 import argparse
 import ctypes
@@ -122,7 +128,7 @@ def load_text(path):
     return ids, len(vocab), (windows - held) * SEQ
 
 
-def lstm_loss(model, ids, starts):
+def window_loss(model, ids, starts):
     rows = starts[:, None] + torch.arange(SEQ + 1)[None, :]
     chunk = ids[rows]
     logits = model(chunk[:, :-1])
@@ -136,7 +142,7 @@ def heldout_bits(model, ids, train_end):
     with torch.inference_mode():
         for i in range(0, len(starts), 256):
             s = starts[i:i + 256]
-            total += lstm_loss(model, ids, s).item() * len(s)
+            total += window_loss(model, ids, s).item() * len(s)
             n += len(s)
     model.train()
     return total / n / np.log(2)
@@ -219,21 +225,41 @@ def train_fashion(a, build):
     return out
 
 
-def train_lstm(a):
+def char_gpt(path):
+    """The model file's torch.nn module, its optimizer and clipping."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "cli"))
+    import torch_graph
+    with open(path) as f:
+        spec = json.load(f)
+    net = torch_graph.Graph(spec)
+    net.train()
+    opt = torch_graph.optimizer(spec.get("optimizer", {}), torch_graph.param_groups(net, spec))
+    return net, opt, spec.get("train", {}).get("clip_grad_norm", 0)
+
+
+def train_text(a):
+    """W4 (the LSTM of WORKLOADS.md) or W5 (the GPT of --model-file)."""
     t0 = time.perf_counter()
     ids, vocab, train_end = load_text(a.text)
     load_s = time.perf_counter() - t0
     torch.manual_seed(a.seed)
-    model = CharLSTM(vocab)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    if a.model == "W5":
+        net, opt, clip = char_gpt(a.model_file)
+        model = lambda x: net(x.float())  # noqa: E731 (cgrad's inputs are floats)
+    else:
+        model, clip = CharLSTM(vocab), 1.0
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(a.seed)
 
     def step(i):
         starts = torch.randint(0, train_end - SEQ, (a.batch,), generator=gen)
-        loss = lstm_loss(model, ids, starts)
+        loss = window_loss(model, ids, starts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if clip:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
 
     out = head(a, "train")
@@ -241,7 +267,7 @@ def train_lstm(a):
     fields, timed, seconds = timed_steps(a, step)
     out.update(fields)
     out["tokens_per_s"] = round(timed * a.batch * SEQ / seconds)
-    if a.heldout:
+    if a.heldout and a.model == "W4":
         out["val_bits_per_char"] = round(heldout_bits(model, ids, train_end), 4)
     return out
 
@@ -275,7 +301,7 @@ def infer(a, build):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model", choices=("W1", "W2", "W4"))
+    ap.add_argument("model", choices=("W1", "W2", "W4", "W5"))
     ap.add_argument("--mode", default="train", choices=("train", "infer", "acc"))
     ap.add_argument("--name", default=None)
     ap.add_argument("--threads", type=int, default=2)
@@ -289,13 +315,14 @@ def main():
     ap.add_argument("--max-epochs", type=int, default=20)
     ap.add_argument("--text", default=None)
     ap.add_argument("--heldout", action="store_true")
+    ap.add_argument("--model-file", default="models/char_gpt.json")
     a = ap.parse_args()
     a.name = a.name or a.model
-    a.batch = a.batch or (32 if a.model == "W4" else 64)
+    a.batch = a.batch or (32 if a.model in ("W4", "W5") else 64)
     set_threads(a.threads)
     build = {"W1": mlp, "W2": cnn}.get(a.model)
-    if a.model == "W4":
-        out = train_lstm(a)
+    if a.model in ("W4", "W5"):
+        out = train_text(a)
     elif a.mode == "infer":
         out = infer(a, build)
     else:

@@ -302,6 +302,92 @@ static void activations_fused_absorbed_or_after(void **state)
     }
 }
 
+/* Leaf gradients after a seeded backward pass through out (which ctx made
+ * from x, weight and bias): copied into g, x's first, then the weight's and
+ * the bias's; the count of floats. */
+static int64_t leaf_grads(cg_ctx *ctx, cg_tensor *out, cg_tensor *const *leaves, float *g)
+{
+    float *seed = malloc((size_t)out->size * sizeof *seed);
+    assert_non_null(seed);
+    for (int64_t i = 0; i < out->size; i++) seed[i] = (float)cos(0.3 * (double)i) - 0.2f;
+    for (int k = 0; k < 3; k++) cg_tensor_zero_grad(leaves[k]);
+    assert_int_equal(cg_backward_seeded(ctx, out, seed), CG_OK);
+    free(seed);
+    int64_t n = 0;
+    for (int k = 0; k < 3; k++) {
+        memcpy(g + n, leaves[k]->grad, (size_t)leaves[k]->size * sizeof *g);
+        n += leaves[k]->size;
+    }
+    return n;
+}
+
+/* A maxpool2d after a conv2d with ReLU or no activation is pooled in the
+ * conv's own pass over each sample (the layer absorbs it): its output and
+ * every gradient are those of cg_conv2d then cg_maxpool2d, bit for bit, in
+ * evaluation and training mode, whatever the pooling's overlap and
+ * leftovers, with ties among the ReLU's zeros. A GELU conv is not fused
+ * and must give the same too. */
+static void maxpool_pooled_in_the_conv_pass(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *act;
+        int64_t kernel, stride, padding;
+    } cases[] = {{"relu", 2, 2, 0}, {"none", 2, 2, 0}, {"relu", 3, 2, 1}, {"gelu", 2, 2, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"input\": [2, 7, 9], \"layers\": [{\"type\": \"conv2d\", \"filters\": 5, "
+                 "\"kernel\": 3, \"padding\": 1, \"activation\": \"%s\"}, {\"type\": "
+                 "\"maxpool2d\", \"kernel\": %lld, \"stride\": %lld, \"padding\": %lld}], "
+                 "\"loss\": \"mse\"}",
+                 cases[k].act, (long long)cases[k].kernel, (long long)cases[k].stride,
+                 (long long)cases[k].padding);
+        cg_model_spec *spec = NULL;
+        if (cg_model_spec_parse(json, &spec) != CG_OK) fail_msg("%s: %s", json, cg_last_error());
+        cg_rng rng;
+        cg_rng_seed(&rng, 9);
+        cg_model *model = cg_model_create(spec, &rng);
+        assert_non_null(model);
+        cg_params *p = cg_model_params(model);
+        cg_tensor *w = cg_params_find(p, "layers.0.weight"), *b = cg_params_find(p, "layers.0.bias");
+        cg_conv2d_params cp = {.padding = {1, 1}};
+        assert_true(cg_activation_from_name(cases[k].act, &cp.activation));
+        const int64_t pk[2] = {cases[k].kernel, cases[k].kernel};
+        const int64_t ps[2] = {cases[k].stride, cases[k].stride};
+        const int64_t pp[2] = {cases[k].padding, cases[k].padding};
+        for (int training = 0; training <= 1; training++) {
+            cg_ctx *ctx = cg_ctx_create(0);
+            cg_ctx_set_training(ctx, training);
+            cg_tensor *x = cg_tensor_new(ctx, 4, (int64_t[]){3, 2, 7, 9});
+            /* Negative stretches: the ReLU's zeros tie inside windows. */
+            for (int64_t i = 0; i < x->size; i++)
+                x->data[i] = (i / 11) % 3 == 0 ? -1.0f : (float)sin(0.7 * (double)i);
+            cg_tensor_set_requires_grad(x, true);
+            cg_tensor *y = cg_model_forward(ctx, model, x);
+            cg_tensor *want = cg_maxpool2d(ctx, cg_conv2d(ctx, x, w, b, &cp), pk, ps, pp);
+            assert_non_null(y);
+            assert_non_null(want);
+            assert_int_equal(y->size, want->size);
+            assert_memory_equal(y->data, want->data, (size_t)y->size * sizeof(float));
+            if (training) {
+                cg_tensor *leaves[3] = {x, w, b};
+                static float got[4096], ref[4096];
+                int64_t n = leaf_grads(ctx, y, leaves, got);
+                assert_true(n <= 4096);
+                leaf_grads(ctx, want, leaves, ref);
+                for (int64_t i = 0; i < n; i++)
+                    if (memcmp(&got[i], &ref[i], sizeof got[i]) != 0)
+                        fail_msg("%s: gradient %lld = %g, want %g", json, (long long)i,
+                                 (double)got[i], (double)ref[i]);
+            }
+            cg_ctx_destroy(ctx);
+        }
+        cg_model_destroy(model);
+        cg_model_spec_free(spec);
+    }
+}
+
 /* The memory estimate counts GELU's kept pre-activation (per sample). */
 static void memory_estimate(void **state)
 {
@@ -320,6 +406,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shapes_follow_pytorch),
+        cmocka_unit_test(maxpool_pooled_in_the_conv_pass),
         cmocka_unit_test(errors_name_the_path),
         cmocka_unit_test(round_trip_through_json),
         cmocka_unit_test(parameters_as_torch),

@@ -635,6 +635,24 @@ static void text_windows_and_vocabulary(void **state)
     cg_dataset_free(&d);
 }
 
+/* Symbols past the first 256 (looked up by search, not by the ASCII table)
+ * and 4-byte code points sort and map like the rest. */
+static void text_vocabulary_beyond_latin1(void **state)
+{
+    (void)state;
+    write_text(tmp_path("w.txt"), "z\xce\xa9\xf0\x9f\x98\x80" "a" "\xce\xa9z");   /* z Ω 😀 a Ω z */
+    cg_dataset d;
+    assert_int_equal(cg_dataset_load_text(&d, tmp_path("w.txt"), 2, NULL, 0), CG_OK);
+    const int32_t want_vocab[] = {'a', 'z', 0x3A9, 0x1F600};
+    assert_int_equal(d.vocab_size, 4);
+    for (int i = 0; i < 4; i++) assert_int_equal(d.vocab[i], want_vocab[i]);
+    const int32_t ids[] = {1, 2, 3, 0, 2, 1};
+    assert_int_equal(d.n_tokens, 6);
+    for (int i = 0; i < 4; i++) assert_float_equal(d.x[i], (float)ids[i], 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(d.labels[i], ids[i + 1]);
+    cg_dataset_free(&d);
+}
+
 static void text_bad_files(void **state)
 {
     (void)state;
@@ -699,6 +717,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_windows_and_vocabulary),
+        cmocka_unit_test(text_vocabulary_beyond_latin1),
         cmocka_unit_test(text_bad_files),
         cmocka_unit_test(text_recut_moves_windows),
         cmocka_unit_test(idx_plain_and_gzip),

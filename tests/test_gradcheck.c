@@ -698,6 +698,40 @@ static void ref_conv2d(const gc_args *a, const double *const *x, gc_shape *out, 
                 }
 }
 
+/* The conv2d layer's step when a maxpool2d follows it (ops/conv.c): both in
+ * one pass per sample, recorded as one op. */
+cg_tensor *cg__conv2d_maxpool(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                              const cg_conv2d_params *params, const int64_t kernel[2],
+                              const int64_t stride[2], const int64_t padding[2]);
+
+/* iarg as conv2d's (ReLU or no activation), the pooling in .target as POOL. */
+static cg_tensor *build_conv2d_maxpool(cg_ctx *ctx, cg_tensor *const *x, const gc_args *a)
+{
+    cg_conv2d_params p = conv_params[a->iarg[0]];
+    p.activation = (cg_activation)a->iarg[1];
+    const int64_t *g = a->target.d;
+    return cg__conv2d_maxpool(ctx, x[0], x[1], a->n_inputs > 2 ? x[2] : NULL, &p, g, g + 2, g + 4);
+}
+
+/* ref_pool (max) of ref_conv2d. */
+static void ref_conv2d_maxpool(const gc_args *a, const double *const *x, gc_shape *out, double *y)
+{
+    gc_args pool = *a;
+    ref_conv2d(a, x, &pool.shape[0], NULL);
+    pool.n_inputs = 1;
+    pool.iarg[0] = 0;
+    if (!y) {
+        ref_pool(&pool, NULL, out, NULL);
+        return;
+    }
+    double *conv = malloc((size_t)gc_numel(&pool.shape[0]) * sizeof *conv);
+    assert_non_null(conv);
+    ref_conv2d(a, x, &pool.shape[0], conv);
+    const double *in[1] = {conv};
+    ref_pool(&pool, in, out, y);
+    free(conv);
+}
+
 /* ------------------------------------------------------------ compositions */
 
 /* h = tanh(x·wᵀ + b); z = h / (1 + Σ_row h²); out = log_softmax(z). h feeds
@@ -1109,6 +1143,9 @@ static const gc_case cases[] = {
     {"conv2d x constant", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .no_grad = 1, .iarg = {1}},
     {"conv2d weight constant", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .no_grad = 2, .iarg = {2}},
     {"conv2d relu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {1, CG_ACT_RELU}},
+    /* conv2d_maxpool: as conv2d, the pooling in .target */
+    {"conv2d_maxpool relu 2x2", "conv2d_maxpool", build_conv2d_maxpool, ref_conv2d_maxpool, IN3(S(2, 2, 5, 6), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {1, CG_ACT_RELU}, POOL(2, 2, 2, 2, 0, 0)},
+    {"conv2d_maxpool 3x3 stride 2 pad 1 no bias", "conv2d_maxpool", build_conv2d_maxpool, ref_conv2d_maxpool, IN2(S(2, 4, 5, 5), GC_ANY, S(4, 2, 3, 3), GC_ANY), .iarg = {4, CG_ACT_NONE}, POOL(3, 3, 2, 2, 1, 1)},
     {"conv2d gelu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY, S(3), GC_ANY), .iarg = {3, CG_ACT_GELU}},
     {"conv2d tanh no bias", "conv2d", build_conv2d, ref_conv2d, IN2(S(2, 2, 5, 5), GC_ANY, S(3, 2, 3, 3), GC_ANY), .iarg = {2, CG_ACT_TANH}},
     {"conv2d leaky_relu", "conv2d", build_conv2d, ref_conv2d, IN3(S(2, 4, 4, 4), GC_ANY, S(2, 2, 3, 3), GC_ANY, S(2), GC_ANY), .iarg = {4, CG_ACT_LEAKY_RELU}},

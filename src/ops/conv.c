@@ -12,6 +12,13 @@
  *   db[o] = Σ_n Σ_l dy[n, o, l]
  * A 1x1 kernel with stride 1 and no padding needs no im2col: cols is x.
  *
+ * Each sample's output gets its bias (the GEMM's starting value), ReLU and,
+ * in cg__conv2d_maxpool, its max pooling while it is in cache. That fused
+ * op (conv2d_maxpool) stores no convolution output: its backward pass
+ * rebuilds each sample's dy from the pooled gradient and the argmax, then
+ * does that sample's bias sums and both GEMMs, the same arithmetic in the
+ * same order as conv2d + maxpool2d.
+ *
  * Threads: samples are split across OpenMP threads, each with its own
  * im2col buffer taken from the arena before the parallel region (nothing is
  * allocated per sample, and nothing at all once the arena has grown). The
@@ -22,6 +29,8 @@
  * and the slots are then added in order: results are bitwise the same for
  * any thread count. */
 #include "activation_kernels.h"
+#include "conv.h"
+#include "pool_kernels.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -68,12 +77,14 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
  * |off| edge columns of each row, which fell outside the input. */
 static bool block_rows(const conv_geom *g) { return g->sh == 1 && g->sw == 1 && g->OW == g->W; }
 
-/* The |off| columns of each of n rows [W] that read outside the input. */
+/* The |off| columns of each of n rows [W] that read outside the input,
+ * column by column: row by row, gcc made each row's one or two zeros a
+ * memset call, thousands per sample. */
 static void clear_edges(float *rows, int64_t n, int64_t W, int64_t off)
 {
     int64_t from = off < 0 ? 0 : W - off, to = off < 0 ? -off : W;
-    for (int64_t q = 0; q < n; q++)
-        for (int64_t k = from; k < to; k++) rows[q * W + k] = 0.0f;
+    for (int64_t k = from; k < to; k++)
+        for (int64_t q = 0; q < n; q++) rows[q * W + k] = 0.0f;
 }
 
 /* cols[K, L] of x: the Cg channels [H, W] of one sample and group. */
@@ -233,6 +244,17 @@ static int64_t weight_slots(const conv_geom *g)
     return s > 1 ? s : 1;
 }
 
+/* dw (=, or +=) the S slot sums part[S, WK], added in slot order. */
+static void add_slots(const float *part, int64_t S, int64_t WK, float *dw, bool acc)
+{
+#pragma omp parallel for schedule(static) if (S * WK > 32768)
+    for (int64_t i = 0; i < WK; i++) {
+        float v = acc ? dw[i] : 0.0f;
+        for (int64_t s = 0; s < S; s++) v += part[s * WK + i];
+        dw[i] = v;
+    }
+}
+
 /* part[O, K] += Σ over samples [n0, n1) of dy_n,g·cols_n,gᵀ, group by group
  * (split: the GEMMs themselves use the threads). */
 static void weight_grad_samples(const conv_geom *g, const float *x, const float *dy, int64_t n0,
@@ -272,12 +294,7 @@ static void weight_grad(cg_ctx *ctx, const conv_geom *g, const float *x, const f
         weight_grad_samples(g, x, dy, s * g->N / S, (s + 1) * g->N / S,
                             thread_block(cols, g->K * g->L), p, threads == 1);
     }
-#pragma omp parallel for schedule(static) if (S * WK > 32768)
-    for (int64_t i = 0; i < WK; i++) {
-        float v = acc ? dw[i] : 0.0f;
-        for (int64_t s = 0; s < S; s++) v += part[s * WK + i];
-        dw[i] = v;
-    }
+    add_slots(part, S, WK, dw, acc);
 }
 
 /* dx_n (=, or +=) col2im(W_gᵀ·dy_n,g) for every sample and group. */
@@ -327,32 +344,180 @@ static void conv2d_backward(cg_ctx *ctx, cg_node *node)
 
 const cg_op_def cg_op_conv2d = {"conv2d", conv2d_backward};
 
-/* ---------------------------------------------------------------- forward */
+/* ------------------------------------------------ conv2d + maxpool2d, backward */
 
-/* y_n,g = W_g·cols_n,g + b_g for every sample and group. */
-static void conv_forward(const conv_geom *g, const float *x, const float *w, const float *b,
-                         float *y, float *work, int threads)
+/* What the fused op keeps: no convolution output, only where each max was
+ * (its value is the op's output, and ReLU's derivative there is [max > 0]). */
+typedef struct conv_pool_saved {
+    conv_geom g;
+    cg__pool_geom pg;
+    bool relu;
+    const int32_t *argmax;     /* [N, O, Ho, Wo], an index into its [OH, OW] plane */
+} conv_pool_saved;
+
+/* Gradients a backward pass writes and where they go. */
+typedef struct conv_grads {
+    const float *x, *w, *p, *dp;   /* input, weight, pooled output and its gradient */
+    float *dx, *part;          /* dx, or NULL; the slot's weight sum, or NULL */
+    double *sums;              /* Σ_l dz[n, o, l] per (n, o), or NULL */
+    bool acc_x, split;
+} conv_grads;
+
+/* dz_n[O, L] of one sample: the pooled gradient routed to each window's max
+ * (summed in output order where windows overlap) times ReLU's derivative,
+ * as maxpool2d's backward followed by conv2d's activation step computes it. */
+static void unpool_sample(const conv_pool_saved *sv, const float *dp, const float *p,
+                          const int32_t *arg, float *dz)
 {
-    int64_t HW = g->H * g->W;
-#pragma omp parallel for schedule(static) num_threads(running(threads))
-    for (int64_t n = 0; n < g->N; n++) {
-        float *cols = thread_block(work, g->K * g->L);
-        for (int64_t gi = 0; gi < g->G; gi++) {
-            const float *xg = x + (n * g->C + gi * g->Cg) * HW;
-            float *yg = y + (n * g->O + gi * g->Og) * g->L;
+    int64_t L = sv->g.L, P = sv->pg.Ho * sv->pg.Wo;
+    memset(dz, 0, (size_t)(sv->g.O * L) * sizeof *dz);
+    /* Without a branch (ReLU zeros half the maxima, unpredictably): adding
+     * +0 where the max was not positive changes nothing, dz never being -0. */
+    for (int64_t o = 0; o < sv->g.O; o++) {
+        float *d = dz + o * L;
+        if (sv->relu)
+            for (int64_t q = o * P; q < (o + 1) * P; q++) d[arg[q]] += p[q] > 0.0f ? dp[q] : 0.0f;
+        else
+            for (int64_t q = o * P; q < (o + 1) * P; q++) d[arg[q]] += dp[q];
+    }
+}
+
+/* Sample n's share of every gradient, while its dz is in cache. */
+static void conv_pool_sample(const conv_pool_saved *sv, const conv_grads *gr, int64_t n, float *dz,
+                             float *cols)
+{
+    const conv_geom *g = &sv->g;
+    int64_t P = g->O * sv->pg.Ho * sv->pg.Wo, HW = g->H * g->W;
+    unpool_sample(sv, gr->dp + n * P, gr->p + n * P, sv->argmax + n * P, dz);
+    if (gr->sums)
+        for (int64_t o = 0; o < g->O; o++) gr->sums[n * g->O + o] = row_sum(dz + o * g->L, g->L);
+    float *dxn = gr->dx ? gr->dx + n * g->C * HW : NULL;
+    if (dxn && !g->direct && !gr->acc_x) memset(dxn, 0, (size_t)(g->C * HW) * sizeof *dxn);
+    for (int64_t gi = 0; gi < g->G; gi++) {
+        const float *xg = gr->x + (n * g->C + gi * g->Cg) * HW, *dzg = dz + gi * g->Og * g->L;
+        const float *wg = gr->w + gi * g->Og * g->K;
+        if (gr->part) {
             const float *B = xg;
             if (!g->direct) {
                 im2col(g, xg, cols);
                 B = cols;
             }
-            /* The bias is the GEMM's starting value: no separate pass. */
-            for (int64_t o = 0; o < g->Og; o++) {
-                float v = b ? b[gi * g->Og + o] : 0.0f;
-                for (int64_t l = 0; l < g->L; l++) yg[o * g->L + l] = v;
-            }
-            gemm(threads == 1, false, false, g->Og, g->L, g->K, w + gi * g->Og * g->K, g->K, B,
-                 g->L, true, yg);
+            gemm(gr->split, false, true, g->Og, g->K, g->L, dzg, g->L, B, g->L, true,
+                 gr->part + gi * g->Og * g->K);
         }
+        if (!dxn) continue;
+        float *dxg = dxn + gi * g->Cg * HW;
+        if (g->direct) {
+            gemm(gr->split, true, false, g->K, g->L, g->Og, wg, g->K, dzg, g->L, gr->acc_x, dxg);
+        } else {
+            gemm(gr->split, true, false, g->K, g->L, g->Og, wg, g->K, dzg, g->L, false, cols);
+            col2im(g, cols, dxg);
+        }
+    }
+}
+
+/* db[o] (=, or +=) Σ_n sums[n, o], in sample order as bias_grad adds them. */
+static void bias_from_sums(const conv_geom *g, const double *sums, float *db, bool acc)
+{
+    for (int64_t o = 0; o < g->O; o++) {
+        double s = 0.0;
+        for (int64_t n = 0; n < g->N; n++) s += sums[n * g->O + o];
+        db[o] = acc ? db[o] + (float)s : (float)s;
+    }
+}
+
+/* The weight gradient's slots (weight_grad's) run in parallel, each over
+ * its samples in order, and every sample does its whole backward pass at
+ * once: the gradients are those of conv2d and maxpool2d's own backward
+ * passes, bit for bit, without a full-size dy ever being stored. */
+static void conv2d_maxpool_backward(cg_ctx *ctx, cg_node *node)
+{
+    cg_tensor *x = node->inputs[0], *w = node->inputs[1];
+    cg_tensor *b = node->n_inputs > 2 ? node->inputs[2] : NULL;
+    const conv_pool_saved *sv = node->saved;
+    const conv_geom *g = &sv->g;
+    bool acc_w = false, acc_b = false;
+    conv_grads gr = {.x = x->data, .w = w->data, .p = node->out->data, .dp = node->out->grad};
+    float *db = b ? cg__grad_dest(ctx, b, &acc_b) : NULL, *dw = cg__grad_dest(ctx, w, &acc_w);
+    gr.dx = cg__grad_dest(ctx, x, &gr.acc_x);
+    int64_t S = weight_slots(g), WK = g->O * g->K;
+    int threads = pass_threads(g, S);
+    float *dz = backward_scratch(ctx, threads * g->O * g->L);
+    float *cols = g->direct ? NULL : backward_scratch(ctx, threads * g->K * g->L);
+    float *part = dw && S > 1 ? backward_scratch(ctx, S * WK) : dw;
+    /* Two floats a double: the arena aligns every block for any type. */
+    gr.sums = db ? (double *)(void *)backward_scratch(ctx, 2 * g->N * g->O) : NULL;
+    if (!dz || (!g->direct && !cols) || (dw && !part) || (db && !gr.sums)) return;
+    if (dw && S == 1 && !acc_w) memset(dw, 0, (size_t)WK * sizeof *dw);
+    gr.split = threads == 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(running(threads))
+    for (int64_t s = 0; s < S; s++) {
+        conv_grads mine = gr;
+        mine.part = dw ? (S == 1 ? dw : part + s * WK) : NULL;
+        if (mine.part && S > 1) memset(mine.part, 0, (size_t)WK * sizeof *mine.part);
+        for (int64_t n = s * g->N / S; n < (s + 1) * g->N / S; n++)
+            conv_pool_sample(sv, &mine, n, thread_block(dz, g->O * g->L),
+                             thread_block(cols, g->K * g->L));
+    }
+    if (dw && S > 1) add_slots(part, S, WK, dw, acc_w);
+    if (db) bias_from_sums(g, gr.sums, db, acc_b);
+}
+
+const cg_op_def cg_op_conv2d_maxpool = {"conv2d_maxpool", conv2d_maxpool_backward};
+
+/* ---------------------------------------------------------------- forward */
+
+/* What the forward pass does to a sample's output while it is in cache. */
+typedef struct conv_epilogue {
+    bool relu;                   /* the fused activation is ReLU (else none here) */
+    const cg__pool_geom *pool;   /* max pooling of the sample's planes, or NULL */
+    float *pooled;               /* its output [N, O, Ho, Wo] */
+    int32_t *argmax;             /* where each max was, when recorded; or NULL */
+} conv_epilogue;
+
+typedef struct conv_buffers {
+    float *work;                 /* per thread: one im2col [K, L] */
+    float *y;                    /* per thread: one sample's [O, L], when y is not stored */
+} conv_buffers;
+
+/* y_n,g = W_g·cols_n,g + b_g for every group of one sample. */
+static void conv_sample(const conv_geom *g, const float *xn, const float *w, const float *b,
+                        float *yn, float *cols, bool split)
+{
+    int64_t HW = g->H * g->W;
+    for (int64_t gi = 0; gi < g->G; gi++) {
+        const float *xg = xn + gi * g->Cg * HW, *B = xg;
+        float *yg = yn + gi * g->Og * g->L;
+        if (!g->direct) {
+            im2col(g, xg, cols);
+            B = cols;
+        }
+        /* The bias is the GEMM's starting value: no separate pass. */
+        for (int64_t o = 0; o < g->Og; o++) {
+            float v = b ? b[gi * g->Og + o] : 0.0f;
+            for (int64_t l = 0; l < g->L; l++) yg[o * g->L + l] = v;
+        }
+        gemm(split, false, false, g->Og, g->L, g->K, w + gi * g->Og * g->K, g->K, B, g->L, true,
+             yg);
+    }
+}
+
+/* Every sample's convolution, then its epilogue while it is in cache. */
+static void conv_forward(const conv_geom *g, const float *x, const float *w, const float *b,
+                         float *y, const conv_buffers *buf, const conv_epilogue *ep, int threads)
+{
+    int64_t OL = g->O * g->L, KL = g->K * g->L;
+    int64_t pooled = ep->pool ? g->O * ep->pool->Ho * ep->pool->Wo : 0;
+#pragma omp parallel for schedule(static) num_threads(running(threads))
+    for (int64_t n = 0; n < g->N; n++) {
+        float *yn = buf->y ? thread_block(buf->y, OL) : y + n * OL;
+        conv_sample(g, x + n * g->C * g->H * g->W, w, b, yn, thread_block(buf->work, KL),
+                    threads == 1);
+        if (ep->relu)
+            for (int64_t i = 0; i < OL; i++) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
+        if (ep->pool)
+            cg__maxpool_planes(ep->pool, yn, ep->pooled + n * pooled,
+                               ep->argmax ? ep->argmax + n * pooled : NULL, g->O);
     }
 }
 
@@ -453,38 +618,108 @@ static bool conv_setup(const cg_tensor *x, const cg_tensor *w, const cg_tensor *
     return true;
 }
 
-cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
-                     const cg_conv2d_params *params)
+/* The maxpool2d settings cg__conv2d_maxpool applies to the output. */
+typedef struct pool_args {
+    const int64_t *kernel, *stride, *padding;
+} pool_args;
+
+/* The pooling's geometry over the convolution's output [N, O, OH, OW]. */
+static bool pool_setup(const conv_geom *g, const pool_args *pa, cg__pool_geom *pg)
+{
+    cg_tensor shape = {.ndim = 4, .shape = {g->N, g->O, g->OH, g->OW}};
+    return cg__maxpool_geometry(&shape, pa->kernel, pa->stride, pa->padding, pg);
+}
+
+/* Records op with out and a copy of the `size` bytes at saved. */
+static bool record_op(cg_ctx *ctx, const cg_op_def *op, cg_tensor **in, int n_in,
+                      cg_tensor *out, const void *saved, size_t size)
+{
+    void *sv = cg_arena_alloc(&ctx->arena, size);
+    if (!sv) return false;
+    memcpy(sv, saved, size);
+    cg_node *node = cg__record(ctx, op, out, in, n_in);
+    if (node) node->saved = sv;
+    return node != NULL;
+}
+
+/* An activation the forward loop does not fuse, over the whole output;
+ * *z: the pre-activation when a recorded derivative needs it. */
+static bool activate_after(cg_ctx *ctx, cg_activation act, bool record, cg_tensor *y, float **z)
+{
+    if (record && cg__act_grad_needs_input(act)) {
+        if (!(*z = cg__scratch(ctx, y->size))) return false;
+        memcpy(*z, y->data, (size_t)y->size * sizeof **z);
+    }
+    cg__act_forward(act, y->data, NULL, y->data, y->shape[0] * y->shape[1],
+                    y->shape[2] * y->shape[3]);
+    return true;
+}
+
+/* cg_conv2d, then max pooling when pa is not NULL (cg__conv2d_maxpool). */
+static cg_tensor *conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                         const cg_conv2d_params *params, const pool_args *pa)
 {
     cg_tensor *in[3] = {x, weight, bias};
     if (cg__null_input("conv2d", in, 2)) return NULL;
     static const cg_conv2d_params defaults;
     conv_geom g;
+    cg__pool_geom pg;
     const cg_conv2d_params *p = params ? params : &defaults;
-    if (!conv_setup(x, weight, bias, p, &g)) return NULL;
-    cg_tensor *y = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, g.OH, g.OW});
-    if (!y) return NULL;
-    int threads = pass_threads(&g, g.N);
-    float *work = NULL;
-    if (!g.direct && !(work = cg__scratch(ctx, threads * g.K * g.L))) return NULL;
-    conv_forward(&g, x->data, weight->data, bias ? bias->data : NULL, y->data, work, threads);
-    int n_in = bias ? 3 : 2;
-    bool record = cg__needs_grad(ctx, in, n_in);
+    if (!conv_setup(x, weight, bias, p, &g) || (pa && !pool_setup(&g, pa, &pg))) return NULL;
     cg_activation act = p->activation;
+    bool fused = act == CG_ACT_NONE || act == CG_ACT_RELU;
+    if (pa && !fused) {
+        cg_set_error(CG_ERR_ARG, "conv2d: pooling is fused after ReLU or no activation only");
+        return NULL;
+    }
+    if (!ctx) {
+        cg_set_error(CG_ERR_ARG, "context is NULL"); /* as cg__tensor_alloc says it */
+        return NULL;
+    }
+    int n_in = bias ? 3 : 2, threads = pass_threads(&g, g.N);
+    bool record = cg__needs_grad(ctx, in, n_in);
+    conv_buffers buf = {0};
+    conv_epilogue ep = {.relu = act == CG_ACT_RELU};
+    /* Pooling needs each sample's output only while it pools it (and its
+     * backward pass only the argmax). */
+    cg_tensor *y = NULL, *out;
+    if (pa)
+        buf.y = cg__scratch(ctx, threads * g.O * g.L);
+    else
+        y = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, g.OH, g.OW});
+    if (!y && !buf.y) return NULL;
+    out = y;
+    if (pa) {
+        out = cg__tensor_alloc(ctx, 4, (int64_t[]){g.N, g.O, pg.Ho, pg.Wo});
+        if (!out) return NULL;
+        ep.pool = &pg;
+        ep.pooled = out->data;
+        size_t bytes = (size_t)out->size * sizeof *ep.argmax;
+        if (record && !(ep.argmax = cg_arena_alloc(&ctx->arena, bytes))) return NULL;
+    }
+    if (!g.direct && !(buf.work = cg__scratch(ctx, threads * g.K * g.L))) return NULL;
+    conv_forward(&g, x->data, weight->data, bias ? bias->data : NULL, y ? y->data : NULL, &buf,
+                 &ep, threads);
     float *z = NULL;
-    if (record && cg__act_grad_needs_input(act)) {
-        /* The derivative needs the pre-activation: keep z. */
-        if (!(z = cg__scratch(ctx, y->size))) return NULL;
-        memcpy(z, y->data, (size_t)y->size * sizeof *z);
+    if (!fused && !activate_after(ctx, act, record, y, &z)) return NULL;
+    if (!record) return out;
+    if (pa) {
+        conv_pool_saved sv = {g, pg, ep.relu, ep.argmax};
+        return record_op(ctx, &cg_op_conv2d_maxpool, in, n_in, out, &sv, sizeof sv) ? out : NULL;
     }
-    if (act != CG_ACT_NONE) cg__act_forward(act, y->data, NULL, y->data, g.N * g.O, g.L);
-    if (record) {
-        conv_saved *sv = cg_arena_alloc(&ctx->arena, sizeof *sv);
-        if (!sv) return NULL;
-        *sv = (conv_saved){g, act, z};
-        cg_node *node = cg__record(ctx, &cg_op_conv2d, y, in, n_in);
-        if (!node) return NULL;
-        node->saved = sv;
-    }
-    return y;
+    conv_saved sv = {g, act, z};
+    return record_op(ctx, &cg_op_conv2d, in, n_in, y, &sv, sizeof sv) ? y : NULL;
+}
+
+cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                     const cg_conv2d_params *params)
+{
+    return conv2d(ctx, x, weight, bias, params, NULL);
+}
+
+cg_tensor *cg__conv2d_maxpool(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
+                              const cg_conv2d_params *params, const int64_t kernel[2],
+                              const int64_t stride[2], const int64_t padding[2])
+{
+    return conv2d(ctx, x, weight, bias, params, &(pool_args){kernel, stride, padding});
 }

@@ -15,7 +15,7 @@
  * CPU kernels do, and the backward passes scatter output by output in that
  * order too, so overlapping windows (stride < kernel) sum their gradients as
  * PyTorch does. */
-#include "internal.h"
+#include "pool_kernels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,11 +24,7 @@
 /* Parallel loops only pay off beyond this much work. */
 #define PAR_WORK 32768
 
-typedef struct pool_geom {
-    int64_t planes;              /* N·C */
-    int64_t H, W, Ho, Wo;
-    int64_t kh, kw, sh, sw, ph, pw;
-} pool_geom;
+typedef cg__pool_geom pool_geom;
 
 /* What a recorded pooling node keeps (node->saved, in the arena). */
 typedef struct pool_saved {
@@ -141,41 +137,66 @@ static void maxpool_plane(const float *x, float *y, int32_t *arg, const pool_geo
 }
 
 /* One output row of the common 2x2, stride-2, unpadded case, written so
- * that it vectorises (the generic loop's branches cost a sixth of a W2
- * step): the same choices as maxpool_plane, a NaN or a strictly larger
- * value replacing the running max in scan order. */
-static inline bool take_max(float v, float *m)
-{
-    bool take = v > *m || v != v;
-    *m = take ? v : *m;
-    return take;
-}
-
+ * that gcc vectorises it (32-bit indices, selects, no calls; the generic
+ * loop's branches cost a sixth of a W2 step): the same choices as
+ * maxpool_plane, a NaN or a strictly larger value replacing the running
+ * max in scan order. */
 static void maxpool_row_2x2(const float *restrict r0, const float *restrict r1,
                             float *restrict y, int32_t *restrict arg, int32_t base,
-                            int32_t W, int64_t Wo)
+                            int32_t W, int32_t Wo)
 {
-    for (int64_t ow = 0; ow < Wo; ow++) {
-        float m = r0[2 * ow];
+    for (int32_t ow = 0; ow < Wo; ow++) {
+        float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+        float m = a;
         int32_t k = 0;
-        k = take_max(r0[2 * ow + 1], &m) ? 1 : k;
-        k = take_max(r1[2 * ow], &m) ? W : k;
-        k = take_max(r1[2 * ow + 1], &m) ? W + 1 : k;
+        bool t = b > m || b != b;
+        m = t ? b : m, k = t ? 1 : k;
+        t = c > m || c != c;
+        m = t ? c : m, k = t ? W : k;
+        t = d > m || d != d;
+        m = t ? d : m, k = t ? W + 1 : k;
         y[ow] = m;
-        if (arg) arg[ow] = base + 2 * (int32_t)ow + k;
+        arg[ow] = base + 2 * ow + k;
     }
 }
 
-static void maxpool_plane_2x2(const float *x, float *y, int32_t *arg, const pool_geom *g)
+/* The same without the argmax (evaluation). */
+static void maxpool_row_2x2_value(const float *restrict r0, const float *restrict r1,
+                                  float *restrict y, int32_t Wo)
 {
-    for (int64_t oh = 0; oh < g->Ho; oh++) {
-        const float *r0 = x + 2 * oh * g->W;
-        int32_t base = (int32_t)(2 * oh * g->W);
-        if (arg)
-            maxpool_row_2x2(r0, r0 + g->W, y + oh * g->Wo, arg + oh * g->Wo, base,
-                            (int32_t)g->W, g->Wo);
-        else
-            maxpool_row_2x2(r0, r0 + g->W, y + oh * g->Wo, NULL, base, (int32_t)g->W, g->Wo);
+    for (int32_t ow = 0; ow < Wo; ow++) {
+        float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+        float m = a;
+        m = b > m || b != b ? b : m;
+        m = c > m || c != c ? c : m;
+        m = d > m || d != d ? d : m;
+        y[ow] = m;
+    }
+}
+
+/* Whole vectors per row for maxpool_planes_2x2. */
+#define POOL_VEC 8
+
+/* `planes` planes, 2x2 stride 2. Rows are short (14 and 7 outputs in W2)
+ * and a vector loop's tail then costs more than its body, so every row
+ * but the last few runs a whole number of vectors: its extra outputs spill
+ * into the rows after it, which are written again in their turn (reads
+ * stay inside x's planes, writes inside y's). */
+static void maxpool_planes_2x2(const pool_geom *g, const float *x, float *y, int32_t *arg,
+                               int64_t planes)
+{
+    int32_t W = (int32_t)g->W, Wo = (int32_t)g->Wo;
+    int32_t whole = (Wo + POOL_VEC - 1) / POOL_VEC * POOL_VEC;
+    int64_t in = g->H * g->W, out = g->Ho * g->Wo, in_end = planes * in, out_end = planes * out;
+    for (int64_t p = 0; p < planes; p++) {
+        for (int64_t oh = 0; oh < g->Ho; oh++) {
+            int64_t i0 = p * in + 2 * oh * W, o0 = p * out + oh * Wo;
+            int32_t n = i0 + W + 2 * whole <= in_end && o0 + whole <= out_end ? whole : Wo;
+            if (arg)
+                maxpool_row_2x2(x + i0, x + i0 + W, y + o0, arg + o0, (int32_t)(2 * oh * W), W, n);
+            else
+                maxpool_row_2x2_value(x + i0, x + i0 + W, y + o0, n);
+        }
     }
 }
 
@@ -207,33 +228,51 @@ static void maxpool_backward(cg_ctx *ctx, cg_node *node)
 
 const cg_op_def cg_op_maxpool2d = {"maxpool2d", maxpool_backward};
 
+bool cg__maxpool_geometry(const cg_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                          const int64_t padding[2], pool_geom *g)
+{
+    if (!geometry("maxpool2d", x, kernel, stride, padding, g)) return false;
+    if (g->H * g->W > INT32_MAX) {
+        cg_set_error(CG_ERR_ARG, "maxpool2d: planes of %lld x %lld values are too large",
+                     (long long)g->H, (long long)g->W);
+        return false;
+    }
+    return true;
+}
+
+void cg__maxpool_planes(const pool_geom *g, const float *x, float *y, int32_t *argmax,
+                        int64_t planes)
+{
+    int64_t in = g->H * g->W, out = g->Ho * g->Wo;
+    if (is_2x2_stride_2(g)) {
+        maxpool_planes_2x2(g, x, y, argmax, planes);
+        return;
+    }
+    for (int64_t p = 0; p < planes; p++)
+        maxpool_plane(x + p * in, y + p * out, argmax ? argmax + p * out : NULL, g);
+}
+
 cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, const int64_t kernel[2],
                         const int64_t stride[2], const int64_t padding[2])
 {
     if (cg__null_input("maxpool2d", &x, 1)) return NULL;
     pool_geom g;
-    if (!geometry("maxpool2d", x, kernel, stride, padding, &g)) return NULL;
-    if (g.H * g.W > INT32_MAX) {
-        cg_set_error(CG_ERR_ARG, "maxpool2d: planes of %lld x %lld values are too large",
-                     (long long)g.H, (long long)g.W);
-        return NULL;
-    }
+    if (!cg__maxpool_geometry(x, kernel, stride, padding, &g)) return NULL;
     cg_tensor *y = pooled_output(ctx, x, &g);
     if (!y) return NULL;
     int32_t *argmax = NULL;
-    pool_saved *sv = NULL;
-    if (cg__needs_grad(ctx, &x, 1)) {
-        sv = record(ctx, &cg_op_maxpool2d, y, x, &g);
-        argmax = sv ? cg_arena_alloc(&ctx->arena, (size_t)y->size * sizeof *argmax) : NULL;
-        if (!argmax) return NULL;
-        sv->argmax = argmax;
-    }
+    bool grad = cg__needs_grad(ctx, &x, 1);
+    if (grad && !(argmax = cg_arena_alloc(&ctx->arena, (size_t)y->size * sizeof *argmax)))
+        return NULL;
     int64_t in = g.H * g.W, out = g.Ho * g.Wo;
-    void (*plane)(const float *, float *, int32_t *, const pool_geom *) =
-        is_2x2_stride_2(&g) ? maxpool_plane_2x2 : maxpool_plane;
 #pragma omp parallel for schedule(static) if (y->size * g.kh * g.kw > PAR_WORK && g.planes > 1)
-    for (int64_t p = 0; p < g.planes; p++)
-        plane(x->data + p * in, y->data + p * out, argmax ? argmax + p * out : NULL, &g);
+    for (int64_t p = 0; p < g.planes; p++) {
+        int32_t *arg = argmax ? argmax + p * out : NULL;
+        cg__maxpool_planes(&g, x->data + p * in, y->data + p * out, arg, 1);
+    }
+    pool_saved *sv = grad ? record(ctx, &cg_op_maxpool2d, y, x, &g) : NULL;
+    if (grad && !sv) return NULL;
+    if (sv) sv->argmax = argmax;
     return y;
 }
 

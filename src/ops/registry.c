@@ -5,7 +5,7 @@
 
 
 extern const cg_op_def cg_op_matmul, cg_op_linear;
-extern const cg_op_def cg_op_conv2d;
+extern const cg_op_def cg_op_conv2d, cg_op_conv2d_maxpool;
 extern const cg_op_def cg_op_add, cg_op_sub, cg_op_mul, cg_op_div, cg_op_add_scalar,
     cg_op_mul_scalar, cg_op_pow_scalar, cg_op_neg;
 extern const cg_op_def cg_op_sum, cg_op_mean;
@@ -25,6 +25,7 @@ static const cg_op_def *const registry[] = {
     &cg_op_linear,
     /* conv.c */
     &cg_op_conv2d,
+    &cg_op_conv2d_maxpool,
     /* elementwise.c */
     &cg_op_add,
     &cg_op_sub,

@@ -4,7 +4,7 @@
 # runs on one thread, and the checkpoints must be byte-identical to a run
 # that kept both threads (MLP with dropout, CNN with batch norm, LSTM). The
 # layers are sized so that their products are split (ops/gemm.c) and conv
-# runs its per-sample parallel passes.
+# runs its per-sample parallel passes (also fused with the pooling after it).
 source "$(dirname "$0")/common.bash"
 
 # make_wide_csv PATH ROWS: 64 features, 3 classes.
@@ -31,6 +31,19 @@ cat >"$WORK/cnn.json" <<'JSON'
  "loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
  "train": {"epochs": 2, "batch": 32, "seed": 4}}
 JSON
+# conv2d + ReLU + maxpool2d: the pooling fused into the conv's passes (one op, its
+# backward per sample), an odd 3x3 left for the second pooling.
+cat >"$WORK/cnn_pool.json" <<'JSON'
+{"input": [1, 6, 6],
+ "layers": [{"type": "conv2d", "filters": 16, "kernel": 3, "padding": 1, "activation": "relu"},
+            {"type": "maxpool2d", "kernel": 2},
+            {"type": "conv2d", "filters": 8, "kernel": 3, "padding": 1, "activation": "relu"},
+            {"type": "maxpool2d", "kernel": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 3}],
+ "loss": "cross_entropy", "optimizer": {"type": "adam", "lr": 0.01},
+ "train": {"epochs": 2, "batch": 32, "seed": 5}}
+JSON
 awk 'BEGIN { for (i = 0; i < 400; i++) printf "the quick brown fox %d jumps over the lazy dog. ", i % 7 }' \
     >"$WORK/text.txt"
 cat >"$WORK/lstm.json" <<'JSON'
@@ -52,6 +65,7 @@ check() {   # check NAME MODEL DATA
 }
 check mlp mlp.json "csv:$WORK/wide.csv"
 check cnn cnn.json "csv:$WORK/img.csv"
+check cnn_pool cnn_pool.json "csv:$WORK/img.csv"
 check lstm lstm.json "text:$WORK/text.txt"
 
 expect_exit 2 "$CGRAD" train "$WORK/mlp.json" --data "csv:$WORK/wide.csv" --thread-policy sometimes

@@ -3,8 +3,12 @@
  * per-sample [channels, height, width] input, with an optional fused
  * activation (ops/conv.c, cg_conv2d). Keys: filters, kernel, stride,
  * padding (an integer, a pair, "same" or "valid"), dilation, groups, bias,
- * activation (+ negative_slope / alpha); the pairs are [height, width]. */
+ * activation (+ negative_slope / alpha); the pairs are [height, width].
+ * A maxpool2d layer right after it (its only user) is pooled in the same
+ * pass over each sample (cg__conv2d_maxpool). */
 #include "layer.h"
+#include "pool2d.h"
+#include "../../ops/conv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@ typedef struct conv2d_state {
     cg_tensor *weight, *bias;
     cg_conv2d_params params;  /* its activation: what the fused kernel applies */
     cg_act_spec after;        /* an activation the kernel cannot fuse (a non-default slope/alpha) */
+    const cg_pool2d_config *pool; /* an absorbed maxpool2d layer's settings, or NULL */
 } conv2d_state;
 
 static const char *const keys[] = {"filters", "kernel", "stride", "padding", "dilation", "groups",
@@ -241,12 +246,22 @@ static cg_status build(cg_layer_build *b, const cg_layer_spec *l, void *state)
         .groups = c->groups,
     };
     cg__act_split(c->act, &st->params.activation, &st->after);
+    st->pool = NULL;
     return CG_OK;
 }
 
+/* A following activation goes into the kernel; so does a maxpool2d after
+ * ReLU or no activation, pooled while each sample's output is in cache. */
 static bool absorb(void *state, const cg_layer_spec *next)
 {
     conv2d_state *st = state;
+    cg_activation act = st->params.activation;
+    if (next->type == &cg__layer_maxpool2d) {
+        if ((act != CG_ACT_NONE && act != CG_ACT_RELU) || st->after.act != CG_ACT_NONE)
+            return false;
+        st->pool = CG_LAYER_CONFIG(next, cg_pool2d_config);
+        return true;
+    }
     return cg__act_absorb(&st->params.activation, &st->after, next);
 }
 
@@ -254,6 +269,10 @@ static cg_tensor *forward(cg_ctx *ctx, const cg_layer_spec *l, const void *state
                           cg_tensor *const *x, int n)
 {
     const conv2d_state *st = state;
+    const cg_pool2d_config *p = st->pool;
+    if (p)
+        return cg__conv2d_maxpool(ctx, x[0], st->weight, st->bias, &st->params, p->kernel,
+                                  p->stride, p->padding);
     return cg__act_after(ctx, cg_conv2d(ctx, x[0], st->weight, st->bias, &st->params), st->after);
 }
 
