@@ -8,8 +8,12 @@
  * (default gemm-trace.txt), one line each:
  *   G ta tb M N K lda ldb ldc beta in_parallel thread t_start t_end
  *   S step t
- * No change to cgrad's sources is needed, and whatever file issues a GEMM
- * (matmul, conv, recurrent, attention) is seen. */
+ * Whatever file issues a GEMM (matmul, conv, attention) is seen. The
+ * recurrent layers' per-step products run on cgrad's own kernel for a
+ * right operand packed once (src/ops/panel_gemm.c); it reports each through
+ * cg_gemm_trace_product, which only this trace defines, and they are
+ * recorded as the sgemm calls they replace (A·B, B as [K, N]), so the
+ * limit still covers every product of the step at the BLAS's speed. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <omp.h>
@@ -80,6 +84,16 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
                       .par = (char)omp_in_parallel(), .m = m, .n = n, .k = k, .lda = lda,
                       .ldb = ldb, .ldc = ldc, .thread = omp_get_thread_num(), .beta = beta,
                       .t0 = t0, .t1 = t1};
+}
+
+void cg_gemm_trace_product(int m, int n, int k, int lda, int ldc, int acc, double t0, double t1);
+void cg_gemm_trace_product(int m, int n, int k, int lda, int ldc, int acc, double t0, double t1)
+{
+    record *r = next();
+    if (r)
+        *r = (record){.kind = 'G', .par = (char)omp_in_parallel(), .m = m, .n = n, .k = k,
+                      .lda = lda, .ldb = n, .ldc = ldc, .thread = omp_get_thread_num(),
+                      .beta = acc ? 1.0f : 0.0f, .t0 = t0, .t1 = t1};
 }
 
 __attribute__((destructor)) static void finish(void)
