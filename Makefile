@@ -32,7 +32,13 @@ VG_TESTS ?= ^cli_
 # Left out: install, readme_tutorial and bench_tools never run $CGRAD; they
 # build and run programs of their own (against the installed library,
 # README's tutorial, the benchmark's tools), which the wrapper never sees.
-VG_EXCLUDE = ^cli_(install|readme_tutorial|bench_tools)$$
+# robustness_signals sends its second SIGTERM into a save 1-2 s after start;
+# under memcheck a command takes longer than that to start: in all 8 rounds
+# of a run (2026-11-30) the signal that ended cgrad found it still starting
+# (linking, reading data, initialising weights), so no save was ever cut
+# short. What it runs besides (the 52 MB model's training, resume and info)
+# periodic_saves runs too.
+VG_EXCLUDE = ^cli_(install|readme_tutorial|bench_tools|robustness_signals)$$
 valgrind:
 	@cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(VG_BUILD) -j $(JOBS) --target cgrad_cli
