@@ -25,13 +25,26 @@ sanitize:
 # passes when the tests pass and tests/valgrind/check finds no report with
 # an error (invalid access, uninitialised value, definite or indirect leak).
 # A build with -O2 -g and no -march=native, so that valgrind knows every
-# instruction and reports name lines.
+# instruction and reports name lines. VG_TESTS picks tests by CTest regex,
+# e.g. make valgrind VG_TESTS='^cli_(mpi_train|resume)$' (the whole set
+# takes hours on 2 cores).
+VG_TESTS ?= ^cli_
+# Left out: install, readme_tutorial and bench_tools never run $CGRAD; they
+# build and run programs of their own (against the installed library,
+# README's tutorial, the benchmark's tools), which the wrapper never sees.
+# robustness_signals sends its second SIGTERM into a save 1-2 s after start;
+# under memcheck a command takes longer than that to start: in all 8 rounds
+# of a run (2026-11-30) the signal that ended cgrad found it still starting
+# (linking, reading data, initialising weights), so no save was ever cut
+# short. What it runs besides (the 52 MB model's training, resume and info)
+# periodic_saves runs too.
+VG_EXCLUDE = ^cli_(install|readme_tutorial|bench_tools|robustness_signals)$$
 valgrind:
 	@cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(VG_BUILD) -j $(JOBS) --target cgrad_cli
 	rm -rf $(VG_BUILD)/valgrind && mkdir -p $(VG_BUILD)/valgrind
 	status=0; CG_VALGRIND_LOGS=$(abspath $(VG_BUILD))/valgrind \
-	  ctest --test-dir $(VG_BUILD) --output-on-failure -j $(JOBS) -R '^cli_' -E '^cli_(install|readme_tutorial)$$' --timeout 3600 || status=1; \
+	  ctest --test-dir $(VG_BUILD) --output-on-failure -j $(JOBS) -R '$(VG_TESTS)' -E '$(VG_EXCLUDE)' --timeout 3600 || status=1; \
 	  tests/valgrind/check $(VG_BUILD)/valgrind || status=1; exit $$status
 
 # The main job: train the Fashion-MNIST MLP with its model file's defaults,

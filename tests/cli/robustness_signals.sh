@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Row 97 of docs/robustness.md: a second SIGTERM while the first one's save
+# Row 99 of docs/robustness.md: a second SIGTERM while the first one's save
 # is being written. The first signal asks for a save and an exit; the second
 # stops the process at once (the handler restores the default action).
 # Either way the checkpoint on disk is whole, the previous one or the new
