@@ -43,6 +43,21 @@ BIG=("$CGRAD" train "$WORK/big.json" --data "csv:$WORK/d.csv" --save "$WORK/big.
 expect_exit 0 "${BIG[@]}" --epochs 1
 size=$(stat -c %s "$WORK/big.safetensors")
 ((size > 50000000)) || fail "the checkpoint is only $size bytes"
+
+# --save-every by wall time: snapshots inside epochs, named by their step,
+# no more than --keep. The epoch-end checkpoint restarts the clock, so only
+# an epoch longer than the period has one: 2 epochs of 60 steps. (A run of
+# 5 s must have an epoch of 2.5 s; every machine this ran on took longer.)
+make_csv "$WORK/long.csv" 3000
+t0=$(date +%s%N)
+expect_exit 0 "$CGRAD" train "$WORK/big.json" --data "csv:$WORK/long.csv" --epochs 2 \
+    --save "$WORK/w.safetensors" --save-every 1s --keep 2 "${THREADS[@]}"
+ms=$((($(date +%s%N) - t0) / 1000000))
+snaps=$(ls "$WORK" | grep -cE '^w\.step-[0-9]+\.safetensors$' || true)
+((ms < 5000 || snaps >= 1)) || fail "a run of $ms ms with --save-every 1s left no snapshot"
+((snaps <= 2)) || fail "--keep 2 left $snaps snapshots"
+expect_exit 0 "$CGRAD" info "$WORK/w.safetensors"
+expect_in "2 epochs" "$WORK/out"
 RANDOM=7
 for ((k = 1; k <= 20; k++)); do
     # cgrad itself in the background (not a function or subshell), so the
