@@ -142,8 +142,9 @@ static cg_status build_vocab(const int32_t *syms, int64_t n, int32_t **out, int6
         return cg_set_error(CG_ERR_NOMEM, "text: out of memory for the vocabulary");
     }
     int64_t at = 0;
-    for (int32_t sym = 0; sym < SYMBOL_LIMIT; sym++)
-        if (seen[sym / 64] >> (sym % 64) & 1) v[at++] = sym;
+    for (int32_t word = 0; word < SYMBOL_LIMIT / 64; word++)
+        for (uint64_t bits = seen[word]; bits; bits &= bits - 1)   /* lowest set bit first */
+            v[at++] = word * 64 + __builtin_ctzll(bits);
     free(seen);
     *out = v;
     *size = k;
