@@ -257,21 +257,41 @@ static void add_slots(const float *part, int64_t S, int64_t WK, float *dw, bool 
 
 /* part[O, K] += Σ over samples [n0, n1) of dy_n,g·cols_n,gᵀ, group by group
  * (split: the GEMMs themselves use the threads). */
+/* One sample and group's weight gradient, part_g[Og, K] += dy_g·cols_gᵀ
+ * (xg: the group's input channels). Shared by conv2d's backward and the
+ * fused conv2d_maxpool's. */
+static void group_weight_grad(const conv_geom *g, const float *xg, const float *dyg, float *cols,
+                              float *part_g, bool split)
+{
+    const float *B = xg;
+    if (!g->direct) {
+        im2col(g, xg, cols);
+        B = cols;
+    }
+    gemm(split, false, true, g->Og, g->K, g->L, dyg, g->L, B, g->L, true, part_g);
+}
+
+/* One sample and group's input gradient, dx_g (=, or += when acc) W_gᵀ·dy_g
+ * through col2im (which adds: dx_g is cleared first when not acc). */
+static void group_input_grad(const conv_geom *g, const float *wg, const float *dyg, float *cols,
+                             float *dxg, bool acc, bool split)
+{
+    if (g->direct) {
+        gemm(split, true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, acc, dxg);
+        return;
+    }
+    gemm(split, true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, false, cols);
+    col2im(g, cols, dxg);
+}
+
 static void weight_grad_samples(const conv_geom *g, const float *x, const float *dy, int64_t n0,
                                 int64_t n1, float *cols, float *part, bool split)
 {
-    for (int64_t n = n0; n < n1; n++) {
-        for (int64_t gi = 0; gi < g->G; gi++) {
-            const float *xg = x + (n * g->C + gi * g->Cg) * g->H * g->W;
-            const float *B = xg;
-            if (!g->direct) {
-                im2col(g, xg, cols);
-                B = cols;
-            }
-            gemm(split, false, true, g->Og, g->K, g->L, dy + (n * g->O + gi * g->Og) * g->L, g->L,
-                 B, g->L, true, part + gi * g->Og * g->K);
-        }
-    }
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t gi = 0; gi < g->G; gi++)
+            group_weight_grad(g, x + (n * g->C + gi * g->Cg) * g->H * g->W,
+                              dy + (n * g->O + gi * g->Og) * g->L, cols,
+                              part + gi * g->Og * g->K, split);
 }
 
 static void weight_grad(cg_ctx *ctx, const conv_geom *g, const float *x, const float *dy,
@@ -310,16 +330,9 @@ static void input_grad(cg_ctx *ctx, const conv_geom *g, const float *w, const fl
         float *c = thread_block(cols, g->K * g->L);
         float *dxn = dx + n * g->C * HW;
         if (!g->direct && !acc) memset(dxn, 0, (size_t)(g->C * HW) * sizeof *dxn);
-        for (int64_t gi = 0; gi < g->G; gi++) {
-            const float *wg = w + gi * g->Og * g->K, *dyg = dy + (n * g->O + gi * g->Og) * g->L;
-            float *dxg = dxn + gi * g->Cg * HW;
-            if (g->direct) {
-                gemm(threads == 1, true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, acc, dxg);
-            } else {
-                gemm(threads == 1, true, false, g->K, g->L, g->Og, wg, g->K, dyg, g->L, false, c);
-                col2im(g, c, dxg);
-            }
-        }
+        for (int64_t gi = 0; gi < g->G; gi++)
+            group_input_grad(g, w + gi * g->Og * g->K, dy + (n * g->O + gi * g->Og) * g->L, c,
+                             dxn + gi * g->Cg * HW, acc, threads == 1);
     }
 }
 
@@ -394,25 +407,13 @@ static void conv_pool_sample(const conv_pool_saved *sv, const conv_grads *gr, in
     float *dxn = gr->dx ? gr->dx + n * g->C * HW : NULL;
     if (dxn && !g->direct && !gr->acc_x) memset(dxn, 0, (size_t)(g->C * HW) * sizeof *dxn);
     for (int64_t gi = 0; gi < g->G; gi++) {
-        const float *xg = gr->x + (n * g->C + gi * g->Cg) * HW, *dzg = dz + gi * g->Og * g->L;
-        const float *wg = gr->w + gi * g->Og * g->K;
-        if (gr->part) {
-            const float *B = xg;
-            if (!g->direct) {
-                im2col(g, xg, cols);
-                B = cols;
-            }
-            gemm(gr->split, false, true, g->Og, g->K, g->L, dzg, g->L, B, g->L, true,
-                 gr->part + gi * g->Og * g->K);
-        }
-        if (!dxn) continue;
-        float *dxg = dxn + gi * g->Cg * HW;
-        if (g->direct) {
-            gemm(gr->split, true, false, g->K, g->L, g->Og, wg, g->K, dzg, g->L, gr->acc_x, dxg);
-        } else {
-            gemm(gr->split, true, false, g->K, g->L, g->Og, wg, g->K, dzg, g->L, false, cols);
-            col2im(g, cols, dxg);
-        }
+        const float *dzg = dz + gi * g->Og * g->L;
+        if (gr->part)
+            group_weight_grad(g, gr->x + (n * g->C + gi * g->Cg) * HW, dzg, cols,
+                              gr->part + gi * g->Og * g->K, gr->split);
+        if (dxn)
+            group_input_grad(g, gr->w + gi * g->Og * g->K, dzg, cols, dxn + gi * g->Cg * HW,
+                             gr->acc_x, gr->split);
     }
 }
 
