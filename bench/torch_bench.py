@@ -34,6 +34,7 @@ import json
 import os
 import resource
 import struct
+import sys
 import time
 
 import numpy as np
@@ -227,7 +228,6 @@ def train_fashion(a, build):
 
 def char_gpt(path):
     """The model file's torch.nn module, its optimizer and clipping."""
-    import sys
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "cli"))
     import torch_graph
     with open(path) as f:
