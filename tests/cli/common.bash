@@ -102,6 +102,19 @@ make_idx() {
     done
 }
 
+# A model for the CSV data with 13 M float32 weights (a 52 MB checkpoint,
+# whose save takes long enough for a signal or a kill to land inside it);
+# SGD keeps no optimizer state.
+write_big_model() {
+    cat >"$1" <<'JSON'
+{"input": [4],
+ "layers": [{"type": "dense", "units": 3600, "activation": "relu"},
+            {"type": "dense", "units": 3600}, {"type": "dense", "units": 3}],
+ "optimizer": {"type": "sgd", "lr": 0.001},
+ "train": {"epochs": 1000, "batch": 50, "seed": 1}}
+JSON
+}
+
 # A small classifier for the CSV data, with dropout so that resume tests
 # cover the dropout stream; constant lr so runs of different lengths agree.
 write_csv_model() {

@@ -31,13 +31,7 @@ expect_exit 0 "$CGRAD" train "$WORK/model.json" --data "csv:$WORK/d.csv" --epoch
 
 # --- SIGKILL during saves of a 52 MB checkpoint (13 M float32 weights; SGD
 # keeps no optimizer state), saved after every step.
-cat >"$WORK/big.json" <<'JSON'
-{"input": [4],
- "layers": [{"type": "dense", "units": 3600, "activation": "relu"},
-            {"type": "dense", "units": 3600}, {"type": "dense", "units": 3}],
- "optimizer": {"type": "sgd", "lr": 0.001},
- "train": {"epochs": 1000, "batch": 50, "seed": 1}}
-JSON
+write_big_model "$WORK/big.json"
 BIG=("$CGRAD" train "$WORK/big.json" --data "csv:$WORK/d.csv" --save "$WORK/big.safetensors"
      --save-every 1 "${THREADS[@]}")
 expect_exit 0 "${BIG[@]}" --epochs 1

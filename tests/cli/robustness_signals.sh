@@ -9,13 +9,7 @@ source "$(dirname "$0")/common.bash"
 make_csv "$WORK/d.csv" 200
 # 13 M float32 weights: a 52 MB checkpoint, whose save takes long enough for
 # the second signal to land inside it now and then.
-cat >"$WORK/big.json" <<'JSON'
-{"input": [4],
- "layers": [{"type": "dense", "units": 3600, "activation": "relu"},
-            {"type": "dense", "units": 3600}, {"type": "dense", "units": 3}],
- "optimizer": {"type": "sgd", "lr": 0.001},
- "train": {"epochs": 1000, "batch": 50, "seed": 1}}
-JSON
+write_big_model "$WORK/big.json"
 BIG=("$CGRAD" train "$WORK/big.json" --data "csv:$WORK/d.csv" --save "$WORK/big.safetensors"
      "${THREADS[@]}")
 expect_exit 0 "${BIG[@]}" --epochs 1
