@@ -54,13 +54,26 @@ void cg__metric_sums_result(const cg_metric_sums *m, int64_t samples, int top_k,
                             double *rmse, double *r2, double *top_k_accuracy);
 
 /* All of v finite? Multiplying by zero turns Inf into NaN and keeps finite
- * values at zero, so one vectorised sum answers it. */
+ * values at zero, so sums answer it. 32 sums side by side: one running sum
+ * waits on every add's latency (27 us for W1's 235k gradients, 4% of its
+ * step on one thread; 15 us with 32, 9 us on two threads). */
 static inline bool cg__all_finite(const float *v, int64_t n)
 {
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t i = 0; i < n; i++) acc += v[i] * 0.0f;
-    return acc == 0.0f;
+    enum { LANES = 32, CHUNK = 1 << 14 };
+    bool finite = true;
+#pragma omp parallel for reduction(&& : finite) schedule(static) if (n > 4 * CHUNK)
+    for (int64_t c0 = 0; c0 < n; c0 += CHUNK) {
+        const int64_t end = n - c0 < CHUNK ? n : c0 + CHUNK;
+        float acc[LANES] = {0};
+        int64_t i = c0;
+        for (; i + LANES <= end; i += LANES)
+            for (int j = 0; j < LANES; j++) acc[j] += v[i + j] * 0.0f;
+        for (; i < end; i++) acc[0] += v[i] * 0.0f;
+        float sum = 0.0f;
+        for (int j = 0; j < LANES; j++) sum += acc[j];
+        finite = finite && sum == 0.0f;
+    }
+    return finite;
 }
 
 /* ---- the thread governor (train/thread_governor.c): fewer threads while
