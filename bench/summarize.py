@@ -39,7 +39,8 @@ def fmt(x, digits=0):
 def speed_table(runs, labels, workloads, limits):
     cg_labels = [l for l in labels if l.startswith("cgrad")]
     torch_labels = [l for l in labels if l.startswith("torch")]
-    head = ["workload", "unit"] + labels + ["cgrad / best PyTorch", "target (issue 16; W5: 15)"]
+    head = ["workload", "unit"] + labels + ["cgrad / best PyTorch", "paired, per run (median, min–max)",
+                                             "target (issue 16; W5: 15)"]
     if limits:
         head += [f"GEMM limit ({l})" for l in cg_labels] + [f"{l} % of its limit" for l in cg_labels]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -65,6 +66,7 @@ def speed_table(runs, labels, workloads, limits):
             cells.append(f"**{ratios[w]:.2f}×**")
         else:
             cells.append("—")
+        cells.append(paired_ratio(rs, torch_labels, w))
         if against and "cgrad" in med:
             ok = med["cgrad"] / against >= TARGET[w]
             cells.append(f"≥ {TARGET[w]}×{' (vs PyPI)' if w == 'W4' else ''}: {'met' if ok else 'not met'}")
@@ -85,6 +87,22 @@ def speed_table(runs, labels, workloads, limits):
                 cells.append(f"{100 * frac:.0f}%{f' (< {100 * need:.0f}%)' if short else ''}")
         out.append("| " + " | ".join(cells) + " |")
     return out, ratios
+
+
+def paired_ratio(rs, torch_labels, w):
+    """cgrad's run r over the faster PyTorch's run r (W4: PyPI's), the sides of
+    one run being minutes apart at most: the VM's drift, which moves every
+    side 10-25% from one minute to the next, mostly cancels in each pair."""
+    against = ["torch-pypi"] if w == "W4" else torch_labels
+    pairs = []
+    for cg in (r for r in rs if r["label"] == "cgrad"):
+        torch = [rate(r) for r in rs if r["label"] in against and r.get("seed") == cg.get("seed")]
+        if torch and max(torch) > 0:
+            pairs.append(rate(cg) / max(torch))
+    if not pairs:
+        return "—"
+    spread = f" ({min(pairs):.2f}–{max(pairs):.2f}, n={len(pairs)})" if len(pairs) > 1 else ""
+    return f"{statistics.median(pairs):.2f}×{spread}"
 
 
 def side_table(runs, labels):
