@@ -1,0 +1,162 @@
+/* A tile of MR rows × 16 columns of C in registers (12 of AVX2's 16 vector
+ * registers), k walked once: each step one load of a panel row and MR
+ * broadcasts of A, from A's rows or, transposed, from one row of Aᵀ. GCC
+ * vector types, as in ops/panel_gemm.c, whose kernel this one follows and
+ * extends with the transposed A and the causal bands. */
+#include "attention_kernels.h"
+
+#include <string.h>
+
+#define MR 6
+#define NP CG_ATTN_PANEL
+
+typedef float v8 __attribute__((vector_size(32)));
+
+/* Packs B [K, N] (ldb), or Bᵀ when tb (B given as N rows of K, ldb apart). */
+static void pack(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, float *panels)
+{
+    for (int64_t n0 = 0; n0 < N; n0 += NP) {
+        const int64_t nc = N - n0 < NP ? N - n0 : NP;
+        float *dst = panels + n0 * K;
+        for (int64_t k = 0; k < K; k++) {
+            float *row = dst + k * NP;
+            if (tb)
+                for (int64_t j = 0; j < nc; j++) row[j] = B[(n0 + j) * ldb + k];
+            else
+                for (int64_t j = 0; j < nc; j++) row[j] = B[k * ldb + n0 + j];
+            for (int64_t j = nc; j < NP; j++) row[j] = 0.0f;
+        }
+    }
+}
+
+/* Row i of a tile, times alpha, into the first nc columns of c. */
+static inline __attribute__((always_inline)) void store_row(v8 lo, v8 hi, int64_t nc, float alpha,
+                                                            bool acc, float *c)
+{
+    lo *= alpha;
+    hi *= alpha;
+    if (nc == NP) {
+        if (acc) {
+            v8 c0, c1;
+            memcpy(&c0, c, sizeof c0);
+            memcpy(&c1, c + 8, sizeof c1);
+            lo += c0;
+            hi += c1;
+        }
+        memcpy(c, &lo, sizeof lo);
+        memcpy(c + 8, &hi, sizeof hi);
+        return;
+    }
+    float row[NP];
+    memcpy(row, &lo, sizeof lo);
+    memcpy(row + 8, &hi, sizeof hi);
+    for (int64_t j = 0; j < nc; j++) c[j] = acc ? c[j] + row[j] : row[j];
+}
+
+/* Terms k0..k1−1 of mr (<= MR) rows against one panel, into the first nc
+ * columns of C. Inlined with constant mr and ta so the accumulators stay
+ * in registers. */
+static inline __attribute__((always_inline)) void tile(int mr, bool ta, int64_t k0, int64_t k1,
+                                                       const float *A, int64_t lda,
+                                                       const float *panel, int64_t ps, int64_t nc,
+                                                       float alpha, bool acc, float *C,
+                                                       int64_t ldc)
+{
+    v8 sum[MR][2];
+    for (int i = 0; i < mr; i++) sum[i][0] = sum[i][1] = (v8){0};
+    for (int64_t k = k0; k < k1; k++) {
+        /* memcpy, not a v8 return: a 32-byte vector by value changes the
+         * ABI in builds without AVX (-Wpsabi). */
+        v8 b0, b1;
+        memcpy(&b0, panel + k * ps, sizeof b0);
+        memcpy(&b1, panel + k * ps + 8, sizeof b1);
+        for (int i = 0; i < mr; i++) {
+            float a = ta ? A[k * lda + i] : A[i * lda + k];
+            sum[i][0] += a * b0;
+            sum[i][1] += a * b1;
+        }
+    }
+    for (int i = 0; i < mr; i++) store_row(sum[i][0], sum[i][1], nc, alpha, acc, C + i * ldc);
+}
+
+#define TILE_CASES(TA)                                                                  \
+    switch (mr) {                                                                       \
+    case 1: tile(1, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
+    case 2: tile(2, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
+    case 3: tile(3, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
+    case 4: tile(4, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
+    case 5: tile(5, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
+    default: tile(MR, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;        \
+    }
+
+static void tile_rows(int mr, bool ta, int64_t k0, int64_t k1, const float *A, int64_t lda,
+                      const float *panel, int64_t ps, int64_t nc, float alpha, bool acc, float *C,
+                      int64_t ldc)
+{
+    if (ta)
+        TILE_CASES(true)
+    else
+        TILE_CASES(false)
+}
+
+/* B as the kernel reads it: packed panels (Bᵀ), or B in place with its
+ * last panel, short of 16 columns, packed. */
+typedef struct operand {
+    const float *B, *packed;
+    int64_t ldb;
+    bool whole;   /* every panel packed */
+} operand;
+
+/* Panel of columns n0.., its rows *ps floats apart. */
+static const float *panel_at(const operand *b, int64_t n0, int64_t N, int64_t K, int64_t *ps)
+{
+    if (b->whole) {
+        *ps = NP;
+        return b->packed + n0 * K;
+    }
+    *ps = N - n0 < NP ? NP : b->ldb;
+    return N - n0 < NP ? b->packed : b->B + n0;
+}
+
+/* Rows i0..i0+mr−1, one tile: the band's k range and columns, then every
+ * panel among those columns. */
+static void row_tile(cg_attn_band band, bool ta, int64_t i0, int mr, int64_t N, int64_t K,
+                     float alpha, const float *A, int64_t lda, const operand *b, bool acc,
+                     float *C, int64_t ldc)
+{
+    const int64_t i1 = i0 + mr;
+    int64_t k0 = 0, k1 = K, cols = N;
+    if (band == CG_ATTN_K_BELOW && i1 < K) k1 = i1;
+    if (band == CG_ATTN_K_ABOVE) k0 = i0 < K ? i0 : K;
+    if (band == CG_ATTN_COLS && i1 < N) cols = i1;
+    const float *a = ta ? A + i0 : A + i0 * lda;
+    for (int64_t n0 = 0; n0 < cols; n0 += NP) {
+        int64_t ps;
+        const float *panel = panel_at(b, n0, N, K, &ps);
+        tile_rows(mr, ta, k0, k1, a, lda, panel, ps, N - n0 < NP ? N - n0 : NP, alpha, acc,
+                  C + i0 * ldc + n0, ldc);
+    }
+}
+
+void cg__attn_gemm(cg_attn_band band, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, bool acc,
+                   float *C, int64_t ldc, float *scratch)
+{
+    if (M <= 0) return;
+    /* Bᵀ is packed whole; B is read in place, but for a last panel short
+     * of 16 columns, which is copied out zero-padded. */
+    operand b = {B, scratch, ldb, tb};
+    if (tb)
+        pack(true, N, K, B, ldb, scratch);
+    else if (N % NP)
+        pack(false, N % NP, K, B + N / NP * NP, ldb, scratch);
+    /* Rows in tiles of equal height when each gets at least MR − 1: a tile
+     * of 4 rows or fewer runs at half speed (ops/panel_gemm.c). */
+    const int64_t tiles = (M + MR - 1) / MR;
+    const bool balanced = M / tiles >= MR - 1;
+    for (int64_t t = 0, i = 0; i < M; t++) {
+        int mr = balanced ? (int)(M / tiles + (t < M % tiles)) : M - i < MR ? (int)(M - i) : MR;
+        row_tile(band, ta, i, mr, N, K, alpha, A, lda, &b, acc, C, ldc);
+        i += mr;
+    }
+}
