@@ -104,20 +104,21 @@ static head_view view(const attn_dims *d, const float *qkv, float *o, int64_t n,
 static bool softmax_row(const attn_dims *d, int64_t n, int64_t i, float *s)
 {
     const int64_t end = key_end(d, i);
-    float m = -INFINITY;
-    for (int64_t j = 0; j < end; j++)
-        if (!padded(d, n, j)) m = max2(m, s[j]);
+    const float *pad = d->key_mask ? d->key_mask + n * d->T : NULL;
+    /* Loops without a reduction, apart from the ones that are, so that
+     * they vectorise. */
+    if (pad)
+        for (int64_t j = 0; j < end; j++) s[j] = pad[j] != 0.0f ? -INFINITY : s[j];
+    const float m = cg__attn_row_max(s, end);
     if (m == -INFINITY) {
         memset(s, 0, (size_t)d->T * sizeof *s);
         return false;
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < end; j++) {
-        float e = padded(d, n, j) ? 0.0f : cg__fast_expf(s[j] - m);
-        s[j] = e;
-        sum += e;
-    }
-    const float inv = 1.0f / sum;
+    if (pad)
+        for (int64_t j = 0; j < end; j++) s[j] = pad[j] != 0.0f ? 0.0f : cg__fast_expf(s[j] - m);
+    else
+        for (int64_t j = 0; j < end; j++) s[j] = cg__fast_expf(s[j] - m);
+    const float inv = 1.0f / cg__attn_row_sum(s, end);
     for (int64_t j = 0; j < end; j++) s[j] *= inv;
     for (int64_t j = end; j < d->T; j++) s[j] = 0.0f;
     return true;
@@ -193,8 +194,7 @@ static void softmax_grad(const attn_dims *d, int64_t nh, const float *p, float *
         const int64_t end = key_end(d, i);
         if (d->drop_below)
             for (int64_t j = 0; j < end; j++) r[j] *= keep(d, nh, i, j);
-        float dot = 0.0f;
-        for (int64_t j = 0; j < end; j++) dot += r[j] * pr[j];
+        const float dot = cg__attn_row_dot(r, pr, end);
         for (int64_t j = 0; j < end; j++) r[j] = pr[j] * (r[j] - dot);
         for (int64_t j = end; j < d->T; j++) r[j] = 0.0f;
     }

@@ -11,6 +11,7 @@
 #define NP CG_ATTN_PANEL
 
 typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
 
 /* Packs B [K, N] (ldb), or Bᵀ when tb (B given as N rows of K, ldb apart). */
 static void pack(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, float *panels)
@@ -159,4 +160,60 @@ void cg__attn_gemm(cg_attn_band band, bool ta, bool tb, int64_t M, int64_t N, in
         row_tile(band, ta, i, mr, N, K, alpha, A, lda, &b, acc, C, ldc);
         i += mr;
     }
+}
+
+/* ------------------------------------------------------------ row sums */
+
+/* The lanes of v added in a fixed order. */
+static float lanes_sum(v8 v)
+{
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+float cg__attn_row_max(const float *s, int64_t n)
+{
+    float m = -__builtin_inff();
+    int64_t j = 0;
+    if (n >= 8) {
+        v8 mv;
+        memcpy(&mv, s, sizeof mv);
+        for (j = 8; j + 8 <= n; j += 8) {
+            v8 x;
+            memcpy(&x, s + j, sizeof x);
+            vi8 gt = x > mv; /* C has no ?: on vectors */
+            mv = (v8)((gt & (vi8)x) | (~gt & (vi8)mv));
+        }
+        for (int l = 0; l < 8; l++) m = mv[l] > m ? mv[l] : m;
+    }
+    for (; j < n; j++) m = s[j] > m ? s[j] : m;
+    return m;
+}
+
+float cg__attn_row_dot(const float *a, const float *b, int64_t n)
+{
+    v8 acc = {0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        v8 x, y;
+        memcpy(&x, a + j, sizeof x);
+        memcpy(&y, b + j, sizeof y);
+        acc += x * y;
+    }
+    float tail = 0.0f;
+    for (; j < n; j++) tail += a[j] * b[j];
+    return lanes_sum(acc) + tail;
+}
+
+float cg__attn_row_sum(const float *a, int64_t n)
+{
+    v8 acc = {0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        v8 x;
+        memcpy(&x, a + j, sizeof x);
+        acc += x;
+    }
+    float tail = 0.0f;
+    for (; j < n; j++) tail += a[j];
+    return lanes_sum(acc) + tail;
 }

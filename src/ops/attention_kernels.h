@@ -42,4 +42,12 @@ void cg__attn_gemm(cg_attn_band band, bool ta, bool tb, int64_t M, int64_t N, in
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, bool acc,
                    float *C, int64_t ldc, float *scratch);
 
+/* Reductions over a row of n scores, eight lanes at a time (a sum one
+ * value at a time waits on each add: it was as slow as the products). The
+ * order is fixed by n alone. max keeps the larger of each pair as
+ * `v > m ? v : m` does, so a NaN never wins. */
+float cg__attn_row_max(const float *s, int64_t n);
+float cg__attn_row_sum(const float *a, int64_t n);
+float cg__attn_row_dot(const float *a, const float *b, int64_t n);
+
 #endif
