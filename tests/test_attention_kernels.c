@@ -205,13 +205,18 @@ static void plain_path_matches_double_reference(void **state)
 }
 
 /* The paths a transformer_block's attention takes with padding and
- * dropout at once, on more heads. */
+ * dropout at once, on more heads; and a length past which a head without
+ * the causal skip goes back to sgemm (the causal one stays fused). */
 static void padding_with_dropout_on_four_heads(void **state)
 {
     (void)state;
     shape s = {.N = 2, .T = 64, .H = 4, .dh = 32, .causal = true, .pad = true, .dropout = 0.1f};
     check(&s);
     s.causal = false;
+    check(&s);
+    s = (shape){.N = 1, .T = 257, .H = 2, .dh = 5, .pad = true, .dropout = 0.1f};
+    check(&s);
+    s.causal = true;
     check(&s);
 }
 
