@@ -13,19 +13,50 @@
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t vi8 __attribute__((vector_size(32)));
 
-/* Packs B [K, N] (ldb), or Bᵀ when tb (B given as N rows of K, ldb apart). */
+/* The 8×8 block at src (rows lds apart) transposed to dst (rows ldd
+ * apart): unpack pairs of rows, then pairs of pairs, then the halves. */
+static void transpose8(const float *src, int64_t lds, float *dst, int64_t ldd)
+{
+    v8 r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++) memcpy(&r[j], src + j * lds, sizeof r[j]);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = __builtin_shufflevector(r[j], r[j + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[j + 1] = __builtin_shufflevector(r[j], r[j + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int j = 0; j < 8; j += 4)
+        for (int o = 0; o < 2; o++) {
+            u[j + 2 * o] = __builtin_shufflevector(t[j + o], t[j + o + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[j + 2 * o + 1] =
+                __builtin_shufflevector(t[j + o], t[j + o + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int c = 0; c < 4; c++) {
+        v8 lo = __builtin_shufflevector(u[c], u[c + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        v8 hi = __builtin_shufflevector(u[c], u[c + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+        memcpy(dst + c * ldd, &lo, sizeof lo);
+        memcpy(dst + (c + 4) * ldd, &hi, sizeof hi);
+    }
+}
+
+/* Packs B [K, N] (ldb), or Bᵀ when tb (B given as N rows of K, ldb apart),
+ * the transpose 8×8 blocks at a time (one value at a time it cost a third
+ * of the product). */
 static void pack(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, float *panels)
 {
     for (int64_t n0 = 0; n0 < N; n0 += NP) {
         const int64_t nc = N - n0 < NP ? N - n0 : NP;
         float *dst = panels + n0 * K;
-        for (int64_t k = 0; k < K; k++) {
-            float *row = dst + k * NP;
-            if (tb)
-                for (int64_t j = 0; j < nc; j++) row[j] = B[(n0 + j) * ldb + k];
-            else
-                for (int64_t j = 0; j < nc; j++) row[j] = B[k * ldb + n0 + j];
-            for (int64_t j = nc; j < NP; j++) row[j] = 0.0f;
+        if (!tb) {
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < NP; j++) dst[k * NP + j] = j < nc ? B[k * ldb + n0 + j] : 0.0f;
+            continue;
+        }
+        for (int64_t h = 0; h < NP; h += 8) {
+            int64_t k = 0;
+            if (h + 8 <= nc)
+                for (; k + 8 <= K; k += 8) transpose8(B + (n0 + h) * ldb + k, ldb, dst + k * NP + h, NP);
+            for (; k < K; k++)
+                for (int64_t j = h; j < h + 8; j++)
+                    dst[k * NP + j] = j < nc ? B[(n0 + j) * ldb + k] : 0.0f;
         }
     }
 }
@@ -36,6 +67,15 @@ static inline __attribute__((always_inline)) void store_row(v8 lo, v8 hi, int64_
 {
     lo *= alpha;
     hi *= alpha;
+    if (nc == NP / 2) {
+        if (acc) {
+            v8 c0;
+            memcpy(&c0, c, sizeof c0);
+            lo += c0;
+        }
+        memcpy(c, &lo, sizeof lo);
+        return;
+    }
     if (nc == NP) {
         if (acc) {
             v8 c0, c1;
@@ -54,10 +94,11 @@ static inline __attribute__((always_inline)) void store_row(v8 lo, v8 hi, int64_
     for (int64_t j = 0; j < nc; j++) c[j] = acc ? c[j] + row[j] : row[j];
 }
 
-/* Terms k0..k1−1 of mr (<= MR) rows against one panel, into the first nc
- * columns of C. Inlined with constant mr and ta so the accumulators stay
- * in registers. */
-static inline __attribute__((always_inline)) void tile(int mr, bool ta, int64_t k0, int64_t k1,
+/* Terms k0..k1−1 of mr (<= MR) rows against one panel's first 8·nv
+ * columns, into the first nc of C. Inlined with constant mr, nv and ta so
+ * the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void tile(int mr, int nv, bool ta, int64_t k0,
+                                                       int64_t k1,
                                                        const float *A, int64_t lda,
                                                        const float *panel, int64_t ps, int64_t nc,
                                                        float alpha, bool acc, float *C,
@@ -68,36 +109,44 @@ static inline __attribute__((always_inline)) void tile(int mr, bool ta, int64_t 
     for (int64_t k = k0; k < k1; k++) {
         /* memcpy, not a v8 return: a 32-byte vector by value changes the
          * ABI in builds without AVX (-Wpsabi). */
-        v8 b0, b1;
+        v8 b0, b1 = {0};
         memcpy(&b0, panel + k * ps, sizeof b0);
-        memcpy(&b1, panel + k * ps + 8, sizeof b1);
+        if (nv == 2) memcpy(&b1, panel + k * ps + 8, sizeof b1);
         for (int i = 0; i < mr; i++) {
             float a = ta ? A[k * lda + i] : A[i * lda + k];
             sum[i][0] += a * b0;
-            sum[i][1] += a * b1;
+            if (nv == 2) sum[i][1] += a * b1;
         }
     }
     for (int i = 0; i < mr; i++) store_row(sum[i][0], sum[i][1], nc, alpha, acc, C + i * ldc);
 }
 
-#define TILE_CASES(TA)                                                                  \
+#define TILE_CASES(NV, TA)                                                              \
     switch (mr) {                                                                       \
-    case 1: tile(1, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
-    case 2: tile(2, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
-    case 3: tile(3, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
-    case 4: tile(4, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
-    case 5: tile(5, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;          \
-    default: tile(MR, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;        \
+    case 1: tile(1, NV, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;   \
+    case 2: tile(2, NV, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;   \
+    case 3: tile(3, NV, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;   \
+    case 4: tile(4, NV, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;   \
+    case 5: tile(5, NV, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break;   \
+    default: tile(MR, NV, TA, k0, k1, A, lda, panel, ps, nc, alpha, acc, C, ldc); break; \
     }
 
+/* One tile, half a panel wide (8 columns) when nc <= 8. */
 static void tile_rows(int mr, bool ta, int64_t k0, int64_t k1, const float *A, int64_t lda,
                       const float *panel, int64_t ps, int64_t nc, float alpha, bool acc, float *C,
                       int64_t ldc)
 {
-    if (ta)
-        TILE_CASES(true)
-    else
-        TILE_CASES(false)
+    if (nc <= NP / 2) {
+        if (ta)
+            TILE_CASES(1, true)
+        else
+            TILE_CASES(1, false)
+    } else {
+        if (ta)
+            TILE_CASES(2, true)
+        else
+            TILE_CASES(2, false)
+    }
 }
 
 /* B as the kernel reads it: packed panels (Bᵀ), or B in place with its
@@ -132,10 +181,11 @@ static void row_tile(cg_attn_band band, bool ta, int64_t i0, int mr, int64_t N, 
     if (band == CG_ATTN_COLS && i1 < N) cols = i1;
     const float *a = ta ? A + i0 : A + i0 * lda;
     for (int64_t n0 = 0; n0 < cols; n0 += NP) {
-        int64_t ps;
+        int64_t ps, nc = N - n0 < NP ? N - n0 : NP;
+        /* The causal band's last panel: half of it when that will do. */
+        if (cols - n0 <= NP / 2 && nc > NP / 2) nc = NP / 2;
         const float *panel = panel_at(b, n0, N, K, &ps);
-        tile_rows(mr, ta, k0, k1, a, lda, panel, ps, N - n0 < NP ? N - n0 : NP, alpha, acc,
-                  C + i0 * ldc + n0, ldc);
+        tile_rows(mr, ta, k0, k1, a, lda, panel, ps, nc, alpha, acc, C + i0 * ldc + n0, ldc);
     }
 }
 

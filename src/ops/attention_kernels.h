@@ -24,9 +24,8 @@ static inline int64_t cg__attn_panel_floats(int64_t N, int64_t K)
  * tiles; a tile's bounds are what count, so a tile may do a little more). */
 typedef enum cg_attn_band {
     CG_ATTN_FULL,      /* everything */
-    CG_ATTN_COLS,      /* columns j < i1 only (S = Q·Kᵀ, dP = dO·Vᵀ); the
-                        * panels from the one holding column i1 on are not
-                        * written */
+    CG_ATTN_COLS,      /* columns j < i1 only (S = Q·Kᵀ, dP = dO·Vᵀ); from
+                        * column ⌈i1/8⌉·8 on they are not written */
     CG_ATTN_K_BELOW,   /* terms k < i1 only (P·V, dS·K): A's rows are zero
                         * from column i+1 on */
     CG_ATTN_K_ABOVE,   /* terms k ≥ i0 only (Pᵀ·dO, dSᵀ·Q): A's row i is
