@@ -13,6 +13,17 @@
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t vi8 __attribute__((vector_size(32)));
 
+/* c + s·b, s a float: one fused multiply-add where the CPU has one. The
+ * library builds as ISO C11, in which GCC contracts no a·b + c into an FMA,
+ * and a multiply and an add are two instructions on the same two ports:
+ * half the speed. A macro: a v8 argument changes the ABI without AVX. */
+#ifdef __FMA__
+#include <immintrin.h>
+#define MADD(c, s, b) ((v8)_mm256_fmadd_ps(_mm256_set1_ps(s), (__m256)(b), (__m256)(c)))
+#else
+#define MADD(c, s, b) ((c) + (s) * (b))
+#endif
+
 /* The 8×8 block at src (rows lds apart) transposed to dst (rows ldd
  * apart): unpack pairs of rows, then pairs of pairs, then the halves. */
 static void transpose8(const float *src, int64_t lds, float *dst, int64_t ldd)
@@ -114,8 +125,8 @@ static inline __attribute__((always_inline)) void tile(int mr, int nv, bool ta, 
         if (nv == 2) memcpy(&b1, panel + k * ps + 8, sizeof b1);
         for (int i = 0; i < mr; i++) {
             float a = ta ? A[k * lda + i] : A[i * lda + k];
-            sum[i][0] += a * b0;
-            if (nv == 2) sum[i][1] += a * b1;
+            sum[i][0] = MADD(sum[i][0], a, b0);
+            if (nv == 2) sum[i][1] = MADD(sum[i][1], a, b1);
         }
     }
     for (int i = 0; i < mr; i++) store_row(sum[i][0], sum[i][1], nc, alpha, acc, C + i * ldc);
