@@ -166,50 +166,12 @@ static void product(const attn_dims *d, cg_attn_band band, bool ta, bool tb, int
                               cg__clock());
 }
 
-/* Asks for rows of a head's slice (cols floats each, ld apart) to be
- * brought into the caches, for reading or writing. */
-static void prefetch_rows(const float *a, int64_t rows, int64_t cols, int64_t ld, bool write)
-{
-    for (int64_t t = 0; t < rows; t++)
-        for (int64_t c = 0; c < cols + 15; c += 16) {
-            const float *at = a + t * ld + (c < cols ? c : cols - 1);
-            if (write)
-                __builtin_prefetch(at, 1, 2);
-            else
-                __builtin_prefetch(at, 0, 2);
-        }
-}
-
-/* The next head's operands while this one computes: a head's Q, K, V and
- * gradient rows are short strided pieces of qkv, which the hardware
- * prefetchers do not foresee; in a training step they come from L3 or
- * memory (the products took 2-3x longer there than warm). NULL: not
- * needed. */
-static void prefetch_head(const attn_dims *d, const float *qkv, const float *dout,
-                          const float *dqkv, const float *p, int64_t nh)
-{
-    if (!d->fused || nh >= d->N * d->H) return;
-    const int64_t n = nh / d->H, h = nh % d->H, T = d->T, ld = 3 * d->D;
-    const int64_t off = n * T * ld + h * d->dh;
-    prefetch_rows(qkv + off, T, d->dh, ld, false);
-    prefetch_rows(qkv + off + d->D, T, d->dh, ld, false);
-    prefetch_rows(qkv + off + 2 * d->D, T, d->dh, ld, false);
-    if (dout) prefetch_rows(dout + n * T * d->D + h * d->dh, T, d->dh, d->D, false);
-    if (dqkv)
-        for (int part = 0; part < 3; part++)
-            prefetch_rows(dqkv + off + part * d->D, T, d->dh, ld, true);
-    if (p) prefetch_rows(p + nh * T * T, 1, T * T, 0, false);
-}
-
-/* next_p: the next head's P when each head keeps its own, else NULL. */
 static void plain_forward_head(const attn_dims *d, const float *qkv, float *out, int64_t nh,
-                               float *p, float *next_p, float *work)
+                               float *p, float *work)
 {
     const int64_t n = nh / d->H, h = nh % d->H, T = d->T, ld = 3 * d->D;
     head_view hv = view(d, qkv, out, n, h);
     float *panels = work, *dropped = work + panel_floats(d);
-    prefetch_head(d, qkv, NULL, NULL, NULL, nh + 1);
-    if (next_p && d->fused && nh + 1 < d->N * d->H) prefetch_rows(next_p, 1, T * T, 0, true);
     product(d, CG_ATTN_COLS, false, true, T, T, d->dh, d->scale, hv.q, ld, hv.k, ld, false, p, T,
             panels);
     for (int64_t i = 0; i < T; i++) softmax_row(d, n, i, p + i * T);
@@ -248,7 +210,6 @@ static void plain_backward_head(const attn_dims *d, const float *qkv, const floa
     const int64_t off = n * T * ld + h * dh;
     const float *dO = dout + n * T * d->D + h * dh;
     float *dp = work, *pd = work + T * T, *panels = pd + T * T;
-    prefetch_head(d, qkv, dout, dqkv, p - nh * T * T, nh + 1);
     const float *weights = p;
     if (d->drop_below) {
         drop_weights(d, nh, p, pd);
@@ -511,7 +472,7 @@ cg_tensor *cg_attention(cg_ctx *ctx, cg_tensor *qkv, cg_tensor *key_mask,
             tiled_forward_head(&d, qkv->data, y->data, nh, keep, w);
         } else {
             float *p = keep + (record ? nh : cg__thread_index()) * per_head;
-            plain_forward_head(&d, qkv->data, y->data, nh, p, record ? p + per_head : NULL, w);
+            plain_forward_head(&d, qkv->data, y->data, nh, p, w);
         }
     }
     if (!record) return y;
