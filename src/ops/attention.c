@@ -10,9 +10,11 @@
  * Scaling, masking and softmax are one pass over S (fused).
  *
  * Two paths compute the same thing:
- * - plain: S is one [T, T] GEMM per head and P is kept for backward
+ * - plain: S is one [T, T] product per head and P is kept for backward
  *   (N·H·T² floats, the only quadratic memory; P̃ and the backward's dP are
- *   per-thread [T, T] scratch, not per head);
+ *   per-thread [T, T] scratch, not per head). Its six products per head run
+ *   on ops/attention_kernels.c, which skips what causal masking zeroes, up
+ *   to lengths where a head's operands outgrow L2, on sgemm beyond;
  * - tiled (flash-style): queries and keys in blocks of `tile`, an online
  *   softmax (running max and sum) rescales the output block as each key
  *   block arrives; only each row's log-sum-exp is kept (N·H·T floats), and
