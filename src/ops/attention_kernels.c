@@ -72,12 +72,12 @@ static void pack(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, flo
     }
 }
 
-/* Row i of a tile, times alpha, into the first nc columns of c. */
-static inline __attribute__((always_inline)) void store_row(v8 lo, v8 hi, int64_t nc, float alpha,
-                                                            bool acc, float *c)
+/* Row i of a tile, times alpha, into the first nc columns of c (the row
+ * by pointer: a v8 by value changes the ABI without AVX). */
+static inline __attribute__((always_inline)) void store_row(const v8 *sum, int64_t nc,
+                                                            float alpha, bool acc, float *c)
 {
-    lo *= alpha;
-    hi *= alpha;
+    v8 lo = alpha * sum[0], hi = alpha * sum[1];
     if (nc == NP / 2) {
         if (acc) {
             v8 c0;
@@ -129,7 +129,7 @@ static inline __attribute__((always_inline)) void tile(int mr, int nv, bool ta, 
             if (nv == 2) sum[i][1] = MADD(sum[i][1], a, b1);
         }
     }
-    for (int i = 0; i < mr; i++) store_row(sum[i][0], sum[i][1], nc, alpha, acc, C + i * ldc);
+    for (int i = 0; i < mr; i++) store_row(sum[i], nc, alpha, acc, C + i * ldc);
 }
 
 #define TILE_CASES(NV, TA)                                                              \
@@ -225,10 +225,10 @@ void cg__attn_gemm(cg_attn_band band, bool ta, bool tb, int64_t M, int64_t N, in
 
 /* ------------------------------------------------------------ row sums */
 
-/* The lanes of v added in a fixed order. */
-static float lanes_sum(v8 v)
+/* The lanes of *v added in a fixed order. */
+static float lanes_sum(const v8 *v)
 {
-    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) + (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
 }
 
 float cg__attn_row_max(const float *s, int64_t n)
@@ -262,7 +262,7 @@ float cg__attn_row_dot(const float *a, const float *b, int64_t n)
     }
     float tail = 0.0f;
     for (; j < n; j++) tail += a[j] * b[j];
-    return lanes_sum(acc) + tail;
+    return lanes_sum(&acc) + tail;
 }
 
 float cg__attn_row_sum(const float *a, int64_t n)
@@ -276,5 +276,5 @@ float cg__attn_row_sum(const float *a, int64_t n)
     }
     float tail = 0.0f;
     for (; j < n; j++) tail += a[j];
-    return lanes_sum(acc) + tail;
+    return lanes_sum(&acc) + tail;
 }
