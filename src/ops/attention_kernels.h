@@ -8,7 +8,8 @@
 #ifndef CG_ATTENTION_KERNELS_H
 #define CG_ATTENTION_KERNELS_H
 
-#include "internal.h"
+#include <stdbool.h>
+#include <stdint.h>
 
 /* Columns per panel: a panel holds CG_ATTN_PANEL columns of B as
  * [K][CG_ATTN_PANEL], the last one zero-padded. */
