@@ -434,10 +434,11 @@ static attn_dims dims_of(cg_ctx *ctx, const cg_tensor *qkv, const cg_tensor *key
     d.dh = d.D / d.H;
     /* The fused products have no cache blocking over k: a head's [T, dh]
      * operands must stay in L2. Measured (Zen 3, one thread, fwd+bwd,
-     * bench_attention): causal dh 32 T 64–2048 1.3–2x faster than sgemm;
-     * dh 128 T 512 1.2x, T 1024 even, T 2048 0.8x; without the causal
-     * skip even up to T 256 (dh 32), T 512 0.9x, T 1024 dh 128 0.5x. */
-    d.fused = !d.tile && (d.T <= 256 || (d.causal && d.T * d.dh <= 65536));
+     * bench_attention --path plain against sgemm): causal, dh 32 T 64–2048
+     * 1.4–1.6x faster, dh 128 T 512 1.4x, T 1024 even; without the causal
+     * skip, dh 32 T 256 1.1–1.3x, dh 128 T 64–128 even, but dh 128 T 256
+     * 0.85x and dh 32 T 512 0.9x. */
+    d.fused = !d.tile && (d.causal ? d.T * d.dh <= 65536 : d.T <= 256 && d.T * d.dh <= 16384);
     d.scale = (float)(1.0 / sqrt((double)d.dh));
     if (o->dropout > 0.0f && ctx->training) {
         d.drop_key = (uint64_t)cg_rng_u32(&ctx->rng) << 32 | cg_rng_u32(&ctx->rng);
