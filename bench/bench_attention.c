@@ -16,6 +16,7 @@
  */
 #include "cgrad.h"
 #include "../src/ops/attention_kernels.h"
+#include "../src/ops/panel_gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +130,7 @@ static void kernels(int batch, int T, int heads, int D, int causal, int runs)
                    filled((int64_t)batch * T * 3 * D, 0), filled((int64_t)NH * T * T, 0.01f),
                    filled((int64_t)T * T, 0.01f), filled((int64_t)batch * T * D, 0),
                    filled((int64_t)batch * T * D, 1),
-                   filled(cg__attn_panel_floats(T > dh ? T : dh, T > dh ? T : dh), 0)};
+                   filled(cg__panel_floats(T > dh ? T : dh, T > dh ? T : dh), 0)};
     double best[2] = {1e30, 1e30};
     for (int r = 0; r < runs; r++)
         for (int way = 0; way < 2; way++) {

@@ -29,6 +29,7 @@
 
 #include "attention_kernels.h"
 #include "fast_exp.h"
+#include "panel_gemm.h"
 
 #include <math.h>
 #include <string.h>
@@ -145,7 +146,7 @@ void cg_gemm_trace_product(int m, int n, int k, int lda, int ldc, int acc, doubl
 /* Floats of one head's packed right operand, the largest of its products. */
 static int64_t panel_floats(const attn_dims *d)
 {
-    int64_t a = cg__attn_panel_floats(d->T, d->dh), b = cg__attn_panel_floats(d->dh, d->T);
+    int64_t a = cg__panel_floats(d->T, d->dh), b = cg__panel_floats(d->dh, d->T);
     return d->fused ? (a > b ? a : b) : 0;
 }
 

@@ -11,16 +11,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Columns per panel: a panel holds CG_ATTN_PANEL columns of B as
- * [K][CG_ATTN_PANEL], the last one zero-padded. */
-#define CG_ATTN_PANEL 16
-
-/* Floats that the panels of an N-column, K-deep B take. */
-static inline int64_t cg__attn_panel_floats(int64_t N, int64_t K)
-{
-    return (N + CG_ATTN_PANEL - 1) / CG_ATTN_PANEL * CG_ATTN_PANEL * K;
-}
-
 /* What causal masking leaves of a product, for rows i0..i1−1 of C (rows in
  * tiles; a tile's bounds are what count, so a tile may do a little more). */
 typedef enum cg_attn_band {
@@ -36,7 +26,7 @@ typedef enum cg_attn_band {
 /* C[M, N] (ldc) = alpha·A·op(B), or += when acc, over the band's terms; A
  * is [M, K] (lda), or given as Aᵀ [K, M] when ta; B is [K, N] (ldb), or
  * given as Bᵀ [N, K] when tb, which is packed into scratch
- * (cg__attn_panel_floats(N, K) floats; B itself is read in place). Each
+ * (cg__panel_floats(N, K) floats, panel_gemm.h; B itself is read in place). Each
  * value is one sum in k order, the same whatever thread runs it. */
 void cg__attn_gemm(cg_attn_band band, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, bool acc,

@@ -6,7 +6,8 @@
 #ifndef CG_PANEL_GEMM_H
 #define CG_PANEL_GEMM_H
 
-#include "internal.h"
+#include <stdbool.h>
+#include <stdint.h>
 
 /* Columns per panel: a panel holds CG_PANEL columns of B as [K][CG_PANEL],
  * the last one zero-padded. */
@@ -18,7 +19,9 @@ static inline int64_t cg__panel_floats(int64_t N, int64_t K)
     return (N + CG_PANEL - 1) / CG_PANEL * CG_PANEL * K;
 }
 
-/* Packs B [K, N] (ldb), or Bᵀ when tb (B given as N rows of K, ldb apart). */
+/* Packs B [K, N] (ldb), or Bᵀ when tb (B given as N rows of K, ldb apart),
+ * the transpose 8×8 blocks at a time (one value at a time it cost a third
+ * of an attention head's product). */
 void cg__panel_pack(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, float *panels);
 
 /* C[M, N] (ldc) = A[M, K] (lda)·B from B's panels; C += when acc. Each
