@@ -73,9 +73,10 @@ install: all
 # Never part of `make test`. Options (see bench/run.sh): TORCH=pypi also runs
 # PyTorch from PyPI (installed into bench/.venv), BLAS=mkl also cgrad built on
 # MKL (build-mkl), FULL=1 adds time to accuracy, QUICK=1 a few steps of each,
-# SHORT=1 fewer steps, NO_W5_MPI=1 skips W5 and MPI; RUNS=3 THREADS=2.
+# SHORT=1 fewer steps, NO_W5_MPI=1 skips W5 and MPI, ONLY=W1,W5 runs just
+# those; RUNS=3 THREADS=2.
 bench: all
-	TORCH=$(TORCH) BLAS=$(BLAS) FULL=$(FULL) QUICK=$(QUICK) SHORT=$(SHORT) NO_W5_MPI=$(NO_W5_MPI) JOBS=$(JOBS) bench/run.sh $(or $(RUNS),3) $(or $(THREADS),2)
+	TORCH=$(TORCH) BLAS=$(BLAS) FULL=$(FULL) QUICK=$(QUICK) SHORT=$(SHORT) NO_W5_MPI=$(NO_W5_MPI) ONLY=$(ONLY) JOBS=$(JOBS) bench/run.sh $(or $(RUNS),3) $(or $(THREADS),2)
 
 # Regenerate the PyTorch golden fixtures (needs python3-torch).
 fixtures:

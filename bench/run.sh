@@ -15,6 +15,8 @@
 #   SHORT=1     fewer steps (W1 200, W1b 50, W2 20, W4 20, W5 10; for a loaded machine)
 #   QUICK=1     a few steps of everything, one run: checks that it all works
 #   NO_W5_MPI=1 skip W5 (the char GPT) and bench/mpi.sh
+#   ONLY=W1,W5  only these workloads (names as in the tables), no MPI part;
+#               the tables then go to build/bench/results-only.md unless OUT
 # OMP_WAIT_POLICY, when set, applies to every side (and is reported): on a
 # loaded machine libgomp's spinning threads slow 2-thread runs many times.
 #   OUT=FILE    where the tables go (default bench/results-latest.md; QUICK:
@@ -40,6 +42,8 @@ quick=${QUICK:-}
 [[ -n $quick ]] && runs=1
 out_md=${OUT:-bench/results-latest.md}
 [[ -n $quick ]] && out_md=${OUT:-$build/bench/results-quick.md}
+only=${ONLY:-}
+[[ -n $only && -z $quick ]] && out_md=${OUT:-$build/bench/results-only.md}
 venv=bench/.venv
 openblas_dir=/usr/lib/x86_64-linux-gnu/openblas-openmp
 # OpenBLAS must pick its best kernel for this CPU on every side.
@@ -52,9 +56,9 @@ LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 -c "import torch" 2>/dev/null || 
 
 # A virtual environment for PyPI's torch and MKL, made on first use.
 venv_install() {
-    [[ -x $venv/bin/pip ]] || /usr/bin/python3 -m venv "$venv"
+    [[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv "$venv"
     echo "bench: pip install $* into $venv" >&2
-    nice -n 10 "$venv/bin/pip" install --quiet "$@" >&2
+    nice -n 10 "$venv/bin/python" -m pip install --quiet "$@" >&2
 }
 have_pypi=0
 if [[ ${TORCH:-} == pypi ]]; then
@@ -140,7 +144,7 @@ machine() {
     corename=$(LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 -c 'import ctypes;l=ctypes.CDLL("libopenblas.so.0");l.openblas_get_corename.restype=ctypes.c_char_p;l.openblas_get_config.restype=ctypes.c_char_p;print(l.openblas_get_config().decode(), "kernel", l.openblas_get_corename().decode())' 2>/dev/null || echo unknown)
     [[ $have_torch == 1 ]] && torch_d=$(LD_LIBRARY_PATH=$openblas_dir /usr/bin/python3 -c 'import torch;print(torch.__version__)')
     [[ $have_pypi == 1 ]] && torch_p=$("$venv/bin/python" -c 'import torch;print(torch.__version__)')
-    [[ $have_mkl == 1 ]] && mkl_v=$("$venv/bin/pip" show mkl 2>/dev/null | sed -n 's/^Version: //p')
+    [[ $have_mkl == 1 ]] && mkl_v=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mkl"))' 2>/dev/null || echo unknown)
     python3 - "$@" <<PY
 import json
 print(json.dumps({
@@ -166,6 +170,7 @@ for entry in "${workloads[@]}"; do
     IFS='|' read -r name cg tm opts units trace_opts <<<"$entry"
     [[ $name == W[45] && ! -s $text ]] && continue
     [[ $name == W5 && -n ${NO_W5_MPI:-} ]] && continue
+    [[ -n $only && ",$only," != *",$name,"* ]] && continue
     for ((r = 1; r <= runs; r++)); do
         cgrad_side $cg $opts --seed "$r" --name "$name"
         [[ $have_torch == 1 ]] && torch_debian $tm $opts --seed "$r" --name "$name"
@@ -221,7 +226,7 @@ echo
 python3 bench/summarize.py "$results" "$limits" "$work/machine.json" "$out_md"
 echo "bench: tables written to $out_md"
 rm -rf "$work"
-[[ -n $quick || -n ${NO_W5_MPI:-} ]] && exit 0
+[[ -n $quick || -n ${NO_W5_MPI:-} || -n $only ]] && exit 0
 
 # Data-parallel scaling (W1, W2: 1 process x 2 threads vs 2 ranks x 1
 # thread) when MPI is installed; see bench/mpi.sh.
