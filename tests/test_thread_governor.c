@@ -37,6 +37,31 @@ static void idle_cores_keep_the_planned_threads(void **state)
     cg__governor_end(&g);
 }
 
+/* On an idle machine a probe of one thread is slower from its first
+ * measured steps: it ends after the warm-up step and two more, not after a
+ * window. */
+static void a_slower_probe_ends_after_three_steps(void **state)
+{
+    (void)state;
+    cg_set_num_threads(2);
+    cg__governor g;
+    cg__governor_init(&g, CG_THREADS_ADAPT);
+    assert_int_equal(run(&g, 8, 2e-3, 1e-3, NULL), 0); /* the first window */
+    assert_int_equal(run(&g, 20, 2e-3, 1e-3, NULL), 3);  /* its probe */
+    assert_int_equal(g.now, 2);
+    /* A probe that wins one measured step of two still runs its window. */
+    cg__governor_init(&g, CG_THREADS_ADAPT);
+    run(&g, 8, 2e-3, 1e-3, NULL);
+    int on_one = 0;
+    for (int i = 0; i < 20; i++) {
+        double t = g.now == 1 ? (on_one == 1 ? 0.5e-3 : 2e-3) : 1e-3;
+        on_one += g.now == 1;
+        cg__governor_step(&g, t);
+    }
+    assert_int_equal(on_one, 8);
+    cg__governor_end(&g);
+}
+
 static void busy_cores_move_to_one_thread_and_back(void **state)
 {
     (void)state;
@@ -74,6 +99,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(idle_cores_keep_the_planned_threads),
+        cmocka_unit_test(a_slower_probe_ends_after_three_steps),
         cmocka_unit_test(busy_cores_move_to_one_thread_and_back),
         cmocka_unit_test(fixed_and_alternate_do_what_they_say),
     };

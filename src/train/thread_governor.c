@@ -66,6 +66,20 @@ static void probe_done(cg__governor *g, bool better, double t)
     g->until_probe = g->interval / GOV_WINDOW;
 }
 
+/* Has the probe lost already? When it has cost twice a window of the old
+ * setting (under contention one step on more threads can take 100x as
+ * long), or when its first two steps after the warm-up step were both
+ * slower than the old setting's median: it could then only win on a
+ * machine that changed under it. On an idle machine a probe of one thread
+ * so costs 3 steps, not a window of 8 at ~1.8x the step time (12% of a
+ * 40-step W5 benchmark run, 3% of 1,000 steps). */
+static bool probe_lost(cg__governor *g, double seconds)
+{
+    g->spent += seconds;
+    if (g->spent > 2.0 * GOV_WINDOW * g->current) return true;
+    return g->n == 3 && g->times[1] > g->current && g->times[2] > g->current;
+}
+
 /* A window of the current setting is complete: decide what comes next. */
 static void window_done(cg__governor *g)
 {
@@ -96,10 +110,7 @@ void cg__governor_step(cg__governor *g, double seconds)
         return;
     }
     g->times[g->n++] = seconds;
-    /* A probe that has already cost twice a window of the old setting has
-     * lost: under contention one step on more threads can take 100x as
-     * long, so do not wait for the whole window. */
-    if (g->probing && (g->spent += seconds) > 2.0 * GOV_WINDOW * g->current) {
+    if (g->probing && probe_lost(g, seconds)) {
         probe_done(g, false, 0.0);
         return;
     }
