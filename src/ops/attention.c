@@ -137,12 +137,6 @@ static void drop_weights(const attn_dims *d, int64_t nh, const float *p, float *
     }
 }
 
-/* Defined only by the benchmark's GEMM trace (bench/gemm_trace.c), so that
- * its GEMM limit counts the fused products as the sgemm calls they
- * replace; NULL in every other program. */
-void cg_gemm_trace_product(int m, int n, int k, int lda, int ldc, int acc, double t0, double t1)
-    __attribute__((weak));
-
 /* Floats of one head's packed right operand, the largest of its products. */
 static int64_t panel_floats(const attn_dims *d)
 {

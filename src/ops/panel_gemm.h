@@ -29,4 +29,11 @@ void cg__panel_pack(bool tb, int64_t N, int64_t K, const float *B, int64_t ldb, 
 void cg__panel_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                     const float *panels, bool acc, float *C, int64_t ldc);
 
+/* Defined only by the benchmark's GEMM trace (bench/gemm_trace.c, loaded
+ * with LD_PRELOAD), so that its GEMM limit counts the products cgrad runs
+ * on its own kernels (these, and attention's per-head ones) as the sgemm
+ * calls they replace; absent (NULL) in every other program. */
+void cg_gemm_trace_product(int m, int n, int k, int lda, int ldc, int acc, double t0, double t1)
+    __attribute__((weak));
+
 #endif
