@@ -24,35 +24,13 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cat >"$work/w1.json" <<'JSON'
-{"input": [1, 28, 28],
- "layers": [{"type": "flatten"},
-            {"type": "dense", "units": 256, "activation": "relu"},
-            {"type": "dense", "units": 128, "activation": "relu"},
-            {"type": "dense", "units": 10}],
- "optimizer": {"type": "adam", "lr": 0.001},
- "train": {"epochs": 1, "batch": 64, "seed": 1}}
-JSON
-cat >"$work/w2.json" <<'JSON'
-{"input": [1, 28, 28],
- "layers": [{"type": "conv2d", "filters": 32, "kernel": 3, "padding": 1, "activation": "relu"},
-            {"type": "maxpool2d", "kernel": 2},
-            {"type": "conv2d", "filters": 64, "kernel": 3, "padding": 1, "activation": "relu"},
-            {"type": "maxpool2d", "kernel": 2},
-            {"type": "flatten"},
-            {"type": "dense", "units": 128, "activation": "relu"},
-            {"type": "dense", "units": 10}],
- "optimizer": {"type": "adam", "lr": 0.001},
- "train": {"epochs": 1, "batch": 64, "seed": 1}}
-JSON
-
 # one WORKLOAD NP [BUCKET_KB]: a JSON line with samples/s and allreduce
 # ms/step ("default": the library's bucket size).
 one() {
     local w=$1 np=$2 bucket=${3:-} out extra=()
     [[ $w == W2 ]] && extra=(--steps "$w2_steps")
     [[ $w == W1 && -n $w1_steps ]] && extra=(--steps "$w1_steps")
-    local model=$work/$(tr W w <<<"$w").json
+    local model=bench/models/$(tr W w <<<"$w").json   # make bench's W1, W2
     if [[ $np == 1 ]]; then
         out=$(OMP_NUM_THREADS=2 "$cgrad" train "$model" --data fashion-mnist:train --threads 2 \
               "${extra[@]}" 2>&1)
